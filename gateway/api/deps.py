@@ -1,0 +1,57 @@
+"""Dependencies shared by the routers: the authenticated principal and scope checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Protocol
+
+from fastapi import Depends, Request
+
+from gateway.errors import AuthenticationFailed, InsufficientScope
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: the OAuth client, its department and the scopes its token grants."""
+
+    client_id: str
+    department: str
+    scopes: frozenset[str]
+    issuer: str
+    token_id: str | None = None
+
+
+class Authenticator(Protocol):
+    """Turns a bearer token into a Principal or raises AuthenticationFailed."""
+
+    def authenticate(self, token: str) -> Principal: ...
+
+
+def bearer_token(request: Request) -> str:
+    """Extract the bearer token from the Authorization header (RFC 6750 §2.1)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthenticationFailed("a bearer token is required", code="missing_token")
+    return token.strip()
+
+
+def current_principal(request: Request) -> Principal:
+    """Authenticate the request with the authenticator built in the app's lifespan."""
+    authenticator: Authenticator = request.app.state.authenticator
+    return authenticator.authenticate(bearer_token(request))
+
+
+def require_scope(scope: str) -> Callable[..., Principal]:
+    """A dependency that authenticates and then insists on ``scope``."""
+
+    def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if scope not in principal.scopes:
+            raise InsufficientScope(f"this endpoint needs scope {scope!r}", accepted=scope)
+        return principal
+
+    return check
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]

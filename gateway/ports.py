@@ -1,0 +1,129 @@
+"""Protocols the services depend on; adapters implement them.
+
+Everything here is synchronous: request handlers run in FastAPI's thread pool, and the per-thread
+policy engine relies on that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Protocol
+
+from gateway.domain.catalog import FieldSpec
+from gateway.domain.decision import ItemDecision
+
+JSON = Any  # a JSON-compatible value: dict, list, str, int, float, bool or None
+
+
+class Clock(Protocol):
+    """Where the current time comes from (tests pass a fixed one)."""
+
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        ...
+
+
+class PolicyEngine(Protocol):
+    """Evaluates Rego entrypoints over the loaded policies and catalog data."""
+
+    @property
+    def revision(self) -> str:
+        """Digest of every policy source and data file loaded: the policy revision."""
+        ...
+
+    def evaluate(self, entrypoint: str, input_document: Mapping[str, JSON]) -> JSON:
+        """Evaluate ``data.<entrypoint>`` with ``input``; raise PolicyEngineError on any failure.
+
+        Returns None when the rule is undefined (callers treat that as a refusal).
+        """
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """A row condition a source applies in SQL: ``column IS NULL`` or ``column >= value``."""
+
+    column: str
+    op: str  # "is_null" | "on_or_after"
+    value: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceQuery:
+    """One read-only, parameterized statement against one source table."""
+
+    database: str
+    table: str
+    subject_column: str
+    subjects: tuple[str, ...]
+    columns: tuple[tuple[str, str], ...]  # (released field name, source column)
+    conditions: tuple[Condition, ...]
+    limit: int = 1000
+
+
+class DataSource(Protocol):
+    """A departmental database, read-only."""
+
+    def fetch(self, query: SourceQuery) -> list[dict[str, JSON]]:
+        """Run the query; rows are keyed by released field name. Raise SourceError on failure."""
+        ...
+
+
+class SourceRegistry(Protocol):
+    """Finds the DataSource for a catalog database id."""
+
+    def source(self, database: str) -> DataSource:
+        """The source for ``database``; raise SourceError if it is not configured."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """Proof of registration handed back to the caller."""
+
+    index: int
+    leaf_hash: str  # hex
+
+    def as_dict(self) -> dict[str, JSON]:
+        """Wire form of the receipt."""
+        return {"index": self.index, "leaf_hash": self.leaf_hash}
+
+
+class Ledger(Protocol):
+    """The append-only register of queries, grants, reviews and repairs (clause (13))."""
+
+    def append(self, entry: Mapping[str, JSON]) -> Receipt:
+        """Durably append one entry; return only once it is committed. Raise LedgerError on failure."""
+        ...
+
+
+class KeyStore(Protocol):
+    """Access to the gateway's keys; private material never leaves the adapter unasked."""
+
+    def secret(self, name: str) -> bytes:
+        """A named 32-byte symmetric secret (e.g. "commitment", "pseudonym", "encryption")."""
+        ...
+
+    def private_key_pem(self, name: str) -> bytes:
+        """The current private key named ``name`` ("token", "ledger") in PEM."""
+        ...
+
+    def public_keys_pem(self, name: str) -> Sequence[bytes]:
+        """Public keys for ``name``, current first, then previous ones kept after rotation."""
+        ...
+
+
+class Desensitizer(Protocol):
+    """Applies a decision's obligations to rows before they leave."""
+
+    def desensitize(
+        self,
+        rows: Sequence[Mapping[str, JSON]],
+        item: ItemDecision,
+        fields: Mapping[str, FieldSpec],
+        recipient: str,
+    ) -> list[dict[str, JSON]]:
+        """Return desensitized copies; raise DesensitizationError if anything would leak."""
+        ...
