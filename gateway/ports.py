@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 from gateway.domain.catalog import FieldSpec
 from gateway.domain.decision import ItemDecision
+from gateway.domain.query import Condition as Condition  # re-exported for adapters
+from gateway.domain.query import SourceQuery as SourceQuery
 
 JSON = Any  # a JSON-compatible value: dict, list, str, int, float, bool or None
 
@@ -39,28 +41,6 @@ class PolicyEngine(Protocol):
         Returns None when the rule is undefined (callers treat that as a refusal).
         """
         ...
-
-
-@dataclass(frozen=True, slots=True)
-class Condition:
-    """A row condition a source applies in SQL: ``column IS NULL`` or ``column >= value``."""
-
-    column: str
-    op: str  # "is_null" | "on_or_after"
-    value: date | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class SourceQuery:
-    """One read-only, parameterized statement against one source table."""
-
-    database: str
-    table: str
-    subject_column: str
-    subjects: tuple[str, ...]
-    columns: tuple[tuple[str, str], ...]  # (released field name, source column)
-    conditions: tuple[Condition, ...]
-    limit: int = 1000
 
 
 class DataSource(Protocol):

@@ -13,7 +13,7 @@ from gateway.adapters.keystore import FileKeyStore
 
 POSTGRES_URL = os.environ.get("GATEWAY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 MARIADB_URL = os.environ.get("GATEWAY_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
-REQUIRE_SERVERS = os.environ.get("CI") == "true"
+REQUIRE_SERVERS = os.environ.get("CI") == "true" or os.environ.get("GATEWAY_REQUIRE_SERVERS") == "1"
 
 FIXED_NOW = datetime(2026, 11, 22, 8, 0, 0, tzinfo=UTC)
 

@@ -142,7 +142,7 @@ def _item(item_id: str, raw: Any) -> ItemDecision:
             # A released field with no obligation would leave undesensitized by accident.
             raise _fail(f"field {name!r} of {item_id!r} has no obligation")
         try:
-            parsed[name] = Obligation(Operator(ob.get("operator")), FieldClass(ob.get("class")))
+            parsed[name] = Obligation(Operator(str(ob.get("operator"))), FieldClass(str(ob.get("class"))))
         except ValueError as exc:
             raise _fail(f"bad obligation for {name!r}") from exc
     return ItemDecision(

@@ -1,0 +1,39 @@
+"""The FastAPI application: routers, problem handlers and the lifespan that owns heavy objects."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI
+
+from gateway.api import audit, auth, catalog, grants, health, queries
+from gateway.api.problems import install_problem_handlers
+
+if TYPE_CHECKING:
+    from gateway.wiring import Components
+
+
+def create_app(build: Callable[[], Components]) -> FastAPI:
+    """Build the app; ``build`` makes the components once, at startup, and they are closed at shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        components = build()
+        components.install(app.state)
+        try:
+            yield
+        finally:
+            components.close()
+
+    app = FastAPI(
+        title="Credit information sharing gateway",
+        version="0.1.0",
+        summary="Catalog-scoped, policy-decided, desensitized and registered access to public credit information.",
+        lifespan=lifespan,
+    )
+    install_problem_handlers(app)
+    for module in (health, catalog, auth, queries, grants, audit):
+        app.include_router(module.router)
+    return app

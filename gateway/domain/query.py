@@ -1,0 +1,153 @@
+"""A query as the gateway understands it, the policy input built from it, and the reads it plans.
+
+Pure functions: the time, the grant (as stored) and the subject commitments are arguments.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from gateway.domain.catalog import Catalog, CatalogItem
+from gateway.domain.decision import ItemDecision
+from gateway.domain.identifiers import SubjectId
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRequest:
+    """One catalog item asked for, with the fields wanted (None: what the purpose needs)."""
+
+    item_id: str
+    fields: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QuerySpec:
+    """A validated query: purpose, legal basis, items and subjects, and an optional grant reference."""
+
+    purpose: str
+    legal_basis: str
+    items: tuple[ItemRequest, ...]
+    subjects: tuple[SubjectId, ...]
+    measure: str | None = None
+    grant_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """A row condition a source applies in SQL: ``column IS NULL`` or ``column >= value``."""
+
+    column: str
+    op: str  # "is_null" | "on_or_after"
+    value: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceQuery:
+    """One read-only, parameterized statement against one source table."""
+
+    database: str
+    table: str
+    subject_column: str
+    subjects: tuple[str, ...]
+    columns: tuple[tuple[str, str], ...]  # (released field name, source column)
+    conditions: tuple[Condition, ...]
+    limit: int = 1000
+
+
+SUBJECT_KEY = "_subject"
+"""Reserved row key under which a source returns the subject column, used to group rows, never released."""
+
+
+def build_policy_input(
+    spec: QuerySpec,
+    *,
+    client_id: str,
+    department: str,
+    now: datetime,
+    catalog_revision: str,
+    commitments: Sequence[str],
+    grant: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """The input document for ``data.gateway.query.decision``: everything the decision depends on."""
+    today = now.date()
+    return {
+        "requester": {"client_id": client_id, "department": department},
+        "purpose": spec.purpose,
+        "legal_basis": spec.legal_basis,
+        "measure": spec.measure,
+        "items": [
+            {"id": it.item_id, "fields": None if it.fields is None else list(it.fields)} for it in spec.items
+        ],
+        "subjects": [
+            {
+                "kind": str(s.kind),
+                "id_type": str(s.id_type),
+                "minor": s.is_minor(today),
+                "commitment": commitment,
+            }
+            for s, commitment in zip(spec.subjects, commitments, strict=True)
+        ],
+        "grant": None if grant is None else dict(grant),
+        "now": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "catalog_revision": catalog_revision,
+    }
+
+
+def _years_before(today: date, years: int) -> date:
+    try:
+        return today.replace(year=today.year - years)
+    except ValueError:  # 29 February
+        return today.replace(year=today.year - years, day=28)
+
+
+def plan_read(
+    item: CatalogItem,
+    decision: ItemDecision,
+    subjects: Sequence[SubjectId],
+    today: date,
+    limit: int,
+) -> SourceQuery:
+    """Turn an item's decision into the one statement its source runs.
+
+    Only released columns are selected (plus the subject column, to group rows by subject); the
+    decision's row filters become SQL conditions so excluded rows never leave the database.
+    """
+    conditions: list[Condition] = []
+    for row_filter in decision.row_filters:
+        if row_filter.kind == "exclude_repaired" and item.source.repaired_column:
+            conditions.append(Condition(item.source.repaired_column, "is_null"))
+        elif row_filter.kind == "exclude_removed" and item.source.removed_column:
+            conditions.append(Condition(item.source.removed_column, "is_null"))
+        elif row_filter.kind == "within_disclosure_period" and item.source.decided_column:
+            cutoff = _years_before(today, row_filter.years or 0)
+            conditions.append(Condition(item.source.decided_column, "on_or_after", cutoff))
+    columns = tuple((name, item.fields[name].column) for name in decision.fields)
+    return SourceQuery(
+        database=item.source.database,
+        table=item.source.table,
+        subject_column=item.source.subject_column,
+        subjects=tuple(dict.fromkeys(s.value for s in subjects)),
+        columns=((SUBJECT_KEY, item.source.subject_column), *columns),
+        conditions=tuple(conditions),
+        limit=limit,
+    )
+
+
+def canonical_json(value: Any) -> bytes:
+    """Deterministic JSON bytes: sorted keys, no whitespace, UTF-8."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def digest(value: Any) -> str:
+    """``sha256:<hex>`` of the canonical JSON of ``value`` (the response digest in ledger entries)."""
+    return "sha256:" + hashlib.sha256(canonical_json(value)).hexdigest()
+
+
+def unknown_items(spec: QuerySpec, catalog: Catalog) -> list[str]:
+    """Item ids the catalog does not list (the policy refuses them; this is for messages)."""
+    return [it.item_id for it in spec.items if catalog.item(it.item_id) is None]
