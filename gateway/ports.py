@@ -107,3 +107,22 @@ class Desensitizer(Protocol):
     ) -> list[dict[str, JSON]]:
         """Return desensitized copies; raise DesensitizationError if anything would leak."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: the OAuth client, its department and the scopes its token grants."""
+
+    client_id: str
+    department: str
+    scopes: frozenset[str]
+    issuer: str
+    token_id: str | None = None
+
+
+class Authenticator(Protocol):
+    """Turns a bearer token into a Principal or raises AuthenticationFailed."""
+
+    def authenticate(self, token: str) -> Principal:
+        """The principal the token names; raise AuthenticationFailed otherwise."""
+        ...

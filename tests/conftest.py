@@ -11,7 +11,9 @@ import pytest
 
 from gateway.adapters.keystore import FileKeyStore
 
-POSTGRES_URL = os.environ.get("GATEWAY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get(
+    "GATEWAY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 MARIADB_URL = os.environ.get("GATEWAY_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
 REQUIRE_SERVERS = os.environ.get("CI") == "true" or os.environ.get("GATEWAY_REQUIRE_SERVERS") == "1"
 

@@ -3,29 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Annotated, Protocol
+from typing import Annotated
 
 from fastapi import Depends, Request
 
 from gateway.errors import AuthenticationFailed, InsufficientScope
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """Who is calling: the OAuth client, its department and the scopes its token grants."""
-
-    client_id: str
-    department: str
-    scopes: frozenset[str]
-    issuer: str
-    token_id: str | None = None
-
-
-class Authenticator(Protocol):
-    """Turns a bearer token into a Principal or raises AuthenticationFailed."""
-
-    def authenticate(self, token: str) -> Principal: ...
+from gateway.ports import Authenticator as Authenticator
+from gateway.ports import Principal as Principal
 
 
 def bearer_token(request: Request) -> str:
