@@ -1,0 +1,292 @@
+"""Departmental databases behind the gateway, read through SQLAlchemy Core, read-only.
+
+One ``SourceQuery`` becomes exactly one ``SELECT``: only the requested columns (labelled by their
+released field names), ``subject_column IN (...)`` and the row conditions as bound parameters, a
+deterministic ``ORDER BY`` (the primary key) and a ``LIMIT``. No SQL is ever built from strings: table
+and column names are checked to be plain identifiers and must exist in the reflected table, values are
+always bound.
+
+Read-only is enforced by the database, not only by this code:
+
+* SQLite: opened through a ``file:...?mode=ro`` URI, plus ``PRAGMA query_only=ON``;
+* PostgreSQL: ``SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY`` on every new connection;
+* MariaDB/MySQL: ``SET SESSION TRANSACTION READ ONLY`` on every new connection.
+
+Production deployments should also connect as a role that holds only ``SELECT``.
+
+Released values are JSON-friendly: dates and datetimes as ISO 8601 strings, ``Decimal`` (money) as a
+string with the column's scale (``"5000.00"``, so no precision is lost and every engine gives the same
+text), booleans as booleans (MariaDB's ``TINYINT(1)`` included), other numbers and strings unchanged.
+
+Any database failure becomes a ``SourceError`` naming the source and the error type only: driver
+messages can quote values (an identifier, a date) and never leave this module.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sqlite3
+import threading
+import urllib.parse
+from collections.abc import Mapping
+from datetime import date, datetime, time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Engine, MetaData, Table, create_engine, event, inspect, select
+from sqlalchemy.dialects.mysql import TINYINT
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, NoSuchTableError, SQLAlchemyError
+from sqlalchemy.sql.elements import ColumnElement
+
+from gateway.errors import ConfigurationError, SourceError
+from gateway.ports import JSON, SourceQuery
+
+log = logging.getLogger("gateway.sources")
+
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+MAX_LIMIT = 10_000
+CONNECT_TIMEOUT_S = 5
+CONDITION_OPS = frozenset({"is_null", "on_or_after"})
+
+
+def _check_identifier(name: str, what: str) -> str:
+    if not isinstance(name, str) or not IDENTIFIER.fullmatch(name):
+        raise SourceError(f"{what} is not a plain SQL identifier", field=what)
+    return name
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    database = url.database or ""
+    if database in ("", ":memory:") or database.startswith("file:") or url.query:
+        raise ConfigurationError(
+            "a SQLite source must be a database file",
+            accepted="sqlite:///<relative path> or sqlite:////<absolute path>, without query options",
+        )
+    path = Path(database).resolve()
+    # mode=ro: the file is opened read-only by SQLite itself, and a missing file is an error
+    # instead of a freshly created empty database.
+    target = f"file:{urllib.parse.quote(str(path))}?mode=ro"
+
+    def connect() -> sqlite3.Connection:
+        return sqlite3.connect(target, uri=True, check_same_thread=False, timeout=CONNECT_TIMEOUT_S)
+
+    engine = create_engine(url.set(database=str(path)), creator=connect, hide_parameters=True)
+
+    @event.listens_for(engine, "connect")
+    def _query_only(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute("PRAGMA query_only = ON")
+
+    return engine
+
+
+def _server_engine(url: URL, read_only_sql: str) -> Engine:
+    connect_args: dict[str, Any] = {}
+    if "connect_timeout" not in url.query:
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
+    engine = create_engine(url, pool_pre_ping=True, hide_parameters=True, connect_args=connect_args)
+
+    @event.listens_for(engine, "connect")
+    def _read_only(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(read_only_sql)
+        finally:
+            cursor.close()
+        # PostgreSQL's SET is transactional: commit so the pool's reset-on-return rollback keeps it.
+        dbapi_connection.commit()
+
+    return engine
+
+
+def read_only_engine(url: str) -> Engine:
+    """An engine whose every connection refuses writes; ConfigurationError for an unusable URL."""
+    try:
+        parsed = make_url(url)
+        backend = parsed.get_backend_name()
+        if backend == "sqlite":
+            return _sqlite_engine(parsed)
+        if backend == "postgresql":
+            return _server_engine(parsed, "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+        if backend in ("mysql", "mariadb"):
+            return _server_engine(parsed, "SET SESSION TRANSACTION READ ONLY")
+    except (ArgumentError, NoSuchModuleError, ImportError, ValueError) as exc:
+        raise ConfigurationError(f"source URL is not usable ({type(exc).__name__})") from None
+    raise ConfigurationError(
+        f"unsupported source database {backend!r}", accepted="sqlite, postgresql, mysql or mariadb"
+    )
+
+
+def _json_value(value: Any, as_bool: bool) -> JSON:
+    if value is None:
+        return None
+    if as_bool:
+        return bool(value)
+    if isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, datetime | date | time):  # datetime before date: it is a subclass
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, UUID):
+        return str(value)
+    raise SourceError(f"a source column holds a value of unsupported type {type(value).__name__}")
+
+
+def _is_mysql_bool(column: Any) -> bool:
+    # MariaDB/MySQL have no boolean type: BOOL is TINYINT(1), which reflection reports as such.
+    return isinstance(column.type, TINYINT) and getattr(column.type, "display_width", None) == 1
+
+
+class SqlSource:
+    """A read-only ``DataSource`` over one SQLAlchemy URL (SQLite file, PostgreSQL, MariaDB/MySQL).
+
+    Thread-safe: connections come from the engine's pool; reflected tables are cached per source
+    (a table whose columns change needs a restart, as any schema change in a source does).
+    """
+
+    def __init__(self, url: str, *, name: str = "source") -> None:
+        self.name = name
+        self._engine = read_only_engine(url)
+        self._tables: dict[str, Table] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def engine(self) -> Engine:
+        """The read-only engine (for health checks and tests; every connection refuses writes)."""
+        return self._engine
+
+    def fetch(self, query: SourceQuery) -> list[dict[str, JSON]]:
+        """Run ``query`` as one SELECT; rows keyed by released field name. SourceError on any failure."""
+        names = self._check(query)
+        if not query.subjects:
+            return []
+        try:
+            with self._engine.connect() as conn:
+                table = self._table(conn, query.table)
+                statement, as_bool = self._statement(table, query)
+                result = conn.execute(statement)
+                return [
+                    {
+                        name: _json_value(value, flag)
+                        for name, value, flag in zip(names, row, as_bool, strict=True)
+                    }
+                    for row in result
+                ]
+        except SQLAlchemyError as exc:
+            raise self._error(exc) from None
+
+    def columns(self) -> dict[str, set[str]]:
+        """Every table of the source and its column names (used to check the catalog's mappings)."""
+        try:
+            with self._engine.connect() as conn:
+                inspector = inspect(conn)
+                return {
+                    table: {str(col["name"]) for col in inspector.get_columns(table)}
+                    for table in inspector.get_table_names()
+                }
+        except SQLAlchemyError as exc:
+            raise self._error(exc) from None
+
+    def ping(self) -> None:
+        """Check that the source answers; SourceError when it does not."""
+        try:
+            with self._engine.connect() as conn:
+                conn.execute(select(1))
+        except SQLAlchemyError as exc:
+            raise self._error(exc) from None
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self._engine.dispose()
+
+    # --- internals ---
+
+    def _check(self, query: SourceQuery) -> list[str]:
+        _check_identifier(query.table, "table")
+        _check_identifier(query.subject_column, "subject_column")
+        names = [_check_identifier(name, "field") for name, _ in query.columns]
+        for _, column in query.columns:
+            _check_identifier(column, "column")
+        if not names:
+            raise SourceError("a source query must select at least one column")
+        if len(set(names)) != len(names):
+            raise SourceError("a source query names a released field twice")
+        for condition in query.conditions:
+            _check_identifier(condition.column, "condition column")
+            if condition.op not in CONDITION_OPS:
+                raise SourceError(f"unknown row condition {condition.op!r}")
+            if condition.op == "on_or_after" and not isinstance(condition.value, date):
+                raise SourceError("an on_or_after condition needs a date")
+        limit = query.limit
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+            raise SourceError(f"limit must be between 1 and {MAX_LIMIT}")
+        if not all(isinstance(s, str) for s in query.subjects):
+            raise SourceError("subjects must be strings")
+        return names
+
+    def _table(self, conn: Any, name: str) -> Table:
+        table = self._tables.get(name)
+        if table is None:
+            # A MetaData per table: reflection never mutates an object another thread is reading.
+            table = Table(name, MetaData(), autoload_with=conn)
+            with self._lock:
+                table = self._tables.setdefault(name, table)
+        return table
+
+    def _statement(self, table: Table, query: SourceQuery) -> tuple[Any, list[bool]]:
+        def column(name: str) -> ColumnElement[Any]:
+            if name not in table.c:
+                raise SourceError(f"column {name!r} is not in source table {table.name!r}")
+            return table.c[name]
+
+        selected = [column(col).label(name) for name, col in query.columns]
+        as_bool = [_is_mysql_bool(table.c[col]) for _, col in query.columns]
+        statement = select(*selected).where(column(query.subject_column).in_(query.subjects))
+        for condition in query.conditions:
+            target = column(condition.column)
+            if condition.op == "is_null":
+                statement = statement.where(target.is_(None))
+            else:
+                statement = statement.where(target >= condition.value)
+        order: list[ColumnElement[Any]] = [*table.primary_key.columns]
+        order = order or [column(col) for _, col in query.columns]
+        return statement.order_by(*order).limit(query.limit), as_bool
+
+    def _error(self, exc: SQLAlchemyError) -> SourceError:
+        cause = type(getattr(exc, "orig", None) or exc).__name__
+        log.warning("source read failed", extra={"source": self.name, "error_type": cause})
+        if isinstance(exc, NoSuchTableError):
+            return SourceError(f"source {self.name!r} has no such table")
+        return SourceError(f"source {self.name!r} could not be read ({cause})")
+
+
+class SqlSourceRegistry:
+    """The ``SourceRegistry`` over database id -> URL; engines are built once, connections lazily."""
+
+    def __init__(self, urls: Mapping[str, str]) -> None:
+        self._sources = {database: SqlSource(url, name=database) for database, url in urls.items()}
+
+    @property
+    def databases(self) -> tuple[str, ...]:
+        """The configured database ids, sorted."""
+        return tuple(sorted(self._sources))
+
+    def source(self, database: str) -> SqlSource:
+        """The source for ``database``; SourceError when it is not configured."""
+        try:
+            return self._sources[database]
+        except KeyError:
+            raise SourceError(f"source database {database!r} is not configured") from None
+
+    def columns(self) -> dict[str, dict[str, set[str]]]:
+        """database -> table -> column names, reflected from every configured source."""
+        return {database: self._sources[database].columns() for database in self.databases}
+
+    def close(self) -> None:
+        """Dispose of every engine."""
+        for source in self._sources.values():
+            source.close()
