@@ -1,0 +1,266 @@
+"""The embedded policy engine: regorus (Microsoft's Rust Rego interpreter) in-process.
+
+The policies directory is read once, the way ``opa run policies/`` reads it: every ``*.rego`` file is a
+module, and every ``data.json`` / ``data.yaml`` file is data placed at its directory's path
+(``catalog/national/data.yaml`` becomes ``data.catalog.national``). The policy revision is the SHA-256
+of everything loaded, so a decision can name exactly which sources made it.
+
+A regorus ``Engine`` is "unsendable": touching it from any thread other than the one that created it
+panics, and that includes calling ``clone()`` on it. So each thread builds its own engine from the
+cached sources on first use (about 8 ms) and keeps it in a ``threading.local``.
+
+Fail closed: every failure on the evaluation path (a policy error, a conflict, bad input, even a panic
+inside the extension) is a PolicyEngineError. A rule that is undefined, or that does not exist,
+evaluates to None, exactly as OPA's Data API answers ``{}`` for both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import regorus
+import yaml
+
+from gateway.errors import ConfigurationError, PolicyEngineError
+from gateway.ports import JSON
+
+POLICY_SUFFIX = ".rego"
+TEST_SUFFIX = "_test.rego"
+DATA_FILES = frozenset({"data.json", "data.yaml", "data.yml"})
+_ENTRYPOINT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+_MAX_ERROR = 2000
+
+
+def engine_error_text(exc: BaseException) -> str:
+    """The useful part of a regorus error: its message, without the Rust stack backtrace."""
+    text = str(exc).split("Stack backtrace:", 1)[0].strip()
+    return text[:_MAX_ERROR] or type(exc).__name__
+
+
+class _DataLoader(yaml.SafeLoader):
+    """YAML as OPA reads it: no timestamp type (dates stay strings) and no duplicate keys."""
+
+
+_DataLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _strict_mapping(loader: _DataLoader, node: yaml.MappingNode) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, str):
+            raise yaml.constructor.ConstructorError(
+                None, None, f"mapping keys must be strings, not {type(key).__name__}", key_node.start_mark
+            )
+        if key in result:
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+        result[key] = loader.construct_object(value_node, deep=True)
+    return result
+
+
+_DataLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _strict_mapping)
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySources:
+    """Everything loaded from a policies directory, ready to feed to an engine."""
+
+    root: Path
+    modules: tuple[tuple[str, str], ...]  # (path relative to root, Rego source)
+    data: Mapping[str, Any]  # the merged data document
+    data_files: tuple[str, ...]  # relative paths of the data files merged into ``data``
+    revision: str
+
+    @property
+    def data_json(self) -> str:
+        """The data document as JSON text (what regorus loads)."""
+        return json.dumps(self.data, ensure_ascii=False, allow_nan=False)
+
+
+def sources_revision(files: Mapping[str, bytes]) -> str:
+    """``sha256:<hex>`` over the files sorted by relative path, each framed by its path and length.
+
+    Framing (path length, path, content length, content) makes the digest unambiguous: moving bytes
+    from one file to the next, or renaming a file, changes it.
+    """
+    digest = hashlib.sha256()
+    for rel in sorted(files):
+        name = rel.encode("utf-8")
+        content = files[rel]
+        digest.update(len(name).to_bytes(8, "big") + name + len(content).to_bytes(8, "big") + content)
+    return "sha256:" + digest.hexdigest()
+
+
+def _parse_data(rel: str, raw: bytes) -> Any:
+    text = raw.decode("utf-8")
+    if rel.endswith(".json"):
+        return json.loads(text)
+    return yaml.load(text, Loader=_DataLoader)  # noqa: S506 - a SafeLoader subclass
+
+
+def _place(data: dict[str, Any], rel: str, document: Any) -> None:
+    """Merge ``document`` into ``data`` at the directory path of ``rel``, as OPA's loader does."""
+    path = [part for part in Path(rel).parent.parts if part not in ("", ".")]
+    if not path and not isinstance(document, dict):
+        raise ConfigurationError(f"policy data file {rel} at the root must hold an object")
+    node = data
+    for part in path[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigurationError(f"policy data file {rel} collides with data at {part!r}")
+        node = child
+    if path:
+        last = path[-1]
+        if last in node:
+            raise ConfigurationError(f"policy data file {rel} collides with other data at {'.'.join(path)}")
+        node[last] = document
+    else:
+        for key, value in document.items():
+            if key in node:
+                raise ConfigurationError(f"policy data file {rel} redefines top-level data {key!r}")
+            node[key] = value
+
+
+def load_policy_sources(policies_dir: Path, *, include_tests: bool = False) -> PolicySources:
+    """Read every Rego module (tests only if asked) and every data file under ``policies_dir``.
+
+    Raises ConfigurationError when the directory is missing, has no module, or a file cannot be read
+    or parsed as data. Rego syntax is checked later, by the engine.
+    """
+    root = Path(policies_dir)
+    if not root.is_dir():
+        raise ConfigurationError(f"policies directory {root} does not exist")
+    files: dict[str, bytes] = {}
+    modules: list[tuple[str, str]] = []
+    data: dict[str, Any] = {}
+    data_files: list[str] = []
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        rel = path.relative_to(root).as_posix()
+        if any(part.startswith(".") for part in Path(rel).parts):
+            continue  # editor and VCS droppings, like OPA's loader skips hidden files
+        is_module = path.name.endswith(POLICY_SUFFIX) and (
+            include_tests or not path.name.endswith(TEST_SUFFIX)
+        )
+        is_data = path.name in DATA_FILES
+        if not (is_module or is_data):
+            continue
+        try:
+            raw = path.read_bytes()
+            if is_module:
+                modules.append((rel, raw.decode("utf-8")))
+            else:
+                _place(data, rel, _parse_data(rel, raw))
+                data_files.append(rel)
+        except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
+            raise ConfigurationError(
+                f"policy file {rel} cannot be loaded: {type(exc).__name__}: {exc}"
+            ) from exc
+        files[rel] = raw
+    if not modules:
+        raise ConfigurationError(f"no Rego policy under {root}")
+    return PolicySources(root, tuple(modules), data, tuple(data_files), sources_revision(files))
+
+
+def build_engine(sources: PolicySources, *, skip_broken: bool = False) -> tuple[Any, dict[str, str]]:
+    """A fresh regorus Engine holding ``sources``, usable only on the calling thread.
+
+    Returns the engine and, when ``skip_broken``, the modules that failed to parse (path -> error);
+    otherwise the first broken module raises ConfigurationError.
+    """
+    engine = regorus.Engine()
+    broken: dict[str, str] = {}
+    for rel, text in sources.modules:
+        try:
+            engine.add_policy(rel, text)
+        except Exception as exc:  # regorus raises RuntimeError with the parser's message
+            if not skip_broken:
+                raise ConfigurationError(f"policy {rel} does not compile: {engine_error_text(exc)}") from exc
+            broken[rel] = engine_error_text(exc)
+    try:
+        engine.add_data_json(sources.data_json)
+    except Exception as exc:
+        raise ConfigurationError(f"policy data cannot be loaded: {engine_error_text(exc)}") from exc
+    return engine, broken
+
+
+def evaluate_rule(engine: Any, path: str) -> tuple[bool, JSON]:
+    """Evaluate ``path`` (``data.x.y``) on a prepared engine: (defined, value). Raises what regorus raises.
+
+    A query rather than ``eval_rule``: the query answers "undefined" unambiguously (no result) and
+    encodes sets as arrays, where ``eval_rule`` fails on sets of objects and cannot tell a missing
+    rule from an undefined one.
+    """
+    answer = json.loads(engine.eval_query_as_json(path))
+    results = answer.get("result") or []
+    if not results:
+        return False, None
+    return True, results[0]["expressions"][0]["value"]
+
+
+class RegorusEngine:
+    """PolicyEngine over regorus, one engine per thread, all built from the same cached sources."""
+
+    def __init__(self, policies_dir: Path) -> None:
+        self._sources = load_policy_sources(policies_dir)
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._engines_built = 0
+        # Build once now, on this thread, so a policy that does not compile stops startup rather
+        # than failing the first query.
+        self._local.engine = self._build()
+
+    @property
+    def revision(self) -> str:
+        return self._sources.revision
+
+    @property
+    def sources(self) -> PolicySources:
+        """The sources every engine is built from."""
+        return self._sources
+
+    @property
+    def engines_built(self) -> int:
+        """How many per-thread engines have been built so far (one per thread that evaluated)."""
+        return self._engines_built
+
+    def _build(self) -> Any:
+        engine, _ = build_engine(self._sources)
+        with self._lock:
+            self._engines_built += 1
+        return engine
+
+    def _engine(self) -> Any:
+        engine = getattr(self._local, "engine", None)
+        if engine is None:
+            engine = self._build()
+            self._local.engine = engine
+        return engine
+
+    def evaluate(self, entrypoint: str, input_document: Mapping[str, JSON]) -> JSON:
+        if not _ENTRYPOINT.fullmatch(entrypoint):
+            raise PolicyEngineError(f"invalid policy entrypoint {entrypoint!r}")
+        try:
+            input_json = json.dumps(input_document, ensure_ascii=False, allow_nan=False)
+            engine = self._engine()
+            engine.set_input_json(input_json)
+            _, value = evaluate_rule(engine, "data." + entrypoint)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # a pyo3 PanicException derives from BaseException
+            # Never a default allow: whatever went wrong, the caller gets a refusal. The engine's own
+            # message stays on the chained exception: it may quote policy source, and it is no
+            # business of the requester's.
+            raise PolicyEngineError(
+                f"the policy engine could not evaluate {entrypoint} ({type(exc).__name__})"
+            ) from exc
+        return value

@@ -1,0 +1,87 @@
+# METADATA
+# title: Field minimality
+# description: |
+#   A query may ask only for fields the catalog defines for the item (clause (4): what is shared is
+#   fixed when the catalog is compiled) and, of those, only the ones the catalog says the stated
+#   purpose needs (clause (14): lawful, necessary, minimal). An item with no purpose_fields entry
+#   for the purpose cannot be read for that purpose at all.
+# custom:
+#   code: fields
+#   clause: "(14)"
+package gateway.fields
+
+# regorus raises on `in` over null (OPA does not): optional lists are normalized first.
+_list(value) := value if {
+	is_array(value)
+} else := []
+
+# METADATA
+# title: The fields the stated purpose needs, per known item
+needed[id] := names if {
+	some id in data.gateway.request.known_ids
+	listed := object.get(data.gateway.catalog.items[id], ["purpose_fields", input.purpose], [])
+	names := {name | some name in _list(listed)}
+}
+
+_serves_purpose(id) if count(needed[id]) > 0
+
+# The item's field definitions, looked up once per item rather than once per field.
+_defined(id) := object.get(data.gateway.catalog.items[id], "fields", {})
+
+# METADATA
+# title: The catalog names the fields this purpose needs from the item
+# description: |
+#   Not repeated when the purpose is unknown or already outside a conditional share scope.
+# custom:
+#   code: purpose_not_allowed
+#   clause: "(14)"
+deny contains {
+	"code": "purpose_not_allowed",
+	"clause": "(14)",
+	"message": "the catalog names no field of this item that the purpose needs",
+	"item": id,
+} if {
+	some id in data.gateway.request.known_ids
+	data.gateway.request.purpose_known
+	not id in data.gateway.share_scope.purpose_outside_scope
+	not _serves_purpose(id)
+}
+
+# METADATA
+# title: Every requested field is defined for the item
+# custom:
+#   code: field_unknown
+#   clause: "(4)"
+deny contains {
+	"code": "field_unknown",
+	"clause": "(4)",
+	"message": "the catalog does not define this field for the item",
+	"item": id,
+	"field": name,
+} if {
+	some id, names in data.gateway.request.fields
+	defined := _defined(id)
+	some name in names
+	not defined[name]
+}
+
+# METADATA
+# title: Every requested field is one the purpose needs
+# custom:
+#   code: field_not_needed
+#   clause: "(14)"
+deny contains {
+	"code": "field_not_needed",
+	"clause": "(14)",
+	"message": "the catalog does not list this field among those the purpose needs from the item",
+	"item": id,
+	"field": name,
+} if {
+	some id, names in data.gateway.request.fields
+	need := needed[id]
+	count(need) > 0
+	defined := _defined(id)
+	some name in names
+	defined[name]
+	not name in need
+}

@@ -1,0 +1,80 @@
+# METADATA
+# title: Desensitization obligations
+# description: |
+#   Every released field carries an obligation: the catalog's default operator for the field and
+#   its personal-information class (clause (4): disclosed personal information is desensitized).
+#   When a subject of the query is a minor (clause (16): prudence with minors), every personal
+#   field of every released item is suppressed, except the subject identifier (class resident_id or
+#   subject_id), which is masked so rows can still be told apart; an operator stricter than the
+#   minor's default is kept. The stricter treatment applies to the whole item, not only to the
+#   minor's rows, because one decision covers all the rows an item returns.
+# custom:
+#   code: obligations
+#   clause: "(16)"
+package gateway.obligations
+
+# Strictness: how little the recipient learns. encrypt ranks low because the recipient holding the
+# key reads the value in clear; pseudonymize leaves only a per-recipient token; suppress leaves nothing.
+_strictness := {
+	"none": 0,
+	"encrypt": 1,
+	"generalize": 2,
+	"mask": 3,
+	"pseudonymize": 4,
+	"suppress": 5,
+}
+
+_subject_id_classes := {"resident_id", "subject_id"}
+
+# METADATA
+# title: The stricter of two operators
+stricter(a, b) := a if _strictness[a] >= _strictness[b]
+
+stricter(a, b) := b if _strictness[a] < _strictness[b]
+
+_default_operator(spec) := object.get(spec, "desensitize", "none")
+
+# Whether the query concerns a minor, as a value: rule references are costly inside regorus loops,
+# so the obligations below take it as an argument instead of looking it up per field.
+_minor := true if {
+	data.gateway.request.minor_subject
+} else := false
+
+_operator(spec, false) := _default_operator(spec)
+
+_operator(spec, true) := _default_operator(spec) if spec.class == "public"
+
+_operator(spec, true) := stricter(_default_operator(spec), "mask") if spec.class in _subject_id_classes
+
+_operator(spec, true) := "suppress" if {
+	not spec.class in _subject_id_classes
+	spec.class != "public"
+}
+
+# METADATA
+# title: The obligation for one field, given its catalog entry and whether a minor is concerned
+obligation(spec, minor) := {"operator": _operator(spec, minor), "class": spec.class} if is_string(spec.class)
+
+# METADATA
+# title: Obligations for the requested fields, per known item
+for_item[id] := result if {
+	some id, names in data.gateway.request.fields
+	specs := data.gateway.catalog.items[id].fields
+	minor := _minor
+	result := {name: obligation(specs[name], minor) | some name in names}
+}
+
+# METADATA
+# title: Minors' records are handled with prudence
+# custom:
+#   code: minor_prudence
+#   clause: "(16)"
+info contains {
+	"code": "minor_prudence",
+	"clause": "(16)",
+	"message": "a subject is a minor: personal fields are suppressed and the subject identifier is masked",
+	"item": id,
+} if {
+	some id in data.gateway.request.known_ids
+	data.gateway.request.minor_subject
+}
