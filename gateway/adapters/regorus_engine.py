@@ -19,7 +19,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import itertools
 import threading
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -207,17 +209,41 @@ def evaluate_rule(engine: Any, path: str) -> tuple[bool, JSON]:
     return True, results[0]["expressions"][0]["value"]
 
 
+# Per-thread engines live in ONE module-level thread-local, keyed by the owning RegorusEngine's token,
+# not in a per-instance ``threading.local``: when an instance is garbage-collected, a per-instance local
+# frees every thread's engine from the collecting thread, and regorus panics on a drop from a foreign
+# thread. Here each thread only ever drops its own engines, when it exits or when it next evaluates
+# after their owner has gone (see ``_purge_dead``).
+_THREAD_ENGINES = threading.local()
+_DEAD_TOKENS: set[int] = set()
+_TOKENS = itertools.count(1)
+
+
+def _thread_engines() -> dict[int, Any]:
+    engines: dict[int, Any] | None = getattr(_THREAD_ENGINES, "engines", None)
+    if engines is None:
+        engines = {}
+        _THREAD_ENGINES.engines = engines
+    return engines
+
+
+def _purge_dead(engines: dict[int, Any]) -> None:
+    for token in [t for t in engines if t in _DEAD_TOKENS]:
+        del engines[token]  # dropped on the thread that built it
+
+
 class RegorusEngine:
     """PolicyEngine over regorus, one engine per thread, all built from the same cached sources."""
 
     def __init__(self, policies_dir: Path) -> None:
         self._sources = load_policy_sources(policies_dir)
-        self._local = threading.local()
+        self._token = next(_TOKENS)
         self._lock = threading.Lock()
         self._engines_built = 0
         # Build once now, on this thread, so a policy that does not compile stops startup rather
         # than failing the first query.
-        self._local.engine = self._build()
+        _thread_engines()[self._token] = self._build()
+        weakref.finalize(self, _DEAD_TOKENS.add, self._token)
 
     @property
     def revision(self) -> str:
@@ -240,10 +266,12 @@ class RegorusEngine:
         return engine
 
     def _engine(self) -> Any:
-        engine = getattr(self._local, "engine", None)
+        engines = _thread_engines()
+        engine = engines.get(self._token)
         if engine is None:
+            _purge_dead(engines)
             engine = self._build()
-            self._local.engine = engine
+            engines[self._token] = engine
         return engine
 
     def evaluate(self, entrypoint: str, input_document: Mapping[str, JSON]) -> JSON:

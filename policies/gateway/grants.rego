@@ -29,7 +29,7 @@ default_settings := {
 
 default configured_settings := {}
 
-configured_settings := data.grant_settings
+configured_settings := data.grant_settings if is_object(data.grant_settings)
 
 settings := object.union(default_settings, configured_settings)
 
@@ -46,8 +46,9 @@ year_of(value) := to_number(substring(value, 0, 4)) if {
 
 # Both OPA and regorus raise (not undefine) on times outside 1678-2262, so never parse those.
 instant(value) := time.parse_rfc3339_ns(value) if {
-	year_of(value) >= 1971
-	year_of(value) < 2260
+	year := year_of(value)
+	year >= 1971
+	year < 2260
 }
 
 now_ns := instant(input.now)
@@ -729,10 +730,15 @@ personal_subject(subject) if {
 
 personal_subjects := [subject | some subject in query_subjects; personal_subject(subject)]
 
+# Parsed once per evaluation (a rule value is computed once; a function call is not).
+presented_from_ns := instant(object.get(presented, "valid_from", null))
+
+presented_until_ns := instant(object.get(presented, "valid_until", null))
+
 grant_in_force if {
 	presented.revoked == false
-	instant(presented.valid_from) <= now_ns
-	now_ns < instant(presented.valid_until)
+	presented_from_ns <= now_ns
+	now_ns < presented_until_ns
 }
 
 subject_matches if {
@@ -821,7 +827,7 @@ query_reasons contains {
 	"message": "the authorization grant has expired",
 	"clause": "(14)",
 } if {
-	now_ns >= instant(presented.valid_until)
+	now_ns >= presented_until_ns
 }
 
 query_reasons contains {
@@ -830,7 +836,7 @@ query_reasons contains {
 	"clause": "(14)",
 } if {
 	presented
-	not instant(object.get(presented, "valid_until", null))
+	not presented_until_ns
 }
 
 # METADATA
@@ -844,7 +850,7 @@ query_reasons contains {
 	"message": "the authorization grant is not valid yet",
 	"clause": "(14)",
 } if {
-	now_ns < instant(presented.valid_from)
+	now_ns < presented_from_ns
 }
 
 query_reasons contains {
@@ -853,7 +859,7 @@ query_reasons contains {
 	"clause": "(14)",
 } if {
 	presented
-	not instant(object.get(presented, "valid_from", null))
+	not presented_from_ns
 }
 
 # METADATA

@@ -1,0 +1,307 @@
+"""Authorization grants: register (or refuse), read, revoke, and hand the stored grant to the query path.
+
+Registration: the shape is checked (``validate_terms``), the subject is committed to with the
+``commitment`` secret, and the policy ``data.gateway.grants.registration`` decides. A refusal is
+registered in the ledger and raised as GrantRefused under the first reason's code. An accepted
+grant is stored *pending*, registered in the ledger, and only then marked registered: a grant whose
+registration is not durable never covers a query (fail closed).
+
+Revocation is written first (it takes effect on the very next query) and then registered; if the
+ledger fails, a retry of the same revocation completes the registration instead of answering
+``grant_already_revoked``.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+from gateway.domain.grants import (
+    Grant,
+    GrantTerms,
+    Revocation,
+    RevokeReason,
+    is_grant_id,
+    require_personal,
+    rfc3339,
+    validate_terms,
+)
+from gateway.domain.identifiers import SubjectId
+from gateway.domain.ledger_entry import SubjectRef, grant_record, subject_commitment
+from gateway.errors import Conflict, GrantRefused, LedgerError, NotFound, PolicyEngineError
+from gateway.ports import JSON, Clock, KeyStore, Ledger, PolicyEngine, Receipt
+
+REGISTRATION_ENTRYPOINT = "gateway.grants.registration"
+COMMITMENT_SECRET = "commitment"  # noqa: S105 - the name of a KeyStore secret, not a secret
+log = logging.getLogger("gateway.grants")
+
+
+class GrantStore(Protocol):
+    """Where grants live (the ledger's database). Reads are never cached."""
+
+    def insert(self, grant: Grant) -> None:
+        """Store a new, still unregistered grant."""
+        ...
+
+    def mark_registered(self, grant_id: str, ledger_index: int) -> None:
+        """Record the ledger index of the grant's registration."""
+        ...
+
+    def discard(self, grant_id: str) -> None:
+        """Delete a grant whose registration failed."""
+        ...
+
+    def revoke(self, grant_id: str, revocation: Revocation) -> Grant:
+        """Revoke atomically: NotFound if absent or unregistered, Conflict(grant_already_revoked) if so."""
+        ...
+
+    def mark_revocation_registered(self, grant_id: str, ledger_index: int) -> None:
+        """Record the ledger index of the grant's revocation."""
+        ...
+
+    def mark_revocation_unregistered(self, grant_id: str) -> None:
+        """The revocation stands but could not be registered; a retry may complete it."""
+        ...
+
+    def claim_revocation_retry(self, grant_id: str) -> bool:
+        """Atomically claim a failed revocation registration; True for exactly one caller."""
+        ...
+
+    def get(self, grant_id: str) -> Grant | None:
+        """The grant, read from the store now."""
+        ...
+
+    def find(
+        self,
+        *,
+        subject_commitment: str | None = None,
+        recipient: str | None = None,
+        visible_to: str | None = None,
+        limit: int = 100,
+    ) -> Sequence[Grant]:
+        """Grants matching every filter given."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """The authenticated client acting on grants, and the department it acts for."""
+
+    client_id: str
+    department: str
+
+
+@dataclass(frozen=True, slots=True)
+class GrantOutcome:
+    """A grant after a registration or revocation, with that action's ledger receipt."""
+
+    grant: Grant
+    receipt: Receipt
+
+
+def _reasons(document: Any) -> tuple[bool, list[dict[str, str]]]:
+    """Validate the registration decision strictly; anything odd is an engine failure (fail closed)."""
+    if not isinstance(document, Mapping):
+        raise PolicyEngineError("grant registration decision is undefined or not an object")
+    allow = document.get("allow")
+    raw = document.get("reasons")
+    if not isinstance(allow, bool) or not isinstance(raw, list):
+        raise PolicyEngineError("grant registration decision needs allow (bool) and reasons (list)")
+    reasons: list[dict[str, str]] = []
+    for r in raw:
+        if not isinstance(r, Mapping) or not all(
+            isinstance(r.get(k), str) for k in ("code", "message", "clause")
+        ):
+            raise PolicyEngineError("grant registration reason needs code, message and clause")
+        reasons.append({k: str(v) for k, v in r.items() if k in ("code", "message", "clause", "field") and v})
+    if allow == bool(reasons):
+        raise PolicyEngineError(
+            "grant registration decision: allow must hold exactly when there is no reason"
+        )
+    return allow, reasons
+
+
+class GrantService:
+    """Registers, reads and revokes grants; thread-safe as long as its collaborators are."""
+
+    def __init__(
+        self,
+        store: GrantStore,
+        engine: PolicyEngine,
+        ledger: Ledger,
+        keystore: KeyStore,
+        clock: Clock,
+    ) -> None:
+        self.store = store
+        self.engine = engine
+        self.ledger = ledger
+        self.keystore = keystore
+        self.clock = clock
+
+    def commitment(self, subject: SubjectId) -> str:
+        """The keyed commitment of a subject, the same one query ledger entries carry."""
+        return subject_commitment(
+            self.keystore.secret(COMMITMENT_SECRET), str(subject.id_type), subject.value
+        )
+
+    def register(self, actor: Actor, subject: SubjectId, terms: GrantTerms) -> GrantOutcome:
+        """Decide a grant; register a refusal (and raise GrantRefused) or store and register it."""
+        require_personal(subject.kind)
+        validate_terms(terms)
+        now = self.clock.now()
+        commitment = self.commitment(subject)
+        revision = self.engine.revision
+        decision = self.engine.evaluate(
+            REGISTRATION_ENTRYPOINT,
+            {"grant": terms.policy_document(subject.kind), "now": rfc3339(now)},
+        )
+        allow, reasons = _reasons(decision)
+        grant = Grant(
+            id=uuid.uuid4().hex,
+            subject_commitment=commitment,
+            id_type=subject.id_type,
+            subject_kind=subject.kind,
+            terms=terms,
+            registered_by=actor.department,
+            client_id=actor.client_id,
+            created_at=now,
+        )
+        if not allow:
+            receipt = self._append(self._record(grant, actor, "register", reasons, revision))
+            first = reasons[0]
+            log.info("grant refused", extra={"code": first["code"], "reasons": len(reasons)})
+            raise GrantRefused(
+                first["message"],
+                code=first["code"],
+                clause=first["clause"],
+                field=first.get("field"),
+                extra={"reasons": reasons, "receipt": receipt.as_dict(), "policy_revision": revision},
+            )
+        self.store.insert(grant)
+        try:
+            receipt = self._append(self._record(grant, actor, "register", [], revision))
+        except LedgerError:
+            self.store.discard(grant.id)
+            raise
+        self.store.mark_registered(grant.id, receipt.index)
+        log.info("grant registered", extra={"items": len(terms.items), "purposes": len(terms.purposes)})
+        return GrantOutcome(replace(grant, ledger_index=receipt.index), receipt)
+
+    def get(self, actor: Actor, grant_id: str) -> Grant:
+        """A registered grant the actor's department registered or receives; NotFound otherwise."""
+        grant = self.store.get(grant_id) if is_grant_id(grant_id) else None
+        if grant is None or grant.ledger_index is None or not grant.visible_to(actor.department):
+            raise NotFound("no such authorization grant", code="grant_not_found", field="grant_id")
+        return grant
+
+    def list_grants(
+        self,
+        actor: Actor,
+        *,
+        subject_commitment: str | None = None,
+        recipient: str | None = None,
+        limit: int = 100,
+    ) -> list[Grant]:
+        """Registered grants the actor's department registered or receives, filtered as asked."""
+        grants = self.store.find(
+            subject_commitment=subject_commitment,
+            recipient=recipient,
+            visible_to=actor.department,
+            limit=limit,
+        )
+        return [g for g in grants if g.ledger_index is not None]
+
+    def search(
+        self, actor: Actor, subject: SubjectId, *, recipient: str | None = None, limit: int = 100
+    ) -> list[Grant]:
+        """``list_grants`` for one subject given by its identifier (committed here, never stored)."""
+        return self.list_grants(
+            actor, subject_commitment=self.commitment(subject), recipient=recipient, limit=limit
+        )
+
+    def revoke(self, actor: Actor, grant_id: str, reason: RevokeReason) -> GrantOutcome:
+        """Revoke now (the next query sees it), then register the revocation in the ledger."""
+        grant = self.get(actor, grant_id)
+        revision = self.engine.revision
+        try:
+            revoked = self.store.revoke(
+                grant.id, Revocation(self.clock.now(), actor.client_id, actor.department, reason)
+            )
+        except Conflict:
+            # Revoked already. Only a revocation whose registration failed may be completed, and by
+            # one request only: concurrent revocations get grant_already_revoked.
+            if not self.store.claim_revocation_retry(grant.id):
+                raise
+            current = self.store.get(grant.id)
+            if current is None or current.revocation is None:  # pragma: no cover - revoked just above
+                raise
+            revoked = current
+        assert revoked.revocation is not None  # noqa: S101 - the store returns a revoked grant
+        record = self._record(revoked, actor, "revoke", [], revision)
+        record["revoke_reason"] = str(revoked.revocation.reason)
+        try:
+            receipt = self._append(record)
+        except LedgerError:
+            # The withdrawal stays in force (the person's choice wins); a retry registers it.
+            self.store.mark_revocation_unregistered(revoked.id)
+            raise
+        self.store.mark_revocation_registered(revoked.id, receipt.index)
+        log.info("grant revoked", extra={"reason": str(reason)})
+        return GrantOutcome(
+            replace(revoked, revocation=replace(revoked.revocation, ledger_index=receipt.index)), receipt
+        )
+
+    def grant_for_query(self, grant_id: str, department: str) -> dict[str, Any] | None:
+        """The ``input.grant`` document for a query, read from the store now (never cached).
+
+        None when there is no registered grant with this id that ``department`` registered or
+        receives: a department cannot learn that another's grant exists. The policy still checks
+        the recipient, subject, purpose, items, validity and revocation.
+        """
+        grant = self.store.get(grant_id) if is_grant_id(grant_id) else None
+        if grant is None or grant.ledger_index is None or not grant.visible_to(department):
+            return None
+        return grant.query_document()
+
+    # --- ledger ---
+
+    def _record(
+        self, grant: Grant, actor: Actor, action: str, reasons: Sequence[Mapping[str, str]], revision: str
+    ) -> dict[str, JSON]:
+        terms = grant.terms
+        record = grant_record(
+            grant_id=grant.id,
+            action=action,
+            client_id=actor.client_id,
+            department=actor.department,
+            subjects=[SubjectRef(str(grant.id_type), str(grant.subject_kind), grant.subject_commitment)],
+            recipient=terms.recipient,
+            purpose=",".join(terms.purposes),
+            items=terms.items,
+            valid_from=rfc3339(terms.valid_from),
+            valid_until=None if terms.valid_until is None else rfc3339(terms.valid_until),
+            accepted=not reasons,
+            reasons=reasons,
+        )
+        # What grant_record does not carry: every purpose, the field limits and the consent evidence
+        # an auditor reviews (clause (13)); all of it passed validate_terms (no identifiers).
+        record["purposes"] = list(terms.purposes)
+        record["fields"] = (
+            None if terms.fields is None else {item: list(names) for item, names in terms.fields.items()}
+        )
+        record["consent"] = terms.consent.as_dict()
+        record["policy_revision"] = revision
+        return record
+
+    def _append(self, record: Mapping[str, JSON]) -> Receipt:
+        try:
+            return self.ledger.append(record)
+        except LedgerError:
+            log.error("ledger append failed", extra={"kind": "grant"})
+            raise
+        except Exception as exc:
+            log.error("ledger append failed", extra={"error_type": type(exc).__name__})
+            raise LedgerError("the grant action could not be registered in the ledger") from exc
