@@ -19,4 +19,6 @@ def readyz(request: Request) -> JSONResponse:
     """Ready when the policy engine answers and the ledger is reachable; 503 otherwise."""
     checks = request.app.state.readiness()
     ok = all(checks.values())
-    return JSONResponse({"status": "ready" if ok else "not_ready", "checks": checks}, status_code=200 if ok else 503)
+    return JSONResponse(
+        {"status": "ready" if ok else "not_ready", "checks": checks}, status_code=200 if ok else 503
+    )

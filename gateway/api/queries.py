@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.api.deps import Principal, require_scope
 from gateway.domain.identifiers import parse_subject
+from gateway.domain.ledger_entry import contains_identifier
 from gateway.domain.query import ItemRequest, QuerySpec
 from gateway.errors import InvalidRequest
 from gateway.services.query import Caller, QueryService
@@ -83,6 +84,13 @@ def to_spec(body: QueryRequest, max_subjects: int) -> QuerySpec:
     subjects = tuple(
         parse_subject(s.id_type, s.value, field=f"subjects[{i}].value") for i, s in enumerate(body.subjects)
     )
+    if contains_identifier(body.legal_basis):
+        # The legal basis is recorded in the ledger, which never holds an identifier in clear.
+        raise InvalidRequest(
+            "the legal basis may not contain a subject identifier",
+            field="legal_basis",
+            accepted="the law and article relied on, e.g. 《行政许可法》第三十四条",
+        )
     if body.grant_id is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", body.grant_id):
         raise InvalidRequest(
             "malformed grant id", field="grant_id", accepted="the id returned by POST /v1/grants"

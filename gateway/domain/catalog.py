@@ -10,6 +10,7 @@ the others are local supplementary catalogs (``kind: local``). The file layout::
     purposes: {<code>: {name, statutory_duty: bool, applies_measure: bool, legal_basis}}
     measures: {<code>: {name, legal_basis}}                # disciplinary measures list, clauses (9)(10)
     databases: {<id>: {department: <department id>}}       # source databases behind the gateway
+    # departments, purposes, measures and items may also carry `name_en`, an English name
     items:
       <item id>:
         name: ...

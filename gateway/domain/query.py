@@ -5,14 +5,12 @@ Pure functions: the time, the grant (as stored) and the subject commitments are 
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from gateway.domain.catalog import Catalog, CatalogItem
+from gateway.domain.catalog import CatalogItem
 from gateway.domain.decision import ItemDecision
 from gateway.domain.identifiers import SubjectId
 
@@ -136,18 +134,3 @@ def plan_read(
         conditions=tuple(conditions),
         limit=limit,
     )
-
-
-def canonical_json(value: Any) -> bytes:
-    """Deterministic JSON bytes: sorted keys, no whitespace, UTF-8."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
-def digest(value: Any) -> str:
-    """``sha256:<hex>`` of the canonical JSON of ``value`` (the response digest in ledger entries)."""
-    return "sha256:" + hashlib.sha256(canonical_json(value)).hexdigest()
-
-
-def unknown_items(spec: QuerySpec, catalog: Catalog) -> list[str]:
-    """Item ids the catalog does not list (the policy refuses them; this is for messages)."""
-    return [it.item_id for it in spec.items if catalog.item(it.item_id) is None]

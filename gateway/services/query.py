@@ -9,14 +9,15 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 from gateway.domain.catalog import Catalog
 from gateway.domain.decision import Decision, parse_decision
 from gateway.domain.identifiers import SubjectId
-from gateway.domain.query import SUBJECT_KEY, QuerySpec, build_policy_input, digest, plan_read
+from gateway.domain.ledger_entry import ItemRelease, SubjectRef, canonical_json, query_record, response_digest
+from gateway.domain.query import SUBJECT_KEY, QuerySpec, build_policy_input, plan_read
 from gateway.errors import GatewayError, LedgerError, PolicyDenied, Unavailable
 from gateway.ports import JSON, Clock, Desensitizer, Ledger, PolicyEngine, Receipt, SourceRegistry
 
@@ -77,37 +78,27 @@ class QueryService:
     def run(self, caller: Caller, spec: QuerySpec) -> QueryOutcome:
         """Decide, read and desensitize; register the outcome; return data only once registered."""
         now = self.clock.now()
-        query_id = str(uuid.uuid4())
-        entry: dict[str, JSON] = {
-            "kind": "query",
-            "time": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-            "query_id": query_id,
-            "client_id": caller.client_id,
-            "department": caller.department,
-            "purpose": spec.purpose,
-            "legal_basis": spec.legal_basis,
-            "measure": spec.measure,
-            "grant_id": spec.grant_id,
-            "items": [it.item_id for it in spec.items],
-            "catalog_revision": self.catalog.revision,
-            "subject_count": len(spec.subjects),
-        }
+        draft = _Draft(
+            request_id=str(uuid.uuid4()),
+            caller=caller,
+            spec=spec,
+            catalog_revision=self.catalog.revision,
+        )
         try:
-            commitments = [self.commit(s) for s in spec.subjects]
-            entry["subjects"] = commitments
-            decision = self._decide(caller, spec, commitments, entry, now)
+            draft.subjects = [SubjectRef(str(s.id_type), str(s.kind), self.commit(s)) for s in spec.subjects]
+            decision = self._decide(draft, now)
         except PolicyDenied:
             raise
         except Exception as exc:
-            self._register_failure(entry, exc)
+            self._register_failure(draft, exc)
             if isinstance(exc, GatewayError):
                 raise
             raise Unavailable("the query could not be completed", code="internal_error") from exc
 
         try:
-            results, fields, counts = self._read(caller, spec, decision, now)
+            results, releases = self._read(caller, spec, decision, now)
             body: dict[str, JSON] = {
-                "query_id": query_id,
+                "query_id": draft.request_id,
                 "decision": {
                     "allow": True,
                     "reasons": [r.as_dict() for r in decision.reasons],
@@ -115,62 +106,64 @@ class QueryService:
                 },
                 "results": results,
             }
-            entry.update(
+            record = draft.record(
                 decision="allow",
-                reason_codes=[r.code for r in decision.reasons],
-                fields=fields,
-                row_counts=counts,
-                rows_total=sum(counts.values()),
-                response_digest=digest(body),
+                reasons=[r.as_dict() for r in decision.reasons],
+                releases=releases,
+                digest=response_digest(canonical_json(body)),
             )
         except Exception as exc:
-            self._register_failure(entry, exc)
+            self._register_failure(draft, exc)
             if isinstance(exc, GatewayError):
                 raise
             raise Unavailable("the query could not be completed", code="internal_error") from exc
-        receipt = self._register(entry)
+        receipt = self._register(record)
         body["receipt"] = receipt.as_dict()
-        log.info("query allowed", extra={"items": len(spec.items), "rows": entry["rows_total"]})
+        log.info(
+            "query allowed",
+            extra={"items": len(releases), "rows": sum(r.rows for r in releases), "index": receipt.index},
+        )
         return QueryOutcome(body, receipt)
 
-    def _decide(
-        self,
-        caller: Caller,
-        spec: QuerySpec,
-        commitments: list[str],
-        entry: dict[str, JSON],
-        now: datetime,
-    ) -> Decision:
+    def _decide(self, draft: _Draft, now: datetime) -> Decision:
+        spec = draft.spec
         grant = None
+        draft.policy_revision = self.engine.revision
         if spec.grant_id is not None:
             if self.grants is None:
                 raise Unavailable("grants are not configured on this gateway", code="grants_unavailable")
-            grant = self.grants.grant_for_query(spec.grant_id, caller.department)
+            grant = self.grants.grant_for_query(spec.grant_id, draft.caller.department)
             if grant is None:
-                self._deny(
-                    entry,
-                    "grant_not_found",
-                    "no authorization grant with this id",
-                    "(14)",
-                    "grant_id",
-                    policy_revision=self.engine.revision,
+                reason = {
+                    "code": "grant_not_found",
+                    "message": "no authorization grant with this id is registered for this department",
+                    "clause": "(14)",
+                    "field": "grant_id",
+                }
+                receipt = self._register(draft.record(decision="deny", reasons=[reason]))
+                raise PolicyDenied(
+                    reason["message"],
+                    code="grant_not_found",
+                    clause="(14)",
+                    field="grant_id",
+                    reasons=[reason],
+                    receipt=receipt.as_dict(),
                 )
         policy_input = build_policy_input(
             spec,
-            client_id=caller.client_id,
-            department=caller.department,
+            client_id=draft.caller.client_id,
+            department=draft.caller.department,
             now=now,
             catalog_revision=self.catalog.revision,
-            commitments=commitments,
+            commitments=[s.commitment for s in draft.subjects],
             grant=grant,
         )
-        revision = self.engine.revision
-        decision = parse_decision(self.engine.evaluate(DECISION_ENTRYPOINT, policy_input), revision)
-        entry["policy_revision"] = revision
+        decision = parse_decision(
+            self.engine.evaluate(DECISION_ENTRYPOINT, policy_input), draft.policy_revision
+        )
         if not decision.allow:
             reasons = [r.as_dict() for r in decision.reasons]
-            entry.update(decision="deny", reason_codes=[r.code for r in decision.reasons])
-            receipt = self._register(entry)
+            receipt = self._register(draft.record(decision="deny", reasons=reasons))
             first = decision.reasons[0]
             raise PolicyDenied(
                 first.message,
@@ -182,25 +175,14 @@ class QueryService:
             )
         return decision
 
-    def _deny(
-        self, entry: dict[str, JSON], code: str, message: str, clause: str, field: str, policy_revision: str
-    ) -> None:
-        reason = {"code": code, "message": message, "clause": clause}
-        entry.update(decision="deny", reason_codes=[code], policy_revision=policy_revision)
-        receipt = self._register(entry)
-        raise PolicyDenied(
-            message, code=code, clause=clause, field=field, reasons=[reason], receipt=receipt.as_dict()
-        )
-
     def _read(
         self, caller: Caller, spec: QuerySpec, decision: Decision, now: datetime
-    ) -> tuple[list[JSON], dict[str, JSON], dict[str, int]]:
+    ) -> tuple[list[JSON], list[ItemRelease]]:
         index_of: dict[str, list[int]] = {}
         for i, subject in enumerate(spec.subjects):
             index_of.setdefault(subject.value, []).append(i)
         results: list[JSON] = []
-        fields: dict[str, JSON] = {}
-        counts: dict[str, int] = {}
+        releases: list[ItemRelease] = []
         for item_id, item_decision in decision.items.items():
             item = self.catalog.item(item_id)
             if item is None:  # the policy allowed an item the catalog lacks: inconsistent, refuse
@@ -217,9 +199,8 @@ class QueryService:
                     grouped.get(i, []), item_decision, item.fields, caller.department
                 )
                 results.append({"item": item_id, "subject": i, "rows": list(clean)})
-            fields[item_id] = list(item_decision.fields)
-            counts[item_id] = len(rows)
-        return results, fields, counts
+            releases.append(ItemRelease(item_id, item_decision.fields, len(rows)))
+        return results, releases
 
     def _register(self, entry: Mapping[str, JSON]) -> Receipt:
         try:
@@ -231,15 +212,58 @@ class QueryService:
             log.error("ledger append failed", extra={"error_type": type(exc).__name__})
             raise LedgerError("the query could not be registered; nothing was returned") from exc
 
-    def _register_failure(self, entry: dict[str, JSON], exc: BaseException) -> None:
-        code = exc.code if isinstance(exc, GatewayError) else "internal_error"
-        if not isinstance(exc, GatewayError):
-            log.error("unexpected failure on the query path", extra={"error_type": type(exc).__name__})
-        entry.update(decision="error", reason_codes=[code])
-        entry.pop("response_digest", None)
+    def _register_failure(self, draft: _Draft, exc: BaseException) -> None:
         if isinstance(exc, LedgerError):
             return  # the ledger itself failed; a second append would fail the same way
-        self._register(entry)
+        if isinstance(exc, GatewayError):
+            code = exc.code
+        else:
+            code = "internal_error"
+            log.error("unexpected failure on the query path", extra={"error_type": type(exc).__name__})
+        self._register(draft.record(decision="error", reasons=[{"code": code, "clause": "(13)"}]))
+
+
+@dataclass(slots=True)
+class _Draft:
+    """What is known of a query so far; becomes its ledger record whatever the outcome."""
+
+    request_id: str
+    caller: Caller
+    spec: QuerySpec
+    catalog_revision: str
+    subjects: list[SubjectRef] = field(default_factory=list)
+    policy_revision: str = ""
+
+    def record(
+        self,
+        *,
+        decision: str,
+        reasons: list[dict[str, str]],
+        releases: list[ItemRelease] | None = None,
+        digest: str | None = None,
+    ) -> dict[str, JSON]:
+        """The ledger record: on a refusal or failure every requested item is listed with no rows."""
+        spec = self.spec
+        items = releases if releases is not None else [ItemRelease(it.item_id, (), 0) for it in spec.items]
+        record = query_record(
+            request_id=self.request_id,
+            client_id=self.caller.client_id,
+            department=self.caller.department,
+            purpose=spec.purpose,
+            legal_basis=spec.legal_basis,
+            grant_id=spec.grant_id,
+            subjects=self.subjects,
+            items=items,
+            allow=decision == "allow",
+            reasons=reasons,
+            policy_revision=self.policy_revision,
+            catalog_revision=self.catalog_revision,
+            response_digest=digest,
+        )
+        record["decision"] = decision  # "allow", "deny" or "error"
+        record["measure"] = spec.measure
+        record["subject_count"] = len(spec.subjects)
+        return record
 
 
 def _reason_field(item: str | None, field: str | None, spec: QuerySpec) -> str | None:
