@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     audience: str = "credit-gateway"
     token_lifetime_s: int = Field(default=300, ge=30, le=3600)
     external_issuers: list[ExternalIssuerSettings] = Field(default_factory=list)
+    text_scanner: Literal["fast", "presidio"] = "fast"
+    encryption_algorithm: Literal["aes-256-gcm", "sm4-gcm"] = "aes-256-gcm"
     max_subjects: int = Field(default=50, ge=1, le=1000)
     max_rows_per_item: int = Field(default=1000, ge=1, le=100_000)
     log_level: str = "INFO"
