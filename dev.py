@@ -27,8 +27,6 @@ def run(*cmd: str | Path) -> None:
 
 
 def ensure_venv(extras: str) -> None:
-    if sys.version_info < (3, 11):
-        sys.exit("Python 3.11 or newer is required")
     if not (BIN / "python").exists():
         print(f"creating virtual environment in {VENV}", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
@@ -58,6 +56,8 @@ def test(args: list[str]) -> None:
 
 
 def main() -> None:
+    if sys.version_info < (3, 11):  # noqa: UP036 - this file runs before anything checks the version
+        sys.exit("Python 3.11 or newer is required")
     command, *rest = sys.argv[1:] or ["help"]
     if command == "demo":
         demo(rest)

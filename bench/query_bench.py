@@ -146,7 +146,8 @@ def main() -> None:
                 proc.terminate()
                 proc.wait(timeout=20)
     print(
-        f"query: 1 item, 1 subject, {rows} rows; {args.concurrency} clients, {args.workers} worker(s), {args.seconds}s"
+        f"query: 1 item, 1 subject, {rows} rows; {args.concurrency} clients, "
+        f"{args.workers} worker(s), {args.seconds}s"
     )
     for name, r in (("bare endpoint", base), ("gateway", gw)):
         print(

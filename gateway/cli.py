@@ -54,10 +54,7 @@ def _serve(config_file: Path, host: str, port: int, workers: int) -> int:
 def cmd_openapi(args: argparse.Namespace) -> int:
     from gateway.api.app import create_app
 
-    def unused() -> object:
-        raise RuntimeError("the OpenAPI document needs no components")
-
-    app = create_app(unused)  # type: ignore[arg-type]  # lifespan never runs when only the schema is built
+    app = create_app()
     print(json.dumps(app.openapi(), indent=2, ensure_ascii=False))
     return 0
 
@@ -155,7 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("openapi", help="print the OpenAPI document").set_defaults(func=cmd_openapi)
 
-    catalog = sub.add_parser("catalog", help="catalog tools").add_subparsers(dest="catalog_cmd", required=True)
+    catalog = sub.add_parser("catalog", help="catalog tools").add_subparsers(
+        dest="catalog_cmd", required=True
+    )
     check = catalog.add_parser("check", help="report every problem in the catalog")
     check.add_argument("--policies")
     check.add_argument("--config", help="settings file; its sources are reflected to check column mappings")

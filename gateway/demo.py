@@ -50,7 +50,12 @@ def _clients(directory: Path) -> list[dict[str, Any]]:
         record, secret = new_client(client_id, department, scopes)
         records.append(record)
         clients.append(
-            {"client_id": client_id, "client_secret": secret, "department": department, "scopes": list(scopes)}
+            {
+                "client_id": client_id,
+                "client_secret": secret,
+                "department": department,
+                "scopes": list(scopes),
+            }
         )
     registry_file.write_text(yaml.safe_dump(ClientRegistry(records).to_document(), sort_keys=False))
     listing.write_text(json.dumps({"clients": clients}, indent=2, ensure_ascii=False) + "\n")

@@ -90,7 +90,7 @@ class Components:
         for closer in reversed(self.closers):
             try:
                 closer()
-            except Exception:  # noqa: S112 - shutdown continues with the rest
+            except Exception:
                 log.warning("error while closing a component")
 
 
@@ -144,7 +144,11 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
     audit = AuditService(ledger, keystore.secret("commitment"))
     registry = ClientRegistry.from_file(settings.clients_file)
     issuer = TokenIssuer(
-        keystore, issuer=settings.issuer, audience=settings.audience, clock=clock, lifetime_s=settings.token_lifetime_s
+        keystore,
+        issuer=settings.issuer,
+        audience=settings.audience,
+        clock=clock,
+        lifetime_s=settings.token_lifetime_s,
     )
     authenticator = JwtAuthenticator(
         keystore,
@@ -152,9 +156,7 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
         audience=settings.audience,
         clock=clock,
         external=[
-            ExternalIssuer(
-                e.issuer, e.audience, jwks_url=e.jwks_url, department_claim=e.department_claim
-            )
+            ExternalIssuer(e.issuer, e.audience, jwks_url=e.jwks_url, department_claim=e.department_claim)
             for e in settings.external_issuers
         ],
     )

@@ -17,9 +17,9 @@ evaluates to None, exactly as OPA's Data API answers ``{}`` for both.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
-import itertools
 import threading
 import weakref
 from collections.abc import Mapping

@@ -42,9 +42,8 @@ from joserfc.errors import (
 from joserfc.jwk import JWKRegistry, Key, OKPKey
 from joserfc.jws import JWSRegistry
 
-from gateway.ports import Principal
 from gateway.errors import AuthenticationFailed, ConfigurationError, KeyUnavailable
-from gateway.ports import Clock, KeyStore
+from gateway.ports import Clock, KeyStore, Principal
 
 log = logging.getLogger("gateway.tokens")
 

@@ -15,11 +15,17 @@ if TYPE_CHECKING:
     from gateway.wiring import Components
 
 
-def create_app(build: Callable[[], Components]) -> FastAPI:
-    """Build the app; ``build`` makes the components once, at startup, and they are closed at shutdown."""
+def create_app(build: Callable[[], Components] | None = None) -> FastAPI:
+    """Build the app; ``build`` makes the components once, at startup, and they are closed at shutdown.
+
+    Without ``build`` the app can only describe itself (``gateway openapi``).
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if build is None:
+            yield
+            return
         components = build()
         components.install(app.state)
         try:
@@ -30,7 +36,7 @@ def create_app(build: Callable[[], Components]) -> FastAPI:
     app = FastAPI(
         title="Credit information sharing gateway",
         version="0.1.0",
-        summary="Catalog-scoped, policy-decided, desensitized and registered access to public credit information.",
+        summary="Catalog-scoped, policy-decided, desensitized and registered access to credit information.",
         lifespan=lifespan,
     )
     install_problem_handlers(app)

@@ -183,9 +183,13 @@ class QueryService:
             index_of.setdefault(subject.value, []).append(i)
         results: list[JSON] = []
         releases: list[ItemRelease] = []
-        for item_id, item_decision in decision.items.items():
+        for requested in spec.items:
+            item_id = requested.item_id
+            item_decision = decision.items.get(item_id)
             item = self.catalog.item(item_id)
-            if item is None:  # the policy allowed an item the catalog lacks: inconsistent, refuse
+            if item_decision is None or item is None:
+                # An allow that does not cover every requested item, or covers one the catalog
+                # lacks, means policy and catalog disagree: refuse rather than guess.
                 raise Unavailable("policy and catalog disagree", code="catalog_mismatch")
             query = plan_read(item, item_decision, spec.subjects, now.date(), self.max_rows_per_item)
             rows = self.sources.source(item.source.database).fetch(query)
