@@ -1,0 +1,375 @@
+"""Offline verification of the ledger: ``gateway ledger verify``.
+
+Input: a source (a JSON Lines export or the database, see ``gateway.adapters.ledger_store``), the
+log's Ed25519 public keys, and optionally checkpoints the auditor kept from earlier. Nothing the
+source says is trusted except what a checkpoint signature covers.
+
+1. Every checkpoint's note signature and timestamped cosignature must verify; two checkpoints of
+   the same size must agree (otherwise the log forked).
+2. The entries are read once, in order. Each must claim its own position (the envelope starts
+   with its index), match its stored leaf hash when the source has one, and is folded into the
+   tree with an O(log n) frontier.
+3. At each checkpoint's size the recomputed root must equal the signed root, and an RFC 9162
+   consistency proof from the previous checkpoint (built from the recomputed tree) must verify
+   against both signed roots.
+4. At the end: no signed checkpoint may be larger than the log (truncation), the entry count must
+   match what the source records, and an export must be covered by a checkpoint to its last entry.
+
+The first failure stops the run and names the first bad index: the exact entry when it betrays
+itself (wrong position, wrong hash, missing, duplicated), otherwise the first entry that no
+matching checkpoint proves (tampering that recomputed every hash can only be narrowed down to the
+span between two checkpoints; the reason says which span).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from gateway.domain import merkle
+from gateway.domain.checkpoint import (
+    SignedCheckpoint,
+    Verify,
+    open_checkpoint,
+    parse_checkpoint_text,
+    parse_note,
+)
+from gateway.errors import InvalidRequest
+
+Progress = Callable[[int, int | None], None]  # (entries done, entries expected or None)
+PROGRESS_EVERY = 1 << 16
+_PREFIX = b'{"index":'
+
+
+class LedgerSource(Protocol):
+    """What the verifier reads: checkpoint notes, an unsigned entry count, and the leaves in order."""
+
+    fully_signed: bool  # True when every entry must be covered by a checkpoint (exports)
+
+    def checkpoint_notes(self) -> list[str]:
+        """Every checkpoint note the source holds."""
+        ...
+
+    def size_hint(self) -> int | None:
+        """How many entries the source says it has (not trusted; a cross-check)."""
+        ...
+
+    def leaves(self) -> Iterator[tuple[int | None, bytes, bytes | None]]:
+        """(stored index or None, leaf bytes, stored leaf hash or None), in log order."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyResult:
+    """The outcome: ok, or the first bad index (or checkpoint) and why."""
+
+    ok: bool
+    entries: int
+    checkpoints: int
+    proven_size: int
+    reason: str
+    first_bad_index: int | None = None
+    bad_checkpoint: int | None = None
+    latest: SignedCheckpoint | None = None
+
+    @property
+    def unsigned(self) -> int:
+        """Entries read that no checkpoint covers yet."""
+        return max(self.entries - self.proven_size, 0)
+
+
+def _note_size(note: str) -> int | None:
+    try:
+        text, _ = parse_note(note)
+        return parse_checkpoint_text(text).size
+    except InvalidRequest:
+        return None
+
+
+def _position_problem(pos: int, claimed: int | None, stored: int | None) -> tuple[int, str]:
+    if stored is not None and stored != pos:
+        if stored > pos:
+            return pos, f"entries {pos}..{stored - 1} are missing (the next stored entry is {stored})"
+        return pos, f"entry {pos} is stored under index {stored}"
+    if claimed is None:
+        return pos, f"entry {pos} is not a ledger envelope"
+    if claimed == pos - 1:
+        return (
+            pos - 1,
+            f"entries {pos - 1} and {pos} both claim index {pos - 1}: an entry was inserted or duplicated",
+        )
+    return (
+        pos,
+        f"position {pos} holds the entry for index {claimed}: entries are missing, inserted or reordered",
+    )
+
+
+class _Run:
+    """Counters of one verification run, and how a failure is reported from them."""
+
+    def __init__(self) -> None:
+        self.entries = 0
+        self.checkpoints = 0
+        self.proven = 0
+        self.latest: SignedCheckpoint | None = None
+
+    def fail(self, reason: str, *, bad: int | None = None, checkpoint: int | None = None) -> VerifyResult:
+        proven = self.proven if bad is None else min(self.proven, bad)
+        return VerifyResult(
+            False, self.entries, self.checkpoints, proven, reason, bad, checkpoint, self.latest
+        )
+
+
+def _open_all(
+    run: _Run, notes: Sequence[str], public_keys: Sequence[bytes], verify: Verify, origin: str | None
+) -> dict[int, bytes] | VerifyResult:
+    """Verify every checkpoint; return the signed root of each size, or the first failure."""
+    roots: dict[int, bytes] = {}
+    log_origin = origin
+    for note in notes:
+        try:
+            cp = open_checkpoint(note, public_keys=public_keys, verify=verify, name=origin)
+        except InvalidRequest as exc:
+            size = _note_size(note)
+            return run.fail(f"checkpoint of size {size}: {exc.detail}", checkpoint=size)
+        log_origin = log_origin or cp.checkpoint.origin
+        if cp.checkpoint.origin != log_origin:
+            return run.fail(f"checkpoint of size {cp.size} belongs to another log", checkpoint=cp.size)
+        if roots.get(cp.size, cp.root_hash) != cp.root_hash:
+            return run.fail(
+                f"two signed checkpoints of size {cp.size} disagree: the log forked", checkpoint=cp.size
+            )
+        roots[cp.size] = cp.root_hash
+        if run.latest is None or cp.size > run.latest.size:
+            run.latest = cp
+        run.checkpoints += 1
+    if roots.get(0, merkle.EMPTY_ROOT) != merkle.EMPTY_ROOT:
+        return run.fail("the checkpoint of size 0 has a non-empty root", checkpoint=0)
+    return roots
+
+
+def verify_ledger(
+    source: LedgerSource,
+    public_keys: Sequence[bytes],
+    verify: Verify,
+    *,
+    origin: str | None = None,
+    progress: Progress | None = None,
+    extra_checkpoints: Iterable[str] = (),
+    require_signed: bool | None = None,
+) -> VerifyResult:
+    """Recompute the tree of ``source`` and check it against every signed checkpoint.
+
+    ``public_keys`` are raw Ed25519 keys (current and rotated), ``verify`` the signature check
+    (``gateway.adapters.ledger_store.ed25519_verify``). ``extra_checkpoints`` are notes the auditor
+    kept: the log must still be consistent with them. ``require_signed`` (default: the source's
+    ``fully_signed``) fails when entries after the latest checkpoint are not covered.
+    """
+    run = _Run()
+    notes = [*source.checkpoint_notes(), *extra_checkpoints]
+    hint = source.size_hint()
+    opened = _open_all(run, notes, public_keys, verify, origin)
+    if isinstance(opened, VerifyResult):
+        return opened
+    roots = opened
+    sizes = sorted(roots)
+
+    # Nodes that the consistency proofs between consecutive checkpoints need, captured on the way.
+    pairs = [(m, n) for m, n in itertools.pairwise(sizes) if m > 0]
+    wanted_leaves: set[int] = set()
+    wanted_inner: set[tuple[int, int]] = set()
+    for m, n in pairs:
+        for level, index in merkle.consistency_nodes(m, n):
+            if level == 0:
+                wanted_leaves.add(index)
+            else:
+                wanted_inner.add((level, index))
+    captured: dict[merkle.NodeId, bytes] = {}
+    previous = {n: m for m, n in pairs}
+
+    # 2. + 3. one pass over the entries (the hot loop: the frontier is inlined on a plain list)
+    sha256 = hashlib.sha256
+    stack: list[bytes] = []
+    checkpoint_sizes = iter([s for s in sizes if s > 0])
+    next_checkpoint = next(checkpoint_sizes, -1)
+    pos = 0
+    for stored_index, leaf, stored_hash in source.leaves():
+        run.entries = pos
+        claimed: int | None = None
+        if leaf.startswith(_PREFIX):
+            end = leaf.find(b",", 9)
+            digits = leaf[9:end] if end > 0 else b""
+            if digits.isdigit() and (len(digits) == 1 or digits[0] != 0x30):
+                claimed = int(digits)
+        if claimed != pos or (stored_index is not None and stored_index != pos):
+            bad, reason = _position_problem(pos, claimed, stored_index)
+            return run.fail(reason, bad=bad)
+        h = sha256(b"\x00" + leaf).digest()
+        if stored_hash is not None and stored_hash != h:
+            return run.fail(f"entry {pos} was altered: it no longer matches its leaf hash", bad=pos)
+        if pos in wanted_leaves:
+            captured[(0, pos)] = h
+        n, level = pos, 0
+        while n & 1:
+            h = sha256(b"\x01" + stack.pop() + h).digest()
+            n >>= 1
+            level += 1
+            if (level, n) in wanted_inner:
+                captured[(level, n)] = h
+        stack.append(h)
+        pos += 1
+        if pos == next_checkpoint:
+            run.entries = pos
+            if merkle.fold_nodes(stack) != roots[pos]:
+                return run.fail(
+                    f"the first {pos} entries do not match the checkpoint signed for size {pos}: "
+                    f"an entry in [{run.proven}, {pos}) was altered, inserted or removed",
+                    bad=run.proven,
+                    checkpoint=pos,
+                )
+            before = previous.get(pos)
+            if before is not None:
+                proof = merkle.consistency_proof(before, pos, merkle.lookup_in(captured))
+                if not merkle.verify_consistency(before, pos, proof, roots[before], roots[pos]):
+                    return run.fail(
+                        f"checkpoints {before} and {pos} are not consistent", bad=run.proven, checkpoint=pos
+                    )
+            run.proven = pos
+            next_checkpoint = next(checkpoint_sizes, -1)
+        if progress is not None and pos % PROGRESS_EVERY == 0:
+            progress(pos, hint)
+    run.entries = pos
+    if progress is not None:
+        progress(pos, hint)
+    return _finish(
+        run, source, sizes, hint, source.fully_signed if require_signed is None else require_signed
+    )
+
+
+def _finish(
+    run: _Run, source: LedgerSource, sizes: list[int], hint: int | None, signed: bool
+) -> VerifyResult:
+    """4. What is missing or unaccounted for once every entry was read."""
+    count = run.entries
+    if sizes and sizes[-1] > count:
+        return run.fail(
+            f"the log was truncated: a checkpoint of size {sizes[-1]} is signed "
+            f"but only {count} entries remain",
+            bad=count,
+            checkpoint=sizes[-1],
+        )
+    if hint is not None and hint > count:
+        return run.fail(
+            f"the log records {hint} entries but only {count} are present: "
+            f"entries from {count} on were removed",
+            bad=count,
+        )
+    if hint is not None and hint < count:
+        fresh = source.size_hint()  # a live database may have grown while it was read
+        recorded = hint if fresh is None else fresh
+        if recorded < count:
+            return run.fail(
+                f"entries from {recorded} on are not recorded by the log: they were added outside the ledger",
+                bad=recorded,
+            )
+    if signed and run.proven < count:
+        return run.fail(
+            f"entries from {run.proven} on are not covered by any signed checkpoint", bad=run.proven
+        )
+    tail = f"; {count - run.proven} newer entries await the next checkpoint" if run.proven < count else ""
+    return VerifyResult(
+        True,
+        count,
+        run.checkpoints,
+        run.proven,
+        f"{count} entries and {run.checkpoints} checkpoints verified{tail}",
+        latest=run.latest,
+    )
+
+
+def _pem_blocks(data: bytes) -> list[bytes]:
+    """Every PEM block in a file (a key file may hold the current key and rotated ones)."""
+    marker = b"-----BEGIN "
+    return [marker + block for block in data.split(marker)[1:]]
+
+
+def run_verify_cli(
+    *,
+    export: Path | None,
+    database: str | None,
+    public_key: Path,
+    origin: str | None = None,
+    progress: bool = True,
+    extra_checkpoints: Sequence[Path] = (),
+) -> int:
+    """``gateway ledger verify``: verify an export or a database; print the outcome; exit status.
+
+    0 when the log verifies, 1 when it does not (the first bad index and the reason are printed),
+    2 when the input cannot be read. A progress bar runs on stderr unless ``progress`` is False.
+    """
+    # The tool composes the file and database readers itself; the check above stays I/O-free.
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from gateway.adapters.ledger_store import (
+        ExportFileSource,
+        SqlLedgerSource,
+        ed25519_public_key,
+        ed25519_verify,
+    )
+    from gateway.errors import GatewayError
+
+    err = Console(stderr=True)
+    source: ExportFileSource | SqlLedgerSource
+    try:
+        keys = [ed25519_public_key(pem) for pem in _pem_blocks(public_key.read_bytes())]
+        if not keys:
+            raise ValueError("no PEM public key in the key file")
+        extra = [p.read_text(encoding="utf-8") for p in extra_checkpoints]
+        if export is not None:
+            source = ExportFileSource(export)
+        elif database is not None:
+            source = SqlLedgerSource(database)
+        else:
+            raise ValueError("give an export file or a database URL")
+    except (OSError, ValueError, GatewayError) as exc:
+        err.print(f"cannot verify: {exc}")
+        return 2
+    try:
+        if progress:
+            bar = Progress(
+                TextColumn("verifying"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err
+            )
+            with bar:
+                task = bar.add_task("verify", total=source.size_hint())
+                result = verify_ledger(
+                    source,
+                    keys,
+                    ed25519_verify,
+                    origin=origin,
+                    extra_checkpoints=extra,
+                    progress=lambda done, total: bar.update(task, completed=done, total=total),
+                )
+        else:
+            result = verify_ledger(source, keys, ed25519_verify, origin=origin, extra_checkpoints=extra)
+    except Exception as exc:  # a database that cannot be read is an input problem, not a verdict
+        err.print(f"cannot verify: {type(exc).__name__}")
+        return 2
+    finally:
+        if isinstance(source, SqlLedgerSource):
+            source.close()
+    if result.ok:
+        print(f"OK: {result.reason}")
+        if result.latest is not None:
+            print(f"latest checkpoint: size {result.latest.size}, root {result.latest.root_hash.hex()}")
+        return 0
+    where = f" at index {result.first_bad_index}" if result.first_bad_index is not None else ""
+    checkpoint = f" (checkpoint {result.bad_checkpoint})" if result.bad_checkpoint is not None else ""
+    print(f"FAILED{where}{checkpoint}: {result.reason}")
+    if result.proven_size:
+        print(f"entries proven by signed checkpoints: 0..{result.proven_size - 1}")
+    return 1
