@@ -308,6 +308,7 @@ def test_authorization_server_metadata(server: IdentityServer) -> None:
     assert meta["token_endpoint_auth_methods_supported"] == ["client_secret_basic", "client_secret_post"]
     assert set(meta["scopes_supported"]) == {
         "query",
+        "grants:read",
         "grants:write",
         "records:repair",
         "audit:read",

@@ -194,6 +194,12 @@ def test_unreadable_or_invalid_files_are_configuration_errors(tmp_path: Path) ->
 
 
 def test_known_scopes() -> None:
-    assert {"query", "grants:write", "records:repair", "audit:read", "audit:review", "policy:admin"} == set(
-        KNOWN_SCOPES
-    )
+    assert set(KNOWN_SCOPES) == {
+        "query",
+        "grants:read",
+        "grants:write",
+        "records:repair",
+        "audit:read",
+        "audit:review",
+        "policy:admin",
+    }
