@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import platform
 import subprocess
 import sys
 import venv
@@ -19,6 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = Path(os.environ.get("GATEWAY_VENV", ROOT / ".venv"))
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+# The real OPA engine (OPA's Go library) for the tests that run our policies on OPA itself. Its wheel
+# declares Python >= 3.14 but is a c-shared library that works on 3.11; only linux x86_64 has a wheel.
+REAL_OPA = "opa-golib-python-bindings==0.4.4"
 
 
 def run(*cmd: str | Path) -> None:
@@ -31,12 +35,14 @@ def ensure_venv(extras: str) -> None:
         print(f"creating virtual environment in {VENV}", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
     stamp = VENV / f".installed-{extras or 'base'}"
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + REAL_OPA.encode()).hexdigest()
     if stamp.exists() and stamp.read_text() == wanted:
         return
     run(BIN / "python", "-m", "pip", "install", "--quiet", "--upgrade", "pip")
     target = f".[{extras}]" if extras else "."
     run(BIN / "python", "-m", "pip", "install", "--quiet", "-e", target)
+    if extras == "dev" and platform.system() == "Linux" and platform.machine() == "x86_64":
+        run(BIN / "python", "-m", "pip", "install", "--quiet", "--ignore-requires-python", REAL_OPA)
     stamp.write_text(wanted)
 
 

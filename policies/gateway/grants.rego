@@ -319,7 +319,7 @@ reason_set contains {
 	"field": "fields",
 } if {
 	some item_id, names in grant_fields
-	some name in names
+	some name in as_array(names)
 	blanket(name)
 }
 
@@ -401,7 +401,7 @@ reason_set contains {
 } if {
 	some item_id, names in grant_fields
 	item_id in named_items
-	some name in names
+	some name in as_array(names)
 	is_string(name)
 	not blanket(name)
 	not catalog_item(item_id).fields[name]

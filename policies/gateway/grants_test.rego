@@ -382,6 +382,11 @@ test_missing_consent_refused if refused_first(object.remove(good_grant, {"consen
 
 test_string_purposes_refused if refused_first(object.union(good_grant, {"purposes": "admin_licensing"}), "grant_malformed")
 
+# Field names that are not a list are malformed; neither engine raises on them.
+test_string_field_names_refused if {
+	refused_first(object.union(good_grant, {"fields": {"judgment_debtors": "case_no"}}), "grant_malformed")
+}
+
 test_unparseable_time_refused if {
 	refused_first(object.union(good_grant, {"valid_from": "21/11/2026"}), "grant_malformed")
 }

@@ -8,10 +8,17 @@
 #   clause: "(1)"
 package gateway.items
 
-# regorus raises on `in` over null (OPA does not): optional lists are normalized first.
+# regorus raises on `some x in v` when v is not a collection (OPA undefines the body): input lists
+# and optional catalog lists are normalized first.
 _list(value) := value if {
 	is_array(value)
 } else := []
+
+# Never undefined: `not f(x.missing)` succeeds on regorus and fails the body on OPA, so a subject
+# without a kind must still be refused (null is in no item's subject kinds), on both engines.
+_kind(subject) := object.get(subject, "kind", null) if is_object(subject)
+
+_kind(subject) := null if not is_object(subject)
 
 # METADATA
 # title: Every requested item is in the catalog
@@ -40,6 +47,6 @@ deny contains {
 	"field": "subjects",
 } if {
 	some id in data.gateway.request.known_ids
-	some subject in input.subjects
-	not subject.kind in _list(object.get(data.gateway.catalog.items[id], "subject_kinds", []))
+	some subject in _list(object.get(input, "subjects", null))
+	not _kind(subject) in _list(object.get(data.gateway.catalog.items[id], "subject_kinds", []))
 }

@@ -39,3 +39,18 @@ test_uncovered_subject_kind_is_refused if {
 	reason.code == "subject_kind_not_covered"
 	reason.item == "market.enterprise_registration"
 }
+
+# A subject without a kind is refused, on OPA as on regorus (`not subject.kind in ...` is not).
+test_subject_without_kind_is_refused if {
+	some reason in _refusals({"subjects": [{"commitment": "c-1"}]})
+	reason.code == "subject_kind_not_covered"
+}
+
+test_subject_that_is_not_an_object_is_refused if {
+	some reason in _refusals({"subjects": ["c-1"]})
+	reason.code == "subject_kind_not_covered"
+}
+
+test_subjects_that_are_not_a_list_raise_nothing if {
+	count(_refusals({"subjects": "c-1"})) == 0 # gateway.request refuses the request
+}

@@ -18,7 +18,7 @@ personal_kinds := {"natural_person", "individual_business"}
 # METADATA
 # title: Every item id the request names
 requested_ids contains entry.id if {
-	some entry in input.items
+	some entry in _list(object.get(input, "items", null))
 }
 
 # METADATA
@@ -56,7 +56,7 @@ applies_measure if purpose.applies_measure == true
 # METADATA
 # title: Some subject is a natural person or an individual business
 personal_subject if {
-	some subject in input.subjects
+	some subject in _list(object.get(input, "subjects", null))
 	subject.kind in personal_kinds
 }
 
@@ -64,7 +64,7 @@ personal_subject if {
 # title: Some subject is a natural person under 18 (clause (16))
 # description: A natural person whose minor flag is missing is treated as a minor.
 minor_subject if {
-	some subject in input.subjects
+	some subject in _list(object.get(input, "subjects", null))
 	subject.kind == "natural_person"
 	object.get(subject, "minor", true) != false
 }
@@ -82,7 +82,7 @@ fields[id] := names if {
 	some id in known_ids
 	item := data.gateway.catalog.items[id]
 	names := {name |
-		some entry in input.items
+		some entry in _list(object.get(input, "items", null))
 		entry.id == id
 		some name in _entry_fields(entry, item)
 	}
@@ -94,7 +94,8 @@ _entry_fields(entry, item) := _list(object.get(item, ["purpose_fields", input.pu
 	object.get(entry, "fields", null) == null
 }
 
-# regorus raises on `in` over null (OPA does not): optional lists are normalized first.
+# regorus raises on `some x in v` when v is not a collection (OPA undefines the body): input lists
+# and optional catalog lists are normalized first.
 _list(value) := value if {
 	is_array(value)
 } else := []
@@ -198,7 +199,7 @@ deny contains {
 	"message": "each item must name a catalog item id and either null or a non-empty list of field names",
 	"field": "items",
 } if {
-	some entry in input.items
+	some entry in _list(object.get(input, "items", null))
 	not _valid_entry(entry)
 }
 

@@ -106,3 +106,14 @@ test_individual_business_is_personal if {
 test_legal_person_is_not_personal if {
 	not request.personal_subject with input as fixtures.base
 }
+
+# Lists of the wrong type are refused as incomplete; neither engine raises on them.
+test_items_that_are_not_a_list_are_refused if {
+	_refused_field({"items": "market.admin_penalty"}, "items")
+	_refused_field({"items": null}, "items")
+}
+
+test_subjects_that_are_not_a_list_are_refused if {
+	_refused_field({"subjects": "c-legal"}, "subjects")
+	not request.personal_subject with input as fixtures.request({"subjects": "c-legal"})
+}

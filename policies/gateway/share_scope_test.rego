@@ -80,3 +80,16 @@ test_unknown_purpose_is_not_reported_per_item if {
 		reason.code != "purpose_not_allowed"
 	}
 }
+
+# A request without a department is out of every conditional scope, on OPA as on regorus.
+test_missing_department_is_out_of_scope if {
+	request := json.remove(fixtures.base, ["requester/department"])
+	refusals := share_scope.deny with input as request with data.catalog as fixtures.catalog
+	some reason in refusals
+	reason.code == "requester_out_of_scope"
+	reason.item == "market.admin_penalty"
+}
+
+test_requester_that_is_not_an_object_is_out_of_scope if {
+	_refused({"requester": "housing"}, "requester_out_of_scope", "market.admin_penalty")
+}

@@ -1,7 +1,9 @@
 """The OPA adapter over real HTTP: same decisions as the embedded engine, and every failure fails closed.
 
-The server is the real ``opa`` when it is on PATH, else the regorus-backed test double
-(tests/support/opa_double.py). Fault injection always uses the double.
+The parity tests talk to real OPA whenever it is installed: the ``opa`` binary on PATH, else OPA's Go
+library behind ``GoOpaBackedServer`` (tests/support/real_opa.py). Only when neither is present do they
+fall back to the regorus-backed test double (tests/support/opa_double.py), which checks the adapter but
+not OPA; on CI that fallback is a failure. Fault injection (forced statuses) uses the double.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import pytest
 from gateway.adapters.opa_engine import OpaEngine
 from gateway.adapters.regorus_engine import RegorusEngine
 from gateway.errors import ConfigurationError, PolicyEngineError
-from tests.support.opa_double import RegorusBackedOpaServer, free_port, opa_server
+from tests.support.opa_double import RegorusBackedOpaServer, free_port
 from tests.support.policy_inputs import (
     ADULT,
     DECISION,
@@ -30,6 +32,13 @@ from tests.support.policy_inputs import (
     decision_input,
     grant_for,
     one_item,
+)
+from tests.support.real_opa import (
+    ParityKind,
+    missing_real_opa,
+    parity_opa_server,
+    real_opa_kind,
+    real_opa_server,
 )
 
 TIMEOUT_S = 2.0
@@ -48,9 +57,14 @@ def catalog_revision(regorus_engine: RegorusEngine) -> str:
 
 
 @pytest.fixture(scope="module")
-def opa_url() -> Iterator[str]:
-    with opa_server(POLICIES_DIR) as (url, _kind):
-        yield url
+def opa_server() -> Iterator[tuple[str, ParityKind]]:
+    with parity_opa_server(POLICIES_DIR) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def opa_url(opa_server: tuple[str, ParityKind]) -> str:
+    return opa_server[0]
 
 
 @pytest.fixture
@@ -77,6 +91,12 @@ def _cases(revision: str) -> list[dict[str, Any]]:
         *(decision_input(revision, **changes) for _, changes, _, _ in REFUSALS),
         {},
     ]
+
+
+def test_parity_runs_on_real_opa(opa_server: tuple[str, ParityKind]) -> None:
+    if opa_server[1] == "double":
+        missing_real_opa("OPA adapter parity on real OPA (it ran on the regorus-backed double)")
+    assert opa_server[1] == real_opa_kind()
 
 
 def test_opa_and_embedded_engine_decide_alike(
@@ -146,15 +166,37 @@ def test_other_error_statuses_are_policy_engine_errors(double: RegorusBackedOpaS
         OpaEngine(double.url, "sha256:x", TIMEOUT_S).evaluate(DECISION, {})
 
 
-def test_evaluation_error_in_opa_is_a_policy_engine_error(tmp_path: Path) -> None:
+BOOM = "package gateway.boom\n\nx := 1 / input.zero\n\ny := 1 if input.a\n\ny := 2 if input.b\n"
+
+
+@pytest.mark.parametrize("server", ["double", "real"])
+def test_evaluation_error_in_opa_is_a_policy_engine_error(tmp_path: Path, server: str) -> None:
     policies = tmp_path / "policies"
     shutil.copytree(POLICIES_DIR, policies)
-    (policies / "gateway" / "boom.rego").write_text("package gateway.boom\n\nx := 1 / input.zero\n")
-    with RegorusBackedOpaServer(policies) as server:  # answers 500 when evaluation fails, as OPA does
-        engine = OpaEngine(server.url, "sha256:x", TIMEOUT_S)
-        with pytest.raises(PolicyEngineError):
-            engine.evaluate("gateway.boom.x", {"zero": 0})
-        assert engine.evaluate("gateway.boom.x", {"zero": 1}) == 1
+    (policies / "gateway" / "boom.rego").write_text(BOOM)
+    if server == "double":
+        with RegorusBackedOpaServer(policies) as double:  # answers 500 when evaluation fails, as OPA does
+            _assert_evaluation_errors_fail_closed(double.url)
+        return
+    if real_opa_kind() is None:
+        missing_real_opa("an evaluation error on real OPA")
+    with real_opa_server(policies) as (url, _):
+        _assert_evaluation_errors_fail_closed(url)
+
+
+def _assert_evaluation_errors_fail_closed(url: str) -> None:
+    engine = OpaEngine(url, "sha256:x", TIMEOUT_S)
+    with pytest.raises(PolicyEngineError):
+        engine.evaluate("gateway.boom.y", {"a": True, "b": True})  # a conflict: an error everywhere
+    # A builtin error: an error on regorus and on the Go library (strict builtin errors), undefined on
+    # `opa run` (its default). Either way, no value.
+    try:
+        value = engine.evaluate("gateway.boom.x", {"zero": 0})
+    except PolicyEngineError:
+        value = None
+    assert value is None
+    assert engine.evaluate("gateway.boom.x", {"zero": 1}) == 1
+    assert engine.evaluate("gateway.boom.y", {"a": True}) == 1
 
 
 def test_server_that_never_answers_times_out() -> None:

@@ -1,67 +1,89 @@
-"""OPA servers for tests: a TEST DOUBLE speaking OPA's REST Data API, and the real ``opa`` when installed.
+"""A TEST DOUBLE of an OPA server's Data API, deciding with the embedded regorus engine.
 
-``RegorusBackedOpaServer`` is not OPA. It is a real HTTP server on 127.0.0.1 (random port, in a thread)
-that answers the two calls the gateway makes of OPA the way OPA answers them:
+``DataApiServer`` is a real HTTP server on 127.0.0.1 (random port, in a thread) that answers the two
+calls the gateway makes of OPA the way OPA answers them:
 
 * ``POST /v1/data/{path}`` with ``{"input": ...}``: ``200 {"result": value}`` when ``data.{path}`` is
   defined, ``200 {}`` when it is undefined or does not exist, ``400`` for a body that is not a JSON
   object, ``500 {"code": "internal_error", ...}`` when evaluation fails;
 * ``GET /health``: ``200 {}``.
 
-Decisions come from the embedded engine (``RegorusEngine``), so running the same inputs through
-RegorusEngine and OpaEngine-over-the-double checks the OPA adapter and its wire handling, not OPA.
-When a real ``opa`` binary is on PATH, ``opa_server`` starts ``opa run --server`` instead, which checks
-the policies against OPA itself. ``force_status`` makes the double answer every data request with a
-given status, to test how the adapter fails.
+What decides is left to a subclass. ``RegorusBackedOpaServer`` decides with the embedded engine
+(``RegorusEngine``), so it is NOT OPA: running the same inputs through RegorusEngine and
+OpaEngine-over-this-double checks the OPA adapter and its wire handling, not OPA. Its ``force_status``
+makes it answer every data request with a given status, to test how the adapter fails.
+
+Real OPA (the ``opa`` binary, or OPA's Go library behind the same ``DataApiServer``) is in
+tests/support/real_opa.py.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import shutil
 import socket
-import subprocess
 import threading
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from gateway.adapters.regorus_engine import RegorusEngine
 from gateway.errors import PolicyEngineError
+from gateway.ports import JSON
+
+__all__ = ["DataApiServer", "EvaluationFailed", "RegorusBackedOpaServer", "free_port"]
 
 _DATA_PATH = re.compile(r"/v1/data/([A-Za-z0-9_/]+?)/?")
-STARTUP_TIMEOUT_S = 20.0
 
 
-class RegorusBackedOpaServer:
-    """TEST DOUBLE of an OPA server's Data API, deciding with the embedded regorus engine."""
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
-    def __init__(self, policies_dir: Path) -> None:
-        self.engine = RegorusEngine(policies_dir)
+
+class EvaluationFailed(Exception):
+    """Raised by ``DataApiServer.decide`` when evaluation fails: answered ``500 internal_error``."""
+
+
+class ThreadingHTTPServerWithDaemons(ThreadingHTTPServer):
+    """One daemon thread per connection, so a client that keeps a connection open never blocks exit."""
+
+    daemon_threads = True
+
+
+class DataApiServer:
+    """OPA's Data API over real HTTP on a loopback port; ``decide`` (in a subclass) does the deciding."""
+
+    thread_name = "opa-data-api"
+
+    def __init__(self) -> None:
         self.force_status: int | None = None
         self.data_requests = 0
-        # One worker thread evaluates every request, so one regorus engine serves them all
-        # (a regorus Engine may not cross threads; building one per request thread costs ~8 ms).
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opa-double-eval")
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
+        self._server = ThreadingHTTPServerWithDaemons(("127.0.0.1", 0), self._handler_class())
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="opa-double", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=self.thread_name,
+            daemon=True,
         )
+
+    def decide(self, path: str, request: dict[str, Any]) -> JSON:
+        """The value of ``data.<path>`` (dotted) for the request body, None when undefined.
+
+        ``request`` is the parsed body, a JSON object that may or may not hold ``"input"``. Raises
+        EvaluationFailed when evaluation fails.
+        """
+        raise NotImplementedError
 
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    def start(self) -> RegorusBackedOpaServer:
+    def start(self) -> Self:
         self._thread.start()
         return self
 
@@ -69,9 +91,8 @@ class RegorusBackedOpaServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
-        self._worker.shutdown(wait=True)
 
-    def __enter__(self) -> RegorusBackedOpaServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *_: object) -> None:
@@ -87,18 +108,14 @@ class RegorusBackedOpaServer:
             return 400, {"code": "invalid_parameter", "message": "body must be a JSON object"}
         if not isinstance(request, dict):
             return 400, {"code": "invalid_parameter", "message": "body must be a JSON object"}
-        entrypoint = path.strip("/").replace("/", ".")
-        document = request.get("input")
-        if not isinstance(document, dict):
-            document = {}  # OPA would leave input undefined; the policies treat {} the same way
         try:
-            value = self._worker.submit(self.engine.evaluate, entrypoint, document).result()
-        except PolicyEngineError as exc:
-            return 500, {"code": "internal_error", "message": exc.detail}
+            value = self.decide(path.strip("/").replace("/", "."), request)
+        except EvaluationFailed as exc:
+            return 500, {"code": "internal_error", "message": str(exc)}
         return 200, {} if value is None else {"result": value}
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        double = self
+        server = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -107,7 +124,7 @@ class RegorusBackedOpaServer:
             disable_nagle_algorithm = True
 
             def _send(self, status: int, document: dict[str, Any]) -> None:
-                payload = json.dumps(document).encode()
+                payload = json.dumps(document, ensure_ascii=False).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
@@ -126,7 +143,7 @@ class RegorusBackedOpaServer:
                 if match is None:
                     self._send(404, {"code": "resource_not_found", "message": "not found"})
                     return
-                self._send(*double._answer_data(match.group(1), body))
+                self._send(*server._answer_data(match.group(1), body))
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # keep test output quiet
@@ -134,59 +151,27 @@ class RegorusBackedOpaServer:
         return Handler
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+class RegorusBackedOpaServer(DataApiServer):
+    """TEST DOUBLE of an OPA server's Data API, deciding with the embedded regorus engine (not OPA)."""
 
+    thread_name = "opa-double"
 
-def _wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"opa exited with status {process.returncode}")
+    def __init__(self, policies_dir: Path) -> None:
+        self.engine = RegorusEngine(policies_dir)
+        # One worker thread evaluates every request, so one regorus engine serves them all
+        # (a regorus Engine may not cross threads; building one per request thread costs ~8 ms).
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opa-double-eval")
+        super().__init__()
+
+    def decide(self, path: str, request: dict[str, Any]) -> JSON:
+        document = request.get("input")
+        if not isinstance(document, dict):
+            document = {}  # OPA would leave input undefined; the policies treat {} the same way
         try:
-            with urllib.request.urlopen(url + "/health", timeout=1) as response:  # noqa: S310 - loopback
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            time.sleep(0.1)
-    raise RuntimeError("opa did not become healthy in time")
+            return self._worker.submit(self.engine.evaluate, path, document).result()
+        except PolicyEngineError as exc:
+            raise EvaluationFailed(exc.detail) from exc
 
-
-@contextmanager
-def real_opa_server(policies_dir: Path, opa_binary: str) -> Iterator[str]:
-    """``opa run --server`` on a free loopback port with ``policies_dir`` loaded; yields its URL."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [opa_binary, "run", "--server", "--addr", f"127.0.0.1:{port}", str(policies_dir)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        _wait_healthy(url, process)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-
-@contextmanager
-def opa_server(policies_dir: Path) -> Iterator[tuple[str, str]]:
-    """A server answering OPA's Data API for ``policies_dir``: (url, "opa" | "double").
-
-    The real ``opa`` when it is on PATH, the regorus-backed test double otherwise.
-    """
-    binary = shutil.which("opa")
-    if binary is not None:
-        with real_opa_server(policies_dir, binary) as url:
-            yield url, "opa"
-        return
-    with RegorusBackedOpaServer(policies_dir) as double:
-        yield double.url, "double"
+    def stop(self) -> None:
+        super().stop()
+        self._worker.shutdown(wait=True)
