@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from gateway.domain.catalog import FieldSpec
 from gateway.domain.decision import ItemDecision
+from gateway.domain.grants import Grant, Revocation
 from gateway.domain.query import Condition as Condition  # re-exported for adapters
 from gateway.domain.query import SourceQuery as SourceQuery
 
@@ -126,3 +127,58 @@ class Authenticator(Protocol):
     def authenticate(self, token: str) -> Principal:
         """The principal the token names; raise AuthenticationFailed otherwise."""
         ...
+
+
+class GrantStore(Protocol):
+    """Where grants live (the ledger's database). Reads are never cached."""
+
+    def insert(self, grant: Grant) -> None:
+        """Store a new, still unregistered grant."""
+        ...
+
+    def mark_registered(self, grant_id: str, ledger_index: int) -> None:
+        """Record the ledger index of the grant's registration."""
+        ...
+
+    def discard(self, grant_id: str) -> None:
+        """Delete a grant whose registration failed."""
+        ...
+
+    def revoke(self, grant_id: str, revocation: Revocation) -> Grant:
+        """Revoke atomically: NotFound if absent or unregistered, Conflict(grant_already_revoked) if so."""
+        ...
+
+    def mark_revocation_registered(self, grant_id: str, ledger_index: int) -> None:
+        """Record the ledger index of the grant's revocation."""
+        ...
+
+    def mark_revocation_unregistered(self, grant_id: str) -> None:
+        """The revocation stands but could not be registered; a retry may complete it."""
+        ...
+
+    def claim_revocation_retry(self, grant_id: str) -> bool:
+        """Atomically claim a failed revocation registration; True for exactly one caller."""
+        ...
+
+    def get(self, grant_id: str) -> Grant | None:
+        """The grant, read from the store now."""
+        ...
+
+    def find(
+        self,
+        *,
+        subject_commitment: str | None = None,
+        recipient: str | None = None,
+        visible_to: str | None = None,
+        limit: int = 100,
+    ) -> Sequence[Grant]:
+        """Grants matching every filter given."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """The authenticated client acting on grants, and the department it acts for."""
+
+    client_id: str
+    department: str

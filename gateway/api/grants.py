@@ -18,7 +18,8 @@ from gateway.api.deps import Principal, current_principal, require_scope
 from gateway.domain.grants import ConsentEvidence, Grant, GrantTerms, RevokeReason
 from gateway.domain.identifiers import parse_subject
 from gateway.errors import InsufficientScope
-from gateway.services.grants import Actor, GrantOutcome, GrantService
+from gateway.ports import Actor
+from gateway.services.grants import GrantOutcome, GrantService
 
 router = APIRouter(prefix="/v1/grants", tags=["grants"])
 

@@ -13,7 +13,8 @@ from gateway.domain.identifiers import parse_subject
 from gateway.domain.ledger_entry import contains_identifier
 from gateway.domain.query import ItemRequest, QuerySpec
 from gateway.errors import InvalidRequest
-from gateway.services.query import Caller, QueryService
+from gateway.ports import Actor
+from gateway.services.query import QueryService
 
 router = APIRouter(tags=["queries"])
 
@@ -123,5 +124,5 @@ def create_query(
     """Run one query: decide, read, desensitize, register, respond."""
     service: QueryService = request.app.state.queries
     spec = to_spec(body, request.app.state.settings.max_subjects)
-    outcome = service.run(Caller(principal.client_id, principal.department), spec)
+    outcome = service.run(Actor(principal.client_id, principal.department), spec)
     return outcome.body

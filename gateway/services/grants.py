@@ -17,7 +17,7 @@ import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any
 
 from gateway.domain.grants import (
     Grant,
@@ -32,66 +32,11 @@ from gateway.domain.grants import (
 from gateway.domain.identifiers import SubjectId
 from gateway.domain.ledger_entry import SubjectRef, grant_record, subject_commitment
 from gateway.errors import Conflict, GrantRefused, LedgerError, NotFound, PolicyEngineError
-from gateway.ports import JSON, Clock, KeyStore, Ledger, PolicyEngine, Receipt
+from gateway.ports import JSON, Actor, Clock, GrantStore, KeyStore, Ledger, PolicyEngine, Receipt
 
 REGISTRATION_ENTRYPOINT = "gateway.grants.registration"
 COMMITMENT_SECRET = "commitment"  # noqa: S105 - the name of a KeyStore secret, not a secret
 log = logging.getLogger("gateway.grants")
-
-
-class GrantStore(Protocol):
-    """Where grants live (the ledger's database). Reads are never cached."""
-
-    def insert(self, grant: Grant) -> None:
-        """Store a new, still unregistered grant."""
-        ...
-
-    def mark_registered(self, grant_id: str, ledger_index: int) -> None:
-        """Record the ledger index of the grant's registration."""
-        ...
-
-    def discard(self, grant_id: str) -> None:
-        """Delete a grant whose registration failed."""
-        ...
-
-    def revoke(self, grant_id: str, revocation: Revocation) -> Grant:
-        """Revoke atomically: NotFound if absent or unregistered, Conflict(grant_already_revoked) if so."""
-        ...
-
-    def mark_revocation_registered(self, grant_id: str, ledger_index: int) -> None:
-        """Record the ledger index of the grant's revocation."""
-        ...
-
-    def mark_revocation_unregistered(self, grant_id: str) -> None:
-        """The revocation stands but could not be registered; a retry may complete it."""
-        ...
-
-    def claim_revocation_retry(self, grant_id: str) -> bool:
-        """Atomically claim a failed revocation registration; True for exactly one caller."""
-        ...
-
-    def get(self, grant_id: str) -> Grant | None:
-        """The grant, read from the store now."""
-        ...
-
-    def find(
-        self,
-        *,
-        subject_commitment: str | None = None,
-        recipient: str | None = None,
-        visible_to: str | None = None,
-        limit: int = 100,
-    ) -> Sequence[Grant]:
-        """Grants matching every filter given."""
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """The authenticated client acting on grants, and the department it acts for."""
-
-    client_id: str
-    department: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from gateway.domain.identifiers import SubjectId
 from gateway.domain.ledger_entry import ItemRelease, SubjectRef, canonical_json, query_record, response_digest
 from gateway.domain.query import SUBJECT_KEY, QuerySpec, build_policy_input, plan_read
 from gateway.errors import GatewayError, LedgerError, PolicyDenied, Unavailable
-from gateway.ports import JSON, Clock, Desensitizer, Ledger, PolicyEngine, Receipt, SourceRegistry
+from gateway.ports import JSON, Actor, Clock, Desensitizer, Ledger, PolicyEngine, Receipt, SourceRegistry
 
 DECISION_ENTRYPOINT = "gateway.query.decision"
 log = logging.getLogger("gateway.query")
@@ -31,14 +31,6 @@ class GrantLookup(Protocol):
     def grant_for_query(self, grant_id: str, department: str) -> Mapping[str, Any] | None:
         """The grant as the policy input expects it, or None if there is no such grant."""
         ...
-
-
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """The authenticated requester, as the query service needs it."""
-
-    client_id: str
-    department: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +67,7 @@ class QueryService:
         self.grants = grants
         self.max_rows_per_item = max_rows_per_item
 
-    def run(self, caller: Caller, spec: QuerySpec) -> QueryOutcome:
+    def run(self, caller: Actor, spec: QuerySpec) -> QueryOutcome:
         """Decide, read and desensitize; register the outcome; return data only once registered."""
         now = self.clock.now()
         draft = _Draft(
@@ -176,7 +168,7 @@ class QueryService:
         return decision
 
     def _read(
-        self, caller: Caller, spec: QuerySpec, decision: Decision, now: datetime
+        self, caller: Actor, spec: QuerySpec, decision: Decision, now: datetime
     ) -> tuple[list[JSON], list[ItemRelease]]:
         index_of: dict[str, list[int]] = {}
         for i, subject in enumerate(spec.subjects):
@@ -232,7 +224,7 @@ class _Draft:
     """What is known of a query so far; becomes its ledger record whatever the outcome."""
 
     request_id: str
-    caller: Caller
+    caller: Actor
     spec: QuerySpec
     catalog_revision: str
     subjects: list[SubjectRef] = field(default_factory=list)

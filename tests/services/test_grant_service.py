@@ -22,7 +22,8 @@ from gateway.domain.identifiers import SubjectId, parse_subject
 from gateway.domain.ledger_entry import subject_commitment
 from gateway.domain.query import ItemRequest, QuerySpec, build_policy_input
 from gateway.errors import Conflict, GrantRefused, InvalidRequest, LedgerError, NotFound, PolicyEngineError
-from gateway.services.grants import Actor, GrantService
+from gateway.ports import Actor
+from gateway.services.grants import GrantService
 from tests.conftest import FixedClock
 from tests.support.grants_fixtures import (
     INDIVIDUAL_BUSINESS,

@@ -40,8 +40,8 @@ from gateway.domain.ledger_entry import subject_commitment
 from gateway.domain.pii_scan import FastScanner
 from gateway.domain.query import ItemRequest, QuerySpec
 from gateway.errors import PolicyDenied
-from gateway.ports import JSON
-from gateway.services.query import Caller, QueryService
+from gateway.ports import JSON, Actor
+from gateway.services.query import QueryService
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
@@ -198,7 +198,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                             measure=measure,
                         )
                         try:
-                            service.run(Caller(f"{department}-client", department), query)
+                            service.run(Actor(f"{department}-client", department), query)
                             outcomes["allowed"] += 1
                         except PolicyDenied as refused:
                             outcomes[refused.code] += 1
