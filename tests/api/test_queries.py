@@ -351,3 +351,28 @@ def test_ledger_failure_returns_nothing(tmp_path: Path) -> None:
         assert response.json()["code"] == "ledger_unavailable"
         assert subject.name not in response.text
         assert "results" not in response.json()
+
+
+def test_logs_carry_no_personal_value(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    with _failure_deployment(tmp_path) as gw:
+        m = gw.manifest
+        allowed = gw.query(
+            "platform", licensing_query(m.legal_person.value, "market.enterprise_registration")
+        )
+        refused = gw.query(
+            "platform",
+            licensing_query(
+                m.natural_person_debtor.value,
+                "court.dishonest_debtor",
+                id_type="resident_id",
+                purpose="credit_evaluation",
+                legal_basis="《征信业管理条例》第十四条",
+            ),
+        )
+        bad = m.minor.value[:17] + ("0" if m.minor.value[17] != "0" else "1")
+        invalid = gw.query("platform", licensing_query(bad, "court.dishonest_debtor", id_type="resident_id"))
+    assert (allowed.status_code, refused.status_code, invalid.status_code) == (200, 403, 422)
+    logs = "".join(capfd.readouterr())
+    assert "query allowed" in logs  # the logs were captured at all
+    for value in (m.legal_person.value, m.legal_person.name, m.natural_person_debtor.value, bad):
+        assert value not in logs
