@@ -10,6 +10,13 @@ Layout::
 
 Nothing is generated on read: a missing key is a KeyUnavailable error, so a misconfigured deployment
 refuses requests instead of silently minting fresh keys.
+
+Public keys are read on every request that verifies a token, so their reading is cached, but never
+trusted blindly: each call re-``stat``s the public directory and every cached file, and any change
+(a key added, rotated, rewritten or retired) makes the next call read the files again. A cache filled
+within a few seconds of the last change is not trusted at all (file timestamps can be coarser than
+the time between two changes), which keeps "retire a key, and tokens it signed stop verifying"
+exact, as it is without a cache.
 """
 
 from __future__ import annotations
@@ -17,7 +24,9 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -28,6 +37,32 @@ from gateway.errors import KeyUnavailable
 SIGNING_KEYS = ("token", "ledger")
 SECRETS = ("commitment", "pseudonym", "encryption")
 _NAME = re.compile(r"[a-z][a-z0-9_-]{0,40}")
+# A read is only reused once everything it depends on is older than this (racy-git rule): changes
+# closer together than the filesystem's timestamp granularity could otherwise go unseen.
+_SETTLED_NS = 5_000_000_000
+
+_Stamp = tuple[int, int, int, int, int]
+
+
+def _stamp(path: str) -> _Stamp:
+    """What changes when a file or directory is replaced, rewritten, renamed into, or removed from."""
+    st = os.stat(path)
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+@dataclass(frozen=True, slots=True)
+class _PublicRead:
+    """One reading of a key's public files and the stamps they had just before they were read."""
+
+    paths: tuple[str, ...]  # the public directory, then the key files, current first
+    stamps: tuple[_Stamp, ...]
+    pems: tuple[bytes, ...]
+
+    def still_valid(self) -> bool:
+        try:
+            return tuple(_stamp(path) for path in self.paths) == self.stamps
+        except OSError:
+            return False
 
 
 def _check_name(name: str) -> str:
@@ -44,12 +79,18 @@ def _write_private(path: Path, data: bytes) -> None:
 
 
 class FileKeyStore:
-    """KeyStore backed by files; caches what it has read (keys do not change under a running process)."""
+    """KeyStore backed by files; caches what it has read.
+
+    Secrets and private keys do not change under a running process (``rotate`` drops the private key
+    it replaces). Public keys are re-validated on every call against the files' stamps (see the
+    module docstring), so a rotation or a retirement done by another process is seen at once.
+    """
 
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
         self._secrets: dict[str, bytes] = {}
         self._private: dict[str, bytes] = {}
+        self._public: dict[str, _PublicRead] = {}
 
     @property
     def private_dir(self) -> Path:
@@ -87,13 +128,35 @@ class FileKeyStore:
 
     def public_keys_pem(self, name: str) -> Sequence[bytes]:
         _check_name(name)
+        cached = self._public.get(name)
+        if cached is not None and cached.still_valid():
+            return list(cached.pems)
+        self._public.pop(name, None)
+        return self._read_public(name)
+
+    def _read_public(self, name: str) -> list[bytes]:
+        directory = str(self.public_dir)
+        try:
+            before = _stamp(directory)
+        except OSError as exc:
+            raise KeyUnavailable(f"public key {name!r} is missing") from exc
         current = self.public_dir / f"{name}.pem"
         if not current.exists():
             raise KeyUnavailable(f"public key {name!r} is missing")
         previous = sorted(
             self.public_dir.glob(f"{name}.*.pem"), key=lambda p: int(p.name.split(".")[1]), reverse=True
         )
-        return [current.read_bytes(), *(p.read_bytes() for p in previous)]
+        files = [str(current), *(str(p) for p in previous)]
+        try:
+            stamps = (before, *(_stamp(path) for path in files))
+            pems = tuple(Path(path).read_bytes() for path in files)
+            unchanged = _stamp(directory) == before
+        except OSError as exc:  # a file renamed or removed while we read: refuse, the next call re-reads
+            raise KeyUnavailable(f"public key {name!r} is unreadable") from exc
+        settled = max(stamp[4] for stamp in stamps) < time.time_ns() - _SETTLED_NS
+        if unchanged and settled:
+            self._public[name] = _PublicRead((directory, *files), stamps, pems)
+        return list(pems)
 
     # --- management (used by `gateway keys init` / `gateway keys rotate`) ---
 
@@ -119,6 +182,7 @@ class FileKeyStore:
         (self.private_dir / f"{name}.pem").rename(self.private_dir / f"{name}.{slot}.pem")
         (self.public_dir / f"{name}.pem").rename(self.public_dir / f"{name}.{slot}.pem")
         self._private.pop(name, None)
+        self._public.pop(name, None)
         self._new_signing_key(name)
 
     def _new_signing_key(self, name: str) -> None:

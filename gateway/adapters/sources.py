@@ -20,6 +20,13 @@ text), booleans as booleans (MariaDB's ``TINYINT(1)`` included), other numbers a
 
 Any database failure becomes a ``SourceError`` naming the source and the error type only: driver
 messages can quote values (an identifier, a date) and never leave this module.
+
+Statements are prepared once per shape (table, selected columns, subject column, conditions and limit)
+and kept in a small LRU per source: the subjects are one expanding bound parameter and each condition
+value a bound parameter, so a request only binds its values to an already built ``SELECT`` (and
+SQLAlchemy's compiled cache, keyed by the same statement, skips compiling it again). The database
+receives the same statement, bound values and bind types as when the statement is built afresh with
+literal values; only the bound parameters' names differ.
 """
 
 from __future__ import annotations
@@ -29,17 +36,20 @@ import re
 import sqlite3
 import threading
 import urllib.parse
+from collections import OrderedDict
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Engine, MetaData, Table, create_engine, event, inspect, select
+from sqlalchemy import Engine, MetaData, Select, Table, bindparam, create_engine, event, inspect, select
 from sqlalchemy.dialects.mysql import TINYINT
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, NoSuchTableError, SQLAlchemyError
+from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import ColumnElement
 
 from gateway.errors import ConfigurationError, SourceError
@@ -51,6 +61,8 @@ IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 MAX_LIMIT = 10_000
 CONNECT_TIMEOUT_S = 5
 CONDITION_OPS = frozenset({"is_null", "on_or_after"})
+STATEMENT_CACHE_SIZE = 256
+_SUBJECTS_PARAM = "gw_subjects"
 
 
 def _check_identifier(name: str, what: str) -> str:
@@ -141,17 +153,48 @@ def _is_mysql_bool(column: Any) -> bool:
     return isinstance(column.type, TINYINT) and getattr(column.type, "display_width", None) == 1
 
 
+_ShapeKey = tuple[str, str, tuple[tuple[str, str], ...], tuple[tuple[str, str, type], ...], int]
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A built statement for one query shape: bind the subjects and condition values, then execute."""
+
+    statement: Select[Any]
+    as_bool: tuple[bool, ...]
+    value_params: tuple[str | None, ...]  # per condition: its bound parameter, None for is_null
+
+    def parameters(self, query: SourceQuery) -> dict[str, Any]:
+        params: dict[str, Any] = {_SUBJECTS_PARAM: list(query.subjects)}
+        for name, condition in zip(self.value_params, query.conditions, strict=True):
+            if name is not None:
+                params[name] = condition.value
+        return params
+
+
+def _shape(query: SourceQuery) -> _ShapeKey:
+    """Everything the statement's SQL depends on, and nothing that is only a bound value.
+
+    A condition value's Python type is part of the shape: it chooses the bound parameter's SQL type
+    (a ``datetime`` binds differently from a ``date``). Subjects are always ``str`` (``_check``).
+    """
+    conditions = tuple((c.column, c.op, type(c.value)) for c in query.conditions)
+    return (query.table, query.subject_column, tuple(query.columns), conditions, query.limit)
+
+
 class SqlSource:
     """A read-only ``DataSource`` over one SQLAlchemy URL (SQLite file, PostgreSQL, MariaDB/MySQL).
 
-    Thread-safe: connections come from the engine's pool; reflected tables are cached per source
-    (a table whose columns change needs a restart, as any schema change in a source does).
+    Thread-safe: connections come from the engine's pool; reflected tables and prepared statements are
+    cached per source (a table whose columns change needs a restart, as any schema change in a source
+    does).
     """
 
     def __init__(self, url: str, *, name: str = "source") -> None:
         self.name = name
         self._engine = read_only_engine(url)
         self._tables: dict[str, Table] = {}
+        self._statements: OrderedDict[_ShapeKey, _Prepared] = OrderedDict()
         self._lock = threading.Lock()
 
     @property
@@ -166,9 +209,9 @@ class SqlSource:
             return []
         try:
             with self._engine.connect() as conn:
-                table = self._table(conn, query.table)
-                statement, as_bool = self._statement(table, query)
-                result = conn.execute(statement)
+                prepared = self._prepared(conn, query)
+                result = conn.execute(prepared.statement, prepared.parameters(query))
+                as_bool = prepared.as_bool
                 return [
                     {
                         name: _json_value(value, flag)
@@ -237,24 +280,52 @@ class SqlSource:
                 table = self._tables.setdefault(name, table)
         return table
 
-    def _statement(self, table: Table, query: SourceQuery) -> tuple[Any, list[bool]]:
+    def _prepared(self, conn: Any, query: SourceQuery) -> _Prepared:
+        key = _shape(query)
+        with self._lock:
+            prepared = self._statements.get(key)
+            if prepared is not None:
+                self._statements.move_to_end(key)
+                return prepared
+        prepared = self._prepare(self._table(conn, query.table), query)
+        with self._lock:
+            self._statements[key] = prepared
+            self._statements.move_to_end(key)
+            while len(self._statements) > STATEMENT_CACHE_SIZE:
+                self._statements.popitem(last=False)
+        return prepared
+
+    @staticmethod
+    def _prepare(table: Table, query: SourceQuery) -> _Prepared:
         def column(name: str) -> ColumnElement[Any]:
             if name not in table.c:
                 raise SourceError(f"column {name!r} is not in source table {table.name!r}")
             return table.c[name]
 
         selected = [column(col).label(name) for name, col in query.columns]
-        as_bool = [_is_mysql_bool(table.c[col]) for _, col in query.columns]
-        statement = select(*selected).where(column(query.subject_column).in_(query.subjects))
-        for condition in query.conditions:
+        as_bool = tuple(_is_mysql_bool(table.c[col]) for _, col in query.columns)
+        subject = column(query.subject_column)
+        # Bound parameters typed exactly as ``column.in_(values)`` and ``column >= value`` type them,
+        # so the SQL and the bind casts sent are the same as building the statement with the values.
+        subjects_type = subject.type.coerce_compared_value(operators.in_op, query.subjects[0])
+        statement = select(*selected).where(
+            subject.in_(bindparam(_SUBJECTS_PARAM, expanding=True, type_=subjects_type))
+        )
+        value_params: list[str | None] = []
+        for i, condition in enumerate(query.conditions):
             target = column(condition.column)
             if condition.op == "is_null":
                 statement = statement.where(target.is_(None))
+                value_params.append(None)
             else:
-                statement = statement.where(target >= condition.value)
+                name = f"gw_condition_{i}"
+                value_type = target.type.coerce_compared_value(operators.ge, condition.value)
+                statement = statement.where(target >= bindparam(name, type_=value_type))
+                value_params.append(name)
         order: list[ColumnElement[Any]] = [*table.primary_key.columns]
         order = order or [column(col) for _, col in query.columns]
-        return statement.order_by(*order).limit(query.limit), as_bool
+        statement = statement.order_by(*order).limit(query.limit)
+        return _Prepared(statement, as_bool, tuple(value_params))
 
     def _error(self, exc: SQLAlchemyError) -> SourceError:
         cause = type(getattr(exc, "orig", None) or exc).__name__

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -27,10 +27,11 @@ def current_principal(request: Request) -> Principal:
     return authenticator.authenticate(bearer_token(request))
 
 
-def require_scope(scope: str) -> Callable[..., Principal]:
+def require_scope(scope: str) -> Callable[..., Awaitable[Principal]]:
     """A dependency that authenticates and then insists on ``scope``."""
 
-    def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    async def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        # async: a set lookup needs no thread-pool hop (current_principal stays sync: JWKS fetches block)
         if scope not in principal.scopes:
             raise InsufficientScope(f"this endpoint needs scope {scope!r}", accepted=scope)
         return principal

@@ -6,6 +6,7 @@ import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.api.deps import Principal, require_scope
@@ -120,9 +121,11 @@ def create_query(
     body: QueryRequest,
     request: Request,
     principal: Annotated[Principal, Depends(require_scope("query"))],
-) -> dict[str, Any]:
+) -> JSONResponse:
     """Run one query: decide, read, desensitize, register, respond."""
     service: QueryService = request.app.state.queries
     spec = to_spec(body, request.app.state.settings.max_subjects)
     outcome = service.run(Actor(principal.client_id, principal.department), spec)
-    return outcome.body
+    # The body is built by the service in exactly the documented shape; returning it directly skips
+    # a second validation of every row (response_model still documents it in OpenAPI).
+    return JSONResponse(outcome.body)
