@@ -131,6 +131,7 @@ def cmd_ledger_verify(args: argparse.Namespace) -> int:
         public_key=Path(args.public_key),
         origin=args.origin,
         progress=not args.quiet,
+        extra_checkpoints=[Path(p) for p in args.checkpoint],
     )
 
 
@@ -195,6 +196,13 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--database", help="ledger database URL")
     verify.add_argument("--public-key", required=True, help="ledger public key (PEM)")
     verify.add_argument("--origin", help="expected checkpoint origin line")
+    verify.add_argument(
+        "--checkpoint",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a signed checkpoint saved earlier (repeatable): the log must still be consistent with it",
+    )
     verify.add_argument("--quiet", action="store_true")
     verify.set_defaults(func=cmd_ledger_verify)
 

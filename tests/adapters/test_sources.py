@@ -113,6 +113,29 @@ def test_every_engine_returns_the_same_rows(registry: SqlSourceRegistry, data: D
     assert len(registry.source("market").fetch(queries[3])) == 7
 
 
+def test_a_reused_statement_binds_each_requests_own_values(
+    registry: SqlSourceRegistry, data: DemoDataset
+) -> None:
+    """Statements are prepared once per shape: the same shape with other values must not see old ones."""
+    rows = data.rows["market"]["admin_penalties"]
+    decided = sorted({r["decided_on"] for r in rows})
+    early, late = decided[len(decided) // 4], decided[3 * len(decided) // 4]
+    first = sorted({r["uscc"] for r in rows})[:40]
+    second = sorted({r["uscc"] for r in rows})[40:45]
+    market = registry.source("market")
+    queries = [
+        penalties(first, Condition("decided_on", "on_or_after", early)),
+        penalties(second, Condition("decided_on", "on_or_after", late)),  # same shape, other values
+        penalties(first, Condition("decided_on", "on_or_after", late)),
+        penalties(second, Condition("decided_on", "on_or_after", early)),
+    ]
+    results = [market.fetch(q) for q in queries]
+    for query, got in zip(queries, results, strict=True):
+        assert got == expected(data, query)
+    assert results[0] != results[2]  # the cutoff really changed what came back
+    assert len({len(r) for r in results}) > 1
+
+
 def test_values_are_json_friendly(registry: SqlSourceRegistry, data: DemoDataset) -> None:
     m = data.manifest
     rows = registry.source("market").fetch(penalties([m.legal_person.value]))

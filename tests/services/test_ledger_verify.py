@@ -26,6 +26,7 @@ from gateway.adapters.ledger_store import (
     make_engine,
     open_ledger_source,
 )
+from gateway.cli import main as cli_main
 from gateway.domain import merkle
 from gateway.domain.checkpoint import Checkpoint, sign_checkpoint
 from gateway.domain.ledger_entry import envelope_bytes
@@ -428,3 +429,25 @@ def test_cli_verifies_a_database_through_the_gateway_command(
     done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=120, check=False)
     assert done.returncode == 1
     assert done.stdout.startswith("FAILED at index 3:")
+
+
+def test_cli_checks_the_log_against_checkpoints_the_auditor_kept(
+    log: tuple[str, str | None], keystore: FileKeyStore, tmp_path: Path
+) -> None:
+    url, schema = log
+    source = SqlLedgerSource(url, schema=schema)
+    kept = tmp_path / "kept-checkpoint.txt"
+    kept.write_text(source.checkpoint_notes()[-1], encoding="utf-8")  # saved by the auditor earlier
+    source.close()
+
+    def change(conn: sa.Connection) -> None:
+        conn.execute(sa.delete(ledger_entries).where(ledger_entries.c.idx >= 35))
+        conn.execute(sa.delete(ledger_checkpoints).where(ledger_checkpoints.c.size > 30))
+        conn.execute(sa.update(ledger_head).values(size=35))
+
+    tamper(url, schema, change)
+    cli_url = url if schema is None else f"{url}?options=-csearch_path%3D{schema}"
+    key = public_pem_file(keystore, tmp_path / "ledger.pem")
+    base = ["ledger", "verify", "--database", cli_url, "--public-key", str(key), "--quiet"]
+    assert cli_main(base) == 0  # nothing inside the database contradicts the truncation any more
+    assert cli_main([*base, "--checkpoint", str(kept)]) == 1
