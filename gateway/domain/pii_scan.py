@@ -30,11 +30,9 @@ import enum
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
-from operator import mul
 from typing import NamedTuple, Protocol
 
-from gateway.domain.identifiers import USCC_ALPHABET
+from gateway.domain.identifiers import is_valid_resident_id, is_valid_uscc
 
 MAX_SCORE = 1.0
 CONTEXT_BOOST = 0.35
@@ -92,15 +90,6 @@ ENTITY_PRIORITY: dict[Entity, int] = {
 }
 
 
-# The checksums below compute what gateway.domain.identifiers computes, with the digit arithmetic done
-# by bytes.translate and map() in C: they run on every candidate of every free-text value and on every
-# value the residual guard inspects, where identifiers' readable versions cost several microseconds.
-_RID_WEIGHTS = tuple(pow(2, 17 - i, 11) for i in range(17))
-_RID_OFFSET = 48 * sum(_RID_WEIGHTS)  # the ASCII code of "0", times every weight
-_RID_CHECK = "10X98765432"
-_USCC_WEIGHTS = tuple(pow(3, i, 31) for i in range(17))
-_USCC_VALUES = bytes.maketrans(USCC_ALPHABET.encode(), bytes(range(31)))
-_USCC_SHAPE = re.compile(_USCC_CHAR + r"{2}[0-9]{6}" + _USCC_CHAR + r"{10}")
 _LUHN_PLAIN = bytes.maketrans(b"0123456789", bytes(range(10)))
 _LUHN_DOUBLED = bytes.maketrans(b"0123456789", bytes([0, 2, 4, 6, 8, 1, 3, 5, 7, 9]))
 
@@ -116,29 +105,9 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
-def resident_id_valid(text: str) -> bool:
-    """Same answer as ``identifiers.is_valid_resident_id`` (lower-case ``x`` accepted), faster."""
-    if len(text) != 18 or not _ascii_digits(text[:17]):
-        return False
-    if (
-        _RID_CHECK[(sum(map(mul, text[:17].encode("ascii"), _RID_WEIGHTS)) - _RID_OFFSET) % 11]
-        != text[17].upper()
-    ):
-        return False
-    year = int(text[6:10])
-    try:
-        date(year, int(text[10:12]), int(text[12:14]))
-    except ValueError:
-        return False
-    return year >= 1900
-
-
-def uscc_valid(text: str) -> bool:
-    """Same answer as ``identifiers.is_valid_uscc``, faster."""
-    if len(text) != 18 or not _USCC_SHAPE.fullmatch(text):
-        return False
-    total = sum(map(mul, text[:17].encode("ascii").translate(_USCC_VALUES), _USCC_WEIGHTS))
-    return USCC_ALPHABET[(31 - total % 31) % 31] == text[17]
+# One implementation of each checksum, shared with request validation and the ledger's guard.
+resident_id_valid = is_valid_resident_id
+uscc_valid = is_valid_uscc
 
 
 # Mobile number segments allocated by MIIT (13x-19x); 140-144, 154, 160/161/163/164/168/169 and the
