@@ -22,6 +22,7 @@ from typing import Any
 
 from gateway.domain.identifiers import IdType, SubjectKind
 from gateway.domain.ledger_entry import contains_identifier
+from gateway.domain.times import rfc3339
 from gateway.errors import InvalidRequest
 
 MAX_PURPOSES = 20
@@ -171,16 +172,6 @@ class Grant:
 
 def _fields_dict(fields: Mapping[str, tuple[str, ...]] | None) -> dict[str, list[str]] | None:
     return None if fields is None else {item: list(names) for item, names in fields.items()}
-
-
-def rfc3339(moment: datetime) -> str:
-    """RFC 3339 in UTC with a ``Z`` (both policy engines parse it); microseconds only when present."""
-    if moment.tzinfo is None:
-        raise ValueError("grant times must be timezone-aware")
-    utc = moment.astimezone(UTC)
-    if utc.microsecond:
-        return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return utc.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def is_grant_id(value: str) -> bool:

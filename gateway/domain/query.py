@@ -13,6 +13,7 @@ from typing import Any
 from gateway.domain.catalog import CatalogItem
 from gateway.domain.decision import ItemDecision
 from gateway.domain.identifiers import SubjectId
+from gateway.domain.times import rfc3339
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +92,7 @@ def build_policy_input(
             for s, commitment in zip(spec.subjects, commitments, strict=True)
         ],
         "grant": None if grant is None else dict(grant),
-        "now": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "now": rfc3339(now),
         "catalog_revision": catalog_revision,
     }
 

@@ -26,11 +26,11 @@ from gateway.domain.grants import (
     RevokeReason,
     is_grant_id,
     require_personal,
-    rfc3339,
     validate_terms,
 )
 from gateway.domain.identifiers import SubjectId
 from gateway.domain.ledger_entry import SubjectRef, grant_record, subject_commitment
+from gateway.domain.times import rfc3339
 from gateway.errors import Conflict, GrantRefused, LedgerError, NotFound, PolicyEngineError
 from gateway.ports import JSON, Actor, Clock, GrantStore, KeyStore, Ledger, PolicyEngine, Receipt
 

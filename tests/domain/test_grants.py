@@ -19,10 +19,10 @@ from gateway.domain.grants import (
     RevokeReason,
     is_grant_id,
     require_personal,
-    rfc3339,
     validate_terms,
 )
 from gateway.domain.identifiers import IdType, SubjectKind
+from gateway.domain.times import rfc3339
 from gateway.errors import InvalidRequest
 
 T0 = datetime(2026, 11, 21, tzinfo=UTC)
