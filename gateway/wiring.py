@@ -96,16 +96,16 @@ class Components:
 
 def build_engine(settings: Settings) -> PolicyEngine:
     """The policy engine the settings choose: embedded regorus or an OPA server."""
-    from gateway.adapters.regorus_engine import RegorusEngine
+    from gateway.adapters.regorus_engine import RegorusEngine, load_policy_sources
 
-    embedded = RegorusEngine(settings.policies_dir)
     if settings.policy_engine == "regorus":
-        return embedded
+        return RegorusEngine(settings.policies_dir)
     from gateway.adapters.opa_engine import OpaEngine
 
     assert settings.opa_url is not None  # noqa: S101 - Settings validates this
     # The OPA server must run the same policy files; their digest is the revision we record.
-    return OpaEngine(settings.opa_url, embedded.revision, settings.opa_timeout_s)
+    revision = load_policy_sources(settings.policies_dir).revision
+    return OpaEngine(settings.opa_url, revision, settings.opa_timeout_s)
 
 
 def build_components(settings: Settings, clock: Clock | None = None) -> Components:
