@@ -8,20 +8,26 @@ canonical bytes are compared with bytes captured from the code that wrote the lo
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pytest
 
-from gateway.domain.ledger.entry import (
+from gateway.domain.grants import ConsentEvidence, Grant, GrantTerms, RevokeReason
+from gateway.domain.identifiers import IdType, SubjectKind
+from gateway.domain.ledger.commitments import SubjectRef, subject_commitment
+from gateway.domain.ledger.envelope import canonical_record, envelope_bytes
+from gateway.domain.ledger.records import (
+    RECORD_TYPES,
+    GrantRecord,
     ItemRelease,
-    SubjectRef,
-    canonical_record,
-    envelope_bytes,
-    grant_record,
-    query_record,
-    review_record,
-    subject_commitment,
-    subject_report_record,
+    LedgerRecord,
+    Outcome,
+    QueryRecord,
+    RecordedReason,
+    ReviewRecord,
+    RevocationRecord,
+    SubjectReportRecord,
 )
 from tests.support.ledger import resident_id
 
@@ -29,20 +35,11 @@ SECRET = bytes(range(32))
 COMMITMENT = "9480648aa5a293e72a7926da0d23dc6f318db8b9959ae79b306b2d9cb7ca38bf"
 POLICY = "sha256:" + "ab" * 32
 GRANT_ID = "0123456789abcdef0123456789abcdef"
-CONSENT: dict[str, Any] = {
-    "method": "written",
-    "obtained_at": "2026-11-20T09:30:00Z",
-    "reference": "CONSENT-2026-0042",
-    "separate": True,
-    "condition_of_service": False,
-    "service": None,
-}
 
 
 def _ref() -> SubjectRef:
-    return SubjectRef(
-        "resident_id", "natural_person", subject_commitment(SECRET, "resident_id", resident_id(1))
-    )
+    commitment = subject_commitment(SECRET, "resident_id", resident_id(1))
+    return SubjectRef("resident_id", "natural_person", commitment)
 
 
 def _business() -> SubjectRef:
@@ -51,125 +48,106 @@ def _business() -> SubjectRef:
 
 
 def _query(
-    decision: str,
-    reasons: list[dict[str, str]],
+    decision: Outcome,
+    reasons: tuple[RecordedReason, ...],
     *,
-    releases: list[ItemRelease] | None = None,
+    releases: tuple[ItemRelease, ...] | None = None,
     digest: str | None = None,
     measure: str | None = None,
     grant_id: str | None = None,
     subjects: tuple[SubjectRef, ...] | None = None,
-) -> Any:
+) -> QueryRecord:
     """As services/query.py builds it: a refusal or failure lists every requested item with no rows."""
     subjects = subjects or (_ref(),)
-    items = releases or [ItemRelease("tax_violation", (), 0), ItemRelease("court_judgment_dishonest", (), 0)]
-    record = query_record(
+    items = releases or (ItemRelease("tax_violation", (), 0), ItemRelease("court_judgment_dishonest", (), 0))
+    return QueryRecord(
         request_id="8c0f7a52-6f1e-4c1b-9d51-3f2b1a0e9c11",
         client_id="market-portal",
         department="market_regulation",
         purpose="administrative_licensing",
         legal_basis="《社会信用体系建设法》第十二条",
+        measure=measure,
         grant_id=grant_id,
-        subjects=list(subjects),
+        subjects=subjects,
+        subject_count=len(subjects),
         items=items,
-        allow=decision == "allow",
+        decision=decision,
         reasons=reasons,
         policy_revision=POLICY,
         catalog_revision="national@2026-11-01",
         response_digest=digest,
     )
-    record["decision"] = decision
-    record["measure"] = measure
-    record["subject_count"] = len(subjects)
-    return record
 
 
-def _grant(action: str, reasons: list[dict[str, str]], fields: dict[str, list[str]] | None) -> Any:
-    """As services/grants.py builds it for a registration, a refusal or a revocation."""
-    purposes = ["administrative_licensing", "public_procurement"]
-    record = grant_record(
-        grant_id=GRANT_ID,
-        action=action,
-        client_id="court-portal",
-        department="court",
-        subjects=[_ref()],
+def _grant(*, limited: bool) -> Grant:
+    """A grant as services/grants.py hands it to its records (limited: with fields and an end)."""
+    terms = GrantTerms(
         recipient="market_regulation",
-        purpose=",".join(purposes),
+        purposes=("administrative_licensing", "public_procurement"),
         items=("tax_violation", "court_judgment_dishonest"),
-        valid_from="2026-11-22T08:00:00Z",
-        valid_until="2027-11-22T08:00:00Z" if fields else None,
-        accepted=not reasons,
-        reasons=reasons,
+        fields={"tax_violation": ("name", "case_no")} if limited else None,
+        valid_from=datetime(2026, 11, 22, 8, tzinfo=UTC),
+        valid_until=datetime(2027, 11, 22, 8, tzinfo=UTC) if limited else None,
+        consent=ConsentEvidence(
+            method="written",
+            obtained_at=datetime(2026, 11, 20, 9, 30, tzinfo=UTC),
+            reference="CONSENT-2026-0042",
+            separate=True,
+            condition_of_service=False,
+        ),
     )
-    record["purposes"] = purposes
-    record["fields"] = fields
-    record["consent"] = CONSENT
-    record["policy_revision"] = POLICY
-    return record
+    return Grant(
+        id=GRANT_ID,
+        subject_commitment=_ref().commitment,
+        id_type=IdType.RESIDENT_ID,
+        subject_kind=SubjectKind.NATURAL_PERSON,
+        terms=terms,
+        registered_by="court",
+        client_id="court-portal",
+        created_at=datetime(2026, 11, 22, 8, tzinfo=UTC),
+    )
 
 
-def _revocation() -> Any:
-    record = _grant("revoke", [], None)
-    record["revoke_reason"] = "subject_withdrawal"
-    return record
-
-
-CASES: dict[str, Any] = {
+CASES: dict[str, Callable[[], LedgerRecord]] = {
     "query_allow": lambda: _query(
         "allow",
-        [{"code": "allowed", "message": "ok", "clause": "(3)"}],
-        releases=[
+        (RecordedReason("allowed", "(3)"),),
+        releases=(
             ItemRelease("tax_violation", ("name", "case_no"), 2),
             ItemRelease("court_judgment_dishonest", ("name",), 1),
-        ],
+        ),
         digest="sha256:" + "cd" * 32,
         measure="licence_review",
         grant_id=GRANT_ID,
     ),
     "query_deny": lambda: _query(
         "deny",
-        [
-            {
-                "code": "purpose_not_allowed",
-                "message": "m",
-                "clause": "(3)",
-                "item": "tax_violation",
-                "field": "name",
-            },
-            {
-                "code": "purpose_not_allowed",
-                "message": "m2",
-                "clause": "(3)",
-                "item": "court_judgment_dishonest",
-            },
-            {"code": "minor_subject", "message": "m3", "clause": "(16)"},
-        ],
+        (
+            RecordedReason("purpose_not_allowed", "(3)", "tax_violation", "name"),
+            RecordedReason("purpose_not_allowed", "(3)", "court_judgment_dishonest"),
+            RecordedReason("minor_subject", "(16)"),
+        ),
         subjects=(_ref(), _business()),
     ),
     "query_grant_not_found": lambda: _query(
-        "deny",
-        [
-            {
-                "code": "grant_not_found",
-                "message": "no authorization grant with this id is registered for this department",
-                "clause": "(14)",
-                "field": "grant_id",
-            }
-        ],
-        grant_id="f" * 32,
+        "deny", (RecordedReason("grant_not_found", "(14)", field="grant_id"),), grant_id="f" * 32
     ),
-    "query_error": lambda: _query("error", [{"code": "source_unavailable", "clause": "(13)"}]),
-    "grant_register": lambda: _grant("register", [], {"tax_violation": ["name", "case_no"]}),
-    "grant_refused": lambda: _grant(
-        "register",
-        [
-            {"code": "grant_without_end", "message": "m", "clause": "(14)", "field": "valid_until"},
-            {"code": "blanket_purpose", "message": "m", "clause": "(14)"},
-        ],
-        None,
+    "query_error": lambda: _query("error", (RecordedReason("source_unavailable", "(13)"),)),
+    "grant_register": lambda: GrantRecord(_grant(limited=True), "court-portal", "court", (), POLICY),
+    "grant_refused": lambda: GrantRecord(
+        _grant(limited=False),
+        "court-portal",
+        "court",
+        (
+            RecordedReason("grant_without_end", "(14)", field="valid_until"),
+            RecordedReason("blanket_purpose", "(14)"),
+        ),
+        POLICY,
     ),
-    "grant_revoke": _revocation,
-    "review": lambda: review_record(
+    "grant_revoke": lambda: RevocationRecord(
+        _grant(limited=False), "court-portal", "court", RevokeReason.SUBJECT_WITHDRAWAL, POLICY
+    ),
+    "review": lambda: ReviewRecord(
         target_index=41,
         target_leaf_hash="ef" * 32,
         status="flagged",
@@ -177,14 +155,14 @@ CASES: dict[str, Any] = {
         client_id="auditor-1",
         department="audit_office",
     ),
-    "subject_report": lambda: subject_report_record(
+    "subject_report": lambda: SubjectReportRecord(
         subject=_ref(), client_id="auditor-1", department="audit_office", entries_found=3
     ),
 }
 
 
-def _canonical(record: Any) -> bytes:
-    return canonical_record(record)
+def _canonical(record: LedgerRecord) -> bytes:
+    return canonical_record(record.as_dict())
 
 
 LEAF_HASH = "86d4dc6269d2ff243831513366229dc7784f3e23cf40aef0be0456462264995a"
@@ -294,6 +272,7 @@ GOLDEN = {
 
 def test_every_kind_has_a_golden_case() -> None:
     assert set(CASES) == set(GOLDEN)
+    assert {type(build()) for build in CASES.values()} == set(RECORD_TYPES)
 
 
 @pytest.mark.parametrize("name", sorted(GOLDEN))
