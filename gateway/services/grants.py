@@ -32,7 +32,7 @@ from gateway.domain.identifiers import SubjectId
 from gateway.domain.ledger.commitments import commit_subject
 from gateway.domain.ledger.records import GrantRecord, LedgerRecord, RevocationRecord, recorded
 from gateway.domain.times import rfc3339
-from gateway.errors import Conflict, GrantRefused, LedgerError, NotFound
+from gateway.errors import Conflict, GrantNotFound, GrantRefused, LedgerError
 from gateway.ports import Actor, Clock, GrantStore, KeyStore, Ledger, PolicyEngine, Receipt
 from gateway.services.registration import register
 
@@ -103,7 +103,7 @@ class GrantService:
             log.info("grant refused", extra={"code": first.code, "reasons": len(reasons)})
             raise GrantRefused(
                 first.message,
-                code=first.code,
+                reason_code=first.code,
                 clause=first.clause,
                 field=first.field,
                 extra={"reasons": reasons, "receipt": receipt.as_dict(), "policy_revision": revision},
@@ -122,7 +122,7 @@ class GrantService:
         """A registered grant the actor's department registered or receives; NotFound otherwise."""
         grant = self.store.get(grant_id) if is_grant_id(grant_id) else None
         if grant is None or grant.ledger_index is None or not grant.visible_to(actor.department):
-            raise NotFound("no such authorization grant", code="grant_not_found", field="grant_id")
+            raise GrantNotFound("no such authorization grant", field="grant_id")
         return grant
 
     def list_grants(

@@ -19,7 +19,14 @@ from gateway.domain.ledger.commitments import SubjectRef, response_digest
 from gateway.domain.ledger.envelope import canonical_json
 from gateway.domain.ledger.records import ItemRelease, Outcome, QueryRecord, RecordedReason, recorded
 from gateway.domain.query import SUBJECT_KEY, QuerySpec, build_policy_input, plan_read
-from gateway.errors import GatewayError, LedgerError, PolicyDenied, Unavailable
+from gateway.errors import (
+    CatalogMismatch,
+    GatewayError,
+    GrantsNotConfigured,
+    InternalError,
+    LedgerError,
+    PolicyDenied,
+)
 from gateway.ports import (
     JSON,
     Actor,
@@ -89,7 +96,7 @@ class QueryService:
             self._register_failure(draft, exc)
             if isinstance(exc, GatewayError):
                 raise
-            raise Unavailable("the query could not be completed", code="internal_error") from exc
+            raise InternalError("the query could not be completed") from exc
 
         try:
             results, releases = self._read(caller, spec, decision, now)
@@ -112,7 +119,7 @@ class QueryService:
             self._register_failure(draft, exc)
             if isinstance(exc, GatewayError):
                 raise
-            raise Unavailable("the query could not be completed", code="internal_error") from exc
+            raise InternalError("the query could not be completed") from exc
         receipt = self._register(record)
         body["receipt"] = receipt.as_dict()
         log.info(
@@ -127,7 +134,7 @@ class QueryService:
         draft.policy_revision = self.engine.revision
         if spec.grant_id is not None:
             if self.grants is None:
-                raise Unavailable("grants are not configured on this gateway", code="grants_unavailable")
+                raise GrantsNotConfigured("grants are not configured on this gateway")
             grant = self.grants.grant_for_query(spec.grant_id, draft.caller.department)
             if grant is None:
                 reason = Reason(
@@ -139,7 +146,7 @@ class QueryService:
                 receipt = self._register(draft.record("deny", recorded([reason])))
                 raise PolicyDenied(
                     reason.message,
-                    code=reason.code,
+                    reason_code=reason.code,
                     clause=reason.clause,
                     field=reason.field,
                     reasons=[reason.as_dict()],
@@ -163,7 +170,7 @@ class QueryService:
             first = decision.reasons[0]
             raise PolicyDenied(
                 first.message,
-                code=decision.primary_code,
+                reason_code=decision.primary_code,
                 clause=first.clause,
                 field=_reason_field(first.item, first.field, spec),
                 reasons=reasons,
@@ -186,7 +193,7 @@ class QueryService:
             if item_decision is None or item is None:
                 # An allow that does not cover every requested item, or covers one the catalog
                 # lacks, means policy and catalog disagree: refuse rather than guess.
-                raise Unavailable("policy and catalog disagree", code="catalog_mismatch")
+                raise CatalogMismatch("policy and catalog disagree")
             query = plan_read(item, item_decision, spec.subjects, now.date(), self.max_rows_per_item)
             rows = self.sources.source(item.source.database).fetch(query)
             grouped: dict[int, list[dict[str, JSON]]] = {}
@@ -211,7 +218,7 @@ class QueryService:
         if isinstance(exc, LedgerError):
             return  # the ledger itself failed; a second append would fail the same way
         if isinstance(exc, GatewayError):
-            code = exc.code
+            code = exc.problem_code
         else:
             code = "internal_error"
             log.error("unexpected failure on the query path", extra={"error_type": type(exc).__name__})
