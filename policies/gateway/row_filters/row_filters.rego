@@ -19,7 +19,7 @@ _column(source, key) if {
 # METADATA
 # title: Repaired records stop being shared
 # custom:
-#   code: exclude_repaired
+#   kind: exclude_repaired
 #   clause: "(11)"
 _repaired(source) := [{"kind": "exclude_repaired"}] if {
 	_column(source, "repaired_column")
@@ -28,7 +28,7 @@ _repaired(source) := [{"kind": "exclude_repaired"}] if {
 # METADATA
 # title: Entries removed from a list stop being shared
 # custom:
-#   code: exclude_removed
+#   kind: exclude_removed
 #   clause: "(8)"
 _removed(source) := [{"kind": "exclude_removed"}] if {
 	_column(source, "removed_column")
@@ -37,7 +37,7 @@ _removed(source) := [{"kind": "exclude_removed"}] if {
 # METADATA
 # title: Records past the disclosure period stop being shared
 # custom:
-#   code: within_disclosure_period
+#   kind: within_disclosure_period
 #   clause: "(4)"
 _period(item) := [{"kind": "within_disclosure_period", "years": years}] if {
 	_column(item.source, "decided_column")

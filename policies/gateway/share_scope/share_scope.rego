@@ -10,11 +10,6 @@
 #   clause: "(3)"
 package gateway.share_scope
 
-# regorus raises on `in` over null (OPA does not): optional lists are normalized first.
-_list(value) := value if {
-	is_array(value)
-} else := []
-
 _sharing_modes := {"unconditional", "conditional"}
 
 # Each known item's share scope, looked up once.
@@ -33,7 +28,7 @@ _conditional contains id if {
 purpose_outside_scope contains id if {
 	data.gateway.request.purpose_known
 	some id in _conditional
-	not input.purpose in _list(object.get(_scopes[id], "purposes", []))
+	not input.purpose in data.gateway.lib.as_array(object.get(_scopes[id], "purposes", []))
 }
 
 # METADATA
@@ -79,7 +74,7 @@ deny contains {
 	some id in _conditional
 	# object.get: with no department, `not input.requester.department in ...` would refuse on regorus
 	# and not on OPA (which fails the body when the reference is undefined).
-	not object.get(input, ["requester", "department"], null) in _list(object.get(_scopes[id], "departments", []))
+	not object.get(input, ["requester", "department"], null) in data.gateway.lib.as_array(object.get(_scopes[id], "departments", []))
 }
 
 # METADATA

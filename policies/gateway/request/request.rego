@@ -18,7 +18,7 @@ personal_kinds := {"natural_person", "individual_business"}
 # METADATA
 # title: Every item id the request names
 requested_ids contains entry.id if {
-	some entry in _list(object.get(input, "items", null))
+	some entry in data.gateway.lib.as_array(object.get(input, "items", null))
 }
 
 # METADATA
@@ -56,7 +56,7 @@ applies_measure if purpose.applies_measure == true
 # METADATA
 # title: Some subject is a natural person or an individual business
 personal_subject if {
-	some subject in _list(object.get(input, "subjects", null))
+	some subject in data.gateway.lib.as_array(object.get(input, "subjects", null))
 	subject.kind in personal_kinds
 }
 
@@ -64,14 +64,14 @@ personal_subject if {
 # title: Some subject is a natural person under 18 (clause (16))
 # description: A natural person whose minor flag is missing is treated as a minor.
 minor_subject if {
-	some subject in _list(object.get(input, "subjects", null))
+	some subject in data.gateway.lib.as_array(object.get(input, "subjects", null))
 	subject.kind == "natural_person"
 	object.get(subject, "minor", true) != false
 }
 
 # METADATA
 # title: The decision time, from the input, in nanoseconds since the epoch
-now_ns := time.parse_rfc3339_ns(input.now) if _rfc3339(input.now)
+now_ns := data.gateway.lib.instant(input.now)
 
 # METADATA
 # title: The fields asked for, per known item
@@ -82,7 +82,7 @@ fields[id] := names if {
 	some id in known_ids
 	item := data.gateway.catalog.items[id]
 	names := {name |
-		some entry in _list(object.get(input, "items", null))
+		some entry in data.gateway.lib.as_array(object.get(input, "items", null))
 		entry.id == id
 		some name in _entry_fields(entry, item)
 	}
@@ -90,42 +90,20 @@ fields[id] := names if {
 
 _entry_fields(entry, _) := entry.fields if is_array(entry.fields)
 
-_entry_fields(entry, item) := _list(object.get(item, ["purpose_fields", input.purpose], [])) if {
-	object.get(entry, "fields", null) == null
-}
-
-# regorus raises on `some x in v` when v is not a collection (OPA undefines the body): input lists
-# and optional catalog lists are normalized first.
-_list(value) := value if {
-	is_array(value)
-} else := []
-
-_text(value) if {
-	is_string(value)
-	value != ""
-}
-
-# Both engines raise (not undefine) on times outside 1678-2262, so only plausible years are parsed.
-_rfc3339(value) if {
-	is_string(value)
-	regex.match(`^(19[7-9][0-9]|2[01][0-9][0-9]|22[0-5][0-9])-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})$`, value)
-}
-
-_nonempty_array(value) if {
-	is_array(value)
-	count(value) > 0
-}
-
-_valid_entry(entry) if {
-	_text(entry.id)
+_entry_fields(entry, item) := data.gateway.lib.as_array(object.get(item, ["purpose_fields", input.purpose], [])) if {
 	object.get(entry, "fields", null) == null
 }
 
 _valid_entry(entry) if {
-	_text(entry.id)
-	_nonempty_array(entry.fields)
+	data.gateway.lib.text(entry.id)
+	object.get(entry, "fields", null) == null
+}
+
+_valid_entry(entry) if {
+	data.gateway.lib.text(entry.id)
+	data.gateway.lib.nonempty_array(entry.fields)
 	every name in entry.fields {
-		_text(name)
+		data.gateway.lib.text(name)
 	}
 }
 
@@ -140,7 +118,7 @@ deny contains {
 	"message": "the requesting department must be stated",
 	"field": "requester.department",
 } if {
-	not _text(object.get(input, ["requester", "department"], null))
+	not data.gateway.lib.text(object.get(input, ["requester", "department"], null))
 }
 
 # METADATA
@@ -154,7 +132,7 @@ deny contains {
 	"message": "the purpose of the query must be stated",
 	"field": "purpose",
 } if {
-	not _text(object.get(input, "purpose", null))
+	not data.gateway.lib.text(object.get(input, "purpose", null))
 }
 
 # METADATA
@@ -168,7 +146,7 @@ deny contains {
 	"message": "the legal basis of the query must be stated",
 	"field": "legal_basis",
 } if {
-	not _text(object.get(input, "legal_basis", null))
+	not data.gateway.lib.text(object.get(input, "legal_basis", null))
 }
 
 # METADATA
@@ -182,7 +160,7 @@ deny contains {
 	"message": "the query must name at least one catalog item",
 	"field": "items",
 } if {
-	not _nonempty_array(object.get(input, "items", null))
+	not data.gateway.lib.nonempty_array(object.get(input, "items", null))
 }
 
 # METADATA
@@ -199,7 +177,7 @@ deny contains {
 	"message": "each item must name a catalog item id and either null or a non-empty list of field names",
 	"field": "items",
 } if {
-	some entry in _list(object.get(input, "items", null))
+	some entry in data.gateway.lib.as_array(object.get(input, "items", null))
 	not _valid_entry(entry)
 }
 
@@ -214,7 +192,7 @@ deny contains {
 	"message": "the query must name at least one subject",
 	"field": "subjects",
 } if {
-	not _nonempty_array(object.get(input, "subjects", null))
+	not data.gateway.lib.nonempty_array(object.get(input, "subjects", null))
 }
 
 # METADATA

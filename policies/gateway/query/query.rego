@@ -132,7 +132,6 @@ _ordered(reason_set) := [entry[5] | some entry in sort([key |
 #   are informational (statutory duty or grant, minors, the measure applied).
 # entrypoint: true
 # custom:
-#   code: decision
 #   clause: "(13)"
 decision := {"allow": true, "reasons": _ordered(info), "items": released} if {
 	allow

@@ -10,17 +10,12 @@
 #   clause: "(14)"
 package gateway.fields
 
-# regorus raises on `in` over null (OPA does not): optional lists are normalized first.
-_list(value) := value if {
-	is_array(value)
-} else := []
-
 # METADATA
 # title: The fields the stated purpose needs, per known item
 needed[id] := names if {
 	some id in data.gateway.request.known_ids
 	listed := object.get(data.gateway.catalog.items[id], ["purpose_fields", input.purpose], [])
-	names := {name | some name in _list(listed)}
+	names := {name | some name in data.gateway.lib.as_array(listed)}
 }
 
 _serves_purpose(id) if count(needed[id]) > 0

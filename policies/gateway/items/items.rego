@@ -8,12 +8,6 @@
 #   clause: "(1)"
 package gateway.items
 
-# regorus raises on `some x in v` when v is not a collection (OPA undefines the body): input lists
-# and optional catalog lists are normalized first.
-_list(value) := value if {
-	is_array(value)
-} else := []
-
 # Never undefined: `not f(x.missing)` succeeds on regorus and fails the body on OPA, so a subject
 # without a kind must still be refused (null is in no item's subject kinds), on both engines.
 _kind(subject) := object.get(subject, "kind", null) if is_object(subject)
@@ -47,6 +41,6 @@ deny contains {
 	"field": "subjects",
 } if {
 	some id in data.gateway.request.known_ids
-	some subject in _list(object.get(input, "subjects", null))
-	not _kind(subject) in _list(object.get(data.gateway.catalog.items[id], "subject_kinds", []))
+	some subject in data.gateway.lib.as_array(object.get(input, "subjects", null))
+	not _kind(subject) in data.gateway.lib.as_array(object.get(data.gateway.catalog.items[id], "subject_kinds", []))
 }
