@@ -52,8 +52,9 @@ databases := _merge("databases")
 #   "<name>@<revision>" for every catalog, ordered by name and joined by ";": the same string the
 #   gateway computes from its own copy (gateway.domain.catalog.Catalog.revision), so a request built
 #   against another copy of the catalog than the one this policy sees can be refused.
-revision := concat(";", [sprintf("%s@%v", [name, object.get(data.catalog[name], "revision", "")]) |
-	some name in sort([n | some n, _ in data.catalog])
+revision := concat(";", [sprintf("%s@%v", [name, object.get(catalogs[name], "revision", "")]) |
+	catalogs := data.catalog
+	some name in sort([n | some n, _ in catalogs])
 ])
 
 _merge(section) := object.union(local_only, national_part) if {

@@ -47,20 +47,21 @@ info contains reason if some reason in data.gateway.obligations.info
 #   The requested fields (narrowed to a grant's field limits when the item is released on the
 #   grant's account), each with its obligation, and the item's row filters.
 released[id] := entry if {
+	limits := data.gateway.privacy.field_limits
+	obligations := data.gateway.obligations.for_item
+	filters := data.gateway.row_filters.for_item
 	some id, requested in data.gateway.request.fields
-	names := _granted_fields(id, requested)
-	all_obligations := data.gateway.obligations.for_item[id]
-	filters := data.gateway.row_filters.for_item[id]
+	names := _granted_fields(requested, object.get(limits, id, null))
 	entry := {
 		"fields": sort([name | some name in names]),
-		"obligations": object.filter(all_obligations, names),
-		"row_filters": filters,
+		"obligations": object.filter(obligations[id], names),
+		"row_filters": filters[id],
 	}
 }
 
-_granted_fields(id, requested) := requested & limits if {
-	limits := data.gateway.privacy.field_limits[id]
-} else := requested
+_granted_fields(requested, null) := requested
+
+_granted_fields(requested, limits) := requested & limits if limits != null
 
 _complete(id) if {
 	entry := released[id]

@@ -16,28 +16,96 @@ package gateway.request
 personal_kinds := {"natural_person", "individual_business"}
 
 # METADATA
+# title: The input's item entries, an empty list unless they are a list
+# description: Normalized once, here; regorus raises on iterating a value that is not a collection.
+entries := data.gateway.lib.as_array(object.get(input, "items", null))
+
+# METADATA
+# title: The input's subjects, an empty list unless they are a list
+subjects := data.gateway.lib.as_array(object.get(input, "subjects", null))
+
+# METADATA
+# title: The kind of every subject, null for a subject without one
+# description: |
+#   Never undefined: `not f(x.missing)` succeeds on regorus and fails the body on OPA, so a subject
+#   without a kind still has one (null, in no item's subject kinds) on both engines.
+subject_kinds contains object.get(subject, "kind", null) if {
+	some subject in subjects
+	is_object(subject)
+}
+
+subject_kinds contains null if {
+	some subject in subjects
+	not is_object(subject)
+}
+
+# METADATA
 # title: Every item id the request names
 requested_ids contains entry.id if {
-	some entry in data.gateway.lib.as_array(object.get(input, "items", null))
+	some entry in entries
 }
 
 # METADATA
-# title: Requested item ids the merged catalog lists
-known_ids contains id if {
+# title: The catalog entry of every requested item the catalog lists
+# description: |
+#   Looked up by key in each catalog, never by merging whole catalogs: a national catalog's entry
+#   when one lists the id (a local catalog cannot override it), else the one local catalog's entry.
+#   Two catalogs of the same kind listing the id differently leave it unknown (gateway.catalog, which
+#   merges, fails on them instead; `gateway catalog check` reports them).
+items[id] := national[0] if {
+	catalogs := data.catalog
 	some id in requested_ids
-	_ = data.gateway.catalog.items[id]
+	national := [entry | some catalog in catalogs; catalog.kind == "national"; entry := catalog.items[id]]
+	count(national) == 1
+}
+
+items[id] := others[0] if {
+	catalogs := data.catalog
+	some id in requested_ids
+	not _national_item(catalogs, id)
+	others := [entry |
+		some catalog in catalogs
+		object.get(catalog, "kind", null) != "national"
+		entry := catalog.items[id]
+	]
+	count(others) == 1
+}
+
+# Arrays, not sets, of entries: a set of catalog entries compares whole entries to deduplicate them.
+_national_item(catalogs, id) if {
+	some catalog in catalogs
+	catalog.kind == "national"
+	_ = catalog.items[id]
 }
 
 # METADATA
-# title: Requested item ids the merged catalog does not list
+# title: Requested item ids the catalog lists
+known_ids contains id if some id, _ in items
+
+# METADATA
+# title: Requested item ids the catalog does not list
 unknown_ids contains id if {
 	some id in requested_ids
-	not data.gateway.catalog.items[id]
+	not items[id]
 }
 
 # METADATA
-# title: The catalog entry of the stated purpose
-purpose := data.gateway.catalog.purposes[input.purpose]
+# title: The catalog entry of the stated purpose, looked up by key as items are
+purpose := national[0] if {
+	catalogs := data.catalog
+	national := [entry | some catalog in catalogs; catalog.kind == "national"; entry := catalog.purposes[input.purpose]]
+	count(national) == 1
+} else := others[0] if {
+	catalogs := data.catalog
+	national := [entry | some catalog in catalogs; catalog.kind == "national"; entry := catalog.purposes[input.purpose]]
+	count(national) == 0
+	others := [entry |
+		some catalog in catalogs
+		object.get(catalog, "kind", null) != "national"
+		entry := catalog.purposes[input.purpose]
+	]
+	count(others) == 1
+}
 
 # METADATA
 # title: The stated purpose is in the catalog
@@ -56,15 +124,15 @@ applies_measure if purpose.applies_measure == true
 # METADATA
 # title: Some subject is a natural person or an individual business
 personal_subject if {
-	some subject in data.gateway.lib.as_array(object.get(input, "subjects", null))
-	subject.kind in personal_kinds
+	some kind in subject_kinds
+	kind in personal_kinds
 }
 
 # METADATA
 # title: Some subject is a natural person under 18 (clause (16))
 # description: A natural person whose minor flag is missing is treated as a minor.
 minor_subject if {
-	some subject in data.gateway.lib.as_array(object.get(input, "subjects", null))
+	some subject in subjects
 	subject.kind == "natural_person"
 	object.get(subject, "minor", true) != false
 }
@@ -74,24 +142,28 @@ minor_subject if {
 now_ns := data.gateway.lib.instant(input.now)
 
 # METADATA
+# title: The fields the stated purpose needs, per known item
+needed[id] := names if {
+	some id, item in items
+	listed := object.get(item, ["purpose_fields", input.purpose], [])
+	names := {name | some name in data.gateway.lib.as_array(listed)}
+}
+
+# METADATA
 # title: The fields asked for, per known item
 # description: |
 #   An entry with fields null (or absent) asks for every field the purpose needs from the item.
 #   The same item named twice is asked for the union of its entries' fields.
 fields[id] := names if {
-	some id in known_ids
-	item := data.gateway.catalog.items[id]
-	names := {name |
-		some entry in data.gateway.lib.as_array(object.get(input, "items", null))
+	some id, _ in items
+	explicit := {name | some entry in entries; entry.id == id; is_array(entry.fields); some name in entry.fields}
+	implicit := {name |
+		some entry in entries
 		entry.id == id
-		some name in _entry_fields(entry, item)
+		object.get(entry, "fields", null) == null
+		some name in needed[id]
 	}
-}
-
-_entry_fields(entry, _) := entry.fields if is_array(entry.fields)
-
-_entry_fields(entry, item) := data.gateway.lib.as_array(object.get(item, ["purpose_fields", input.purpose], [])) if {
-	object.get(entry, "fields", null) == null
+	names := explicit | implicit
 }
 
 _valid_entry(entry) if {
@@ -177,7 +249,7 @@ deny contains {
 	"message": "each item must name a catalog item id and either null or a non-empty list of field names",
 	"field": "items",
 } if {
-	some entry in data.gateway.lib.as_array(object.get(input, "items", null))
+	some entry in entries
 	not _valid_entry(entry)
 }
 
