@@ -2,7 +2,7 @@
 """Bootstrap for a fresh machine with only Python 3.11+.
 
     python3 dev.py demo   # create .venv, install the gateway, build the demo and serve it
-    python3 dev.py test   # create .venv, install with dev tools, run lint, types, policy tests and pytest
+    python3 dev.py test   # create .venv, install with dev tools, lint, types, layering, policies, pytest
 
 Only the standard library is used here, so this runs before anything is installed.
 """
@@ -56,6 +56,7 @@ def test(args: list[str]) -> None:
     run(BIN / "ruff", "check", "gateway", "tests", "bench", "dev.py")
     run(BIN / "ruff", "format", "--check", "gateway", "tests", "bench", "dev.py")
     run(BIN / "mypy", "--strict", "gateway")
+    run(BIN / "lint-imports")
     run(BIN / "gateway", "policy", "test")
     run(BIN / "gateway", "catalog", "check")
     run(BIN / "python", "-m", "pytest", *args)

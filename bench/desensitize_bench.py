@@ -37,20 +37,27 @@ sys.path.insert(0, str(ROOT))  # run as a script: make gateway/ and tests/suppor
 from presidio_anonymizer import AnonymizerEngine  # noqa: E402
 from presidio_anonymizer.entities import OperatorConfig  # noqa: E402
 
-from gateway.adapters.crypto import AES_256_GCM, SM4_GCM  # noqa: E402
+from gateway.adapters.crypto.ciphers import AES_256_GCM, SM4_GCM  # noqa: E402
 from gateway.adapters.desensitizer import CatalogDesensitizer  # noqa: E402
-from gateway.adapters.keystore import FileKeyStore  # noqa: E402
-from gateway.adapters.presidio_scanner import PresidioScanner, build_analyzer  # noqa: E402
+from gateway.adapters.key_files import FileKeyStore  # noqa: E402
+from gateway.adapters.presidio import PresidioScanner, build_analyzer  # noqa: E402
 from gateway.domain.catalog import FieldClass, FieldSpec, Operator  # noqa: E402
 from gateway.domain.decision import ItemDecision, Obligation  # noqa: E402
-from gateway.domain.desensitize import (  # noqa: E402
+from gateway.domain.desensitize.operators import (  # noqa: E402
     ENTITY_MASKS,
     generalize_function,
     mask_function,
     pseudonym_function,
     pseudonym_key,
 )
-from gateway.domain.pii_scan import Entity, FastScanner, Finding, TextScanner, has_candidate, uscc_valid  # noqa: E402
+from gateway.domain.desensitize.text_scan import (  # noqa: E402
+    Entity,
+    FastScanner,
+    Finding,
+    TextScanner,
+    has_candidate,
+    uscc_valid,
+)
 from tests.support.pii import bank_card, free_text, mobile, resident_id  # noqa: E402
 
 STRUCTURED_TARGET = 200_000

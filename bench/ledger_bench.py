@@ -35,8 +35,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gateway.adapters.keystore import FileKeyStore
-from gateway.adapters.ledger_store import (
+from gateway.adapters.key_files import FileKeyStore
+from gateway.adapters.sql.ledger import (
     Ed25519Signer,
     ExportFileSource,
     SqlLedger,
@@ -44,9 +44,7 @@ from gateway.adapters.ledger_store import (
     ed25519_public_key,
     ed25519_verify,
 )
-from gateway.domain import merkle
-from gateway.domain.checkpoint import Checkpoint, sign_checkpoint
-from gateway.domain.ledger_entry import (
+from gateway.domain.ledger.entry import (
     ItemRelease,
     SubjectRef,
     canonical_record,
@@ -57,6 +55,8 @@ from gateway.domain.ledger_entry import (
     query_record,
     subject_commitment,
 )
+from gateway.domain.transparency import merkle
+from gateway.domain.transparency.checkpoint import Checkpoint, sign_checkpoint
 from gateway.services.ledger_verify import VerifyResult, verify_ledger
 
 ORIGIN = "bench.credit-gateway.example/ledger"

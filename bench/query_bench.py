@@ -260,7 +260,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--load-procs", type=int, default=1, help="load generator processes")
     parser.add_argument("--only", choices=("gateway", "bare"), help="measure one server only")
     parser.add_argument(
-        "--factory", default="gateway.wiring:app_from_environment", help="uvicorn app factory for the gateway"
+        "--factory",
+        default="gateway.bootstrap:app_from_environment",
+        help="uvicorn app factory for the gateway",
     )
     parser.add_argument(
         "--compare",
@@ -287,7 +289,7 @@ def main() -> None:
         return
     args = parse_args()
 
-    from gateway.demo import example_query, prepare_demo
+    from gateway.demo.setup import example_query, prepare_demo
 
     with tempfile.TemporaryDirectory() as tmp:
         gw_port = free_port()

@@ -6,16 +6,19 @@ policy engine relies on that.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from gateway.domain.catalog import FieldSpec
 from gateway.domain.decision import ItemDecision
+from gateway.domain.desensitize.text_scan import Finding
 from gateway.domain.grants import Grant, Revocation
+from gateway.domain.ledger.entry import EntryFilter, StoredEntry
 from gateway.domain.query import Condition as Condition  # re-exported for adapters
 from gateway.domain.query import SourceQuery as SourceQuery
+from gateway.domain.transparency.checkpoint import SignedCheckpoint
 
 JSON = Any  # a JSON-compatible value: dict, list, str, int, float, bool or None
 
@@ -182,3 +185,91 @@ class Actor:
 
     client_id: str
     department: str
+
+
+class GrantLookup(Protocol):
+    """Reads a stored grant for the query path; always from the store, never from a cache."""
+
+    def grant_for_query(self, grant_id: str, department: str) -> Mapping[str, Any] | None:
+        """The grant as the policy input expects it, or None if there is no such grant."""
+        ...
+
+
+class AuditStore(Protocol):
+    """What the audit service needs from the ledger store (``SqlLedger`` implements it)."""
+
+    origin: str
+
+    def append(self, entry: Mapping[str, JSON]) -> Receipt:
+        """Durably append one entry."""
+        ...
+
+    def checkpoint(self) -> SignedCheckpoint:
+        """The latest checkpoint, signed now if the log has grown since."""
+        ...
+
+    def checkpoint_at(self, size: int) -> SignedCheckpoint | None:
+        """The checkpoint of exactly ``size``."""
+        ...
+
+    def checkpoints(self, up_to: int | None = None) -> list[SignedCheckpoint]:
+        """Checkpoints of at most ``up_to`` entries, smallest first."""
+        ...
+
+    def entry(self, index: int) -> StoredEntry | None:
+        """One entry."""
+        ...
+
+    def entries(self, query: EntryFilter) -> list[StoredEntry]:
+        """One page of matching entries."""
+        ...
+
+    def iter_entries(self, query: EntryFilter, up_to: int | None = None) -> Iterator[StoredEntry]:
+        """Every matching entry below ``up_to``, ascending."""
+        ...
+
+    def reviews_of(self, index: int) -> list[StoredEntry]:
+        """Review entries targeting ``index``."""
+        ...
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        """RFC 9162 inclusion path."""
+        ...
+
+    def consistency_proof(self, first: int, second: int) -> list[bytes]:
+        """RFC 9162 consistency path."""
+        ...
+
+    def root_at(self, size: int) -> bytes:
+        """Root of the first ``size`` entries."""
+        ...
+
+    def verifier_keys(self) -> dict[str, str]:
+        """Signed-note vkeys of the current checkpoint key."""
+        ...
+
+
+class LedgerSource(Protocol):
+    """What the verifier reads: checkpoint notes, an unsigned entry count, and the leaves in order."""
+
+    fully_signed: bool  # True when every entry must be covered by a checkpoint (exports)
+
+    def checkpoint_notes(self) -> list[str]:
+        """Every checkpoint note the source holds."""
+        ...
+
+    def size_hint(self) -> int | None:
+        """How many entries the source says it has (not trusted; a cross-check)."""
+        ...
+
+    def leaves(self) -> Iterator[tuple[int | None, bytes, bytes | None]]:
+        """(stored index or None, leaf bytes, stored leaf hash or None), in log order."""
+        ...
+
+
+class TextScanner(Protocol):
+    """Finds entities in free text (the fast scanner here, or the Presidio analyzer adapter)."""
+
+    def scan(self, text: str) -> list[Finding]:
+        """All findings in ``text``, before overlaps between entities are resolved."""
+        ...

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.adapters.keystore import FileKeyStore
+from gateway.adapters.key_files import FileKeyStore
 
 POSTGRES_URL = os.environ.get(
     "GATEWAY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -26,10 +26,16 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-from gateway.adapters.crypto import AES_256_GCM, ALGORITHMS, FieldCipher, associated_data, recipient_key
+from gateway.adapters.crypto.ciphers import (
+    AES_256_GCM,
+    ALGORITHMS,
+    FieldCipher,
+    associated_data,
+    recipient_key,
+)
 from gateway.domain.catalog import FieldClass, FieldSpec, Operator
 from gateway.domain.decision import ItemDecision, Obligation
-from gateway.domain.desensitize import (
+from gateway.domain.desensitize.operators import (
     ValueFn,
     generalize_function,
     mask_findings,
@@ -37,9 +43,14 @@ from gateway.domain.desensitize import (
     pseudonym_function,
     pseudonym_key,
 )
-from gateway.domain.pii_scan import GuardEntity, TextScanner, has_candidate, might_leak, residual_entities
+from gateway.domain.desensitize.text_scan import (
+    GuardEntity,
+    has_candidate,
+    might_leak,
+    residual_entities,
+)
 from gateway.errors import ConfigurationError, DesensitizationError
-from gateway.ports import JSON, Clock, KeyStore
+from gateway.ports import JSON, Clock, KeyStore, TextScanner
 
 log = logging.getLogger("gateway.desensitize")
 

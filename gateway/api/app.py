@@ -4,18 +4,27 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from fastapi import FastAPI
 
-from gateway.api import audit, auth, catalog, grants, health, queries
 from gateway.api.problems import install_problem_handlers
-
-if TYPE_CHECKING:
-    from gateway.wiring import Components
+from gateway.api.routes import audit, auth, catalog, grants, health, queries
 
 
-def create_app(build: Callable[[], Components] | None = None) -> FastAPI:
+class Served(Protocol):
+    """What the composition root hands the app: components to install on its state, closed at shutdown."""
+
+    def install(self, state: Any) -> None:
+        """Expose the components to the routers."""
+        ...
+
+    def close(self) -> None:
+        """Release what the components hold."""
+        ...
+
+
+def create_app(build: Callable[[], Served] | None = None) -> FastAPI:
     """Build the app; ``build`` makes the components once, at startup, and they are closed at shutdown.
 
     Without ``build`` the app can only describe itself (``gateway openapi``).

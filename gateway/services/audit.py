@@ -15,13 +15,11 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
-from gateway.domain.checkpoint import SignedCheckpoint
 from gateway.domain.identifiers import parse_subject
-from gateway.domain.ledger_entry import (
+from gateway.domain.ledger.entry import (
     EntryFilter,
     StoredEntry,
     SubjectRef,
@@ -33,8 +31,9 @@ from gateway.domain.ledger_entry import (
     subject_commitment,
     subject_report_record,
 )
+from gateway.domain.transparency.checkpoint import SignedCheckpoint
 from gateway.errors import InvalidRequest, NotFound
-from gateway.ports import JSON, KeyStore, Receipt
+from gateway.ports import Actor, AuditStore, KeyStore
 
 COMMITMENT_SECRET = "commitment"  # noqa: S105 - the keystore name of the secret, not a secret
 MAX_SUBJECT_REPORT = 10000
@@ -61,68 +60,6 @@ CSV_COLUMNS = (
     "comment",
     "leaf_hash",
 )
-
-
-class AuditStore(Protocol):
-    """What the audit service needs from the ledger store (``SqlLedger`` implements it)."""
-
-    origin: str
-
-    def append(self, entry: Mapping[str, JSON]) -> Receipt:
-        """Durably append one entry."""
-        ...
-
-    def checkpoint(self) -> SignedCheckpoint:
-        """The latest checkpoint, signed now if the log has grown since."""
-        ...
-
-    def checkpoint_at(self, size: int) -> SignedCheckpoint | None:
-        """The checkpoint of exactly ``size``."""
-        ...
-
-    def checkpoints(self, up_to: int | None = None) -> list[SignedCheckpoint]:
-        """Checkpoints of at most ``up_to`` entries, smallest first."""
-        ...
-
-    def entry(self, index: int) -> StoredEntry | None:
-        """One entry."""
-        ...
-
-    def entries(self, query: EntryFilter) -> list[StoredEntry]:
-        """One page of matching entries."""
-        ...
-
-    def iter_entries(self, query: EntryFilter, up_to: int | None = None) -> Iterator[StoredEntry]:
-        """Every matching entry below ``up_to``, ascending."""
-        ...
-
-    def reviews_of(self, index: int) -> list[StoredEntry]:
-        """Review entries targeting ``index``."""
-        ...
-
-    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
-        """RFC 9162 inclusion path."""
-        ...
-
-    def consistency_proof(self, first: int, second: int) -> list[bytes]:
-        """RFC 9162 consistency path."""
-        ...
-
-    def root_at(self, size: int) -> bytes:
-        """Root of the first ``size`` entries."""
-        ...
-
-    def verifier_keys(self) -> dict[str, str]:
-        """Signed-note vkeys of the current checkpoint key."""
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class Auditor:
-    """Who acts: the authenticated client and its department."""
-
-    client_id: str
-    department: str
 
 
 def entry_view(entry: StoredEntry) -> dict[str, Any]:
@@ -185,7 +122,7 @@ def _csv_row(entry: StoredEntry) -> list[str]:
 
 
 class AuditService:
-    """Auditor use cases over an AuditStore."""
+    """Actor use cases over an AuditStore."""
 
     def __init__(self, store: AuditStore, commitment_secret: bytes) -> None:
         self.store = store
@@ -283,7 +220,7 @@ class AuditService:
 
     # --- subject report (PIPL art. 45) ---
 
-    def subject_report(self, id_type: str, value: str, auditor: Auditor) -> dict[str, Any]:
+    def subject_report(self, id_type: str, value: str, auditor: Actor) -> dict[str, Any]:
         """Every entry that touched one subject, found through its commitment; the lookup is registered."""
         subject = parse_subject(id_type, value, field="value")
         commitment = subject_commitment(self._secret, subject.id_type.value, subject.value)
@@ -307,7 +244,7 @@ class AuditService:
 
     # --- review ---
 
-    def review(self, index: int, status: str, comment: str, auditor: Auditor) -> dict[str, Any]:
+    def review(self, index: int, status: str, comment: str, auditor: Actor) -> dict[str, Any]:
         """Mark entry ``index`` reviewed or flagged; the review is appended to the ledger."""
         if contains_identifier(comment):
             # Ledger entries carry commitments only; the auditor must not write an identifier in.

@@ -29,7 +29,7 @@ from gateway.domain.grants import (
     validate_terms,
 )
 from gateway.domain.identifiers import SubjectId
-from gateway.domain.ledger_entry import SubjectRef, grant_record, subject_commitment
+from gateway.domain.ledger.entry import SubjectRef, grant_record, subject_commitment
 from gateway.domain.times import rfc3339
 from gateway.errors import Conflict, GrantRefused, LedgerError, NotFound, PolicyEngineError
 from gateway.ports import JSON, Actor, Clock, GrantStore, KeyStore, Ledger, PolicyEngine, Receipt

@@ -1,6 +1,6 @@
 """Offline verification of the ledger: ``gateway ledger verify``.
 
-Input: a source (a JSON Lines export or the database, see ``gateway.adapters.ledger_store``), the
+Input: a source (a JSON Lines export or the database, see ``gateway.adapters.sql.ledger``), the
 log's Ed25519 public keys, and optionally checkpoints the auditor kept from earlier. Nothing the
 source says is trusted except what a checkpoint signature covers.
 
@@ -25,13 +25,11 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Protocol
 
-from gateway.domain import merkle
-from gateway.domain.checkpoint import (
+from gateway.domain.transparency import merkle
+from gateway.domain.transparency.checkpoint import (
     SignedCheckpoint,
     Verify,
     open_checkpoint,
@@ -39,28 +37,11 @@ from gateway.domain.checkpoint import (
     parse_note,
 )
 from gateway.errors import InvalidRequest
+from gateway.ports import LedgerSource
 
 Progress = Callable[[int, int | None], None]  # (entries done, entries expected or None)
 PROGRESS_EVERY = 1 << 16
 _PREFIX = b'{"index":'
-
-
-class LedgerSource(Protocol):
-    """What the verifier reads: checkpoint notes, an unsigned entry count, and the leaves in order."""
-
-    fully_signed: bool  # True when every entry must be covered by a checkpoint (exports)
-
-    def checkpoint_notes(self) -> list[str]:
-        """Every checkpoint note the source holds."""
-        ...
-
-    def size_hint(self) -> int | None:
-        """How many entries the source says it has (not trusted; a cross-check)."""
-        ...
-
-    def leaves(self) -> Iterator[tuple[int | None, bytes, bytes | None]]:
-        """(stored index or None, leaf bytes, stored leaf hash or None), in log order."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +146,7 @@ def verify_ledger(
     """Recompute the tree of ``source`` and check it against every signed checkpoint.
 
     ``public_keys`` are raw Ed25519 keys (current and rotated), ``verify`` the signature check
-    (``gateway.adapters.ledger_store.ed25519_verify``). ``extra_checkpoints`` are notes the auditor
+    (``gateway.adapters.sql.ledger.ed25519_verify``). ``extra_checkpoints`` are notes the auditor
     kept: the log must still be consistent with them. ``require_signed`` (default: the source's
     ``fully_signed``) fails when entries after the latest checkpoint are not covered.
     """
@@ -289,87 +270,3 @@ def _finish(
         f"{count} entries and {run.checkpoints} checkpoints verified{tail}",
         latest=run.latest,
     )
-
-
-def _pem_blocks(data: bytes) -> list[bytes]:
-    """Every PEM block in a file (a key file may hold the current key and rotated ones)."""
-    marker = b"-----BEGIN "
-    return [marker + block for block in data.split(marker)[1:]]
-
-
-def run_verify_cli(
-    *,
-    export: Path | None,
-    database: str | None,
-    public_key: Path,
-    origin: str | None = None,
-    progress: bool = True,
-    extra_checkpoints: Sequence[Path] = (),
-) -> int:
-    """``gateway ledger verify``: verify an export or a database; print the outcome; exit status.
-
-    0 when the log verifies, 1 when it does not (the first bad index and the reason are printed),
-    2 when the input cannot be read. A progress bar runs on stderr unless ``progress`` is False.
-    """
-    # The tool composes the file and database readers itself; the check above stays I/O-free.
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    from gateway.adapters.ledger_store import (
-        ExportFileSource,
-        SqlLedgerSource,
-        ed25519_public_key,
-        ed25519_verify,
-    )
-    from gateway.errors import GatewayError
-
-    err = Console(stderr=True)
-    source: ExportFileSource | SqlLedgerSource
-    try:
-        keys = [ed25519_public_key(pem) for pem in _pem_blocks(public_key.read_bytes())]
-        if not keys:
-            raise ValueError("no PEM public key in the key file")
-        extra = [p.read_text(encoding="utf-8") for p in extra_checkpoints]
-        if export is not None:
-            source = ExportFileSource(export)
-        elif database is not None:
-            source = SqlLedgerSource(database)
-        else:
-            raise ValueError("give an export file or a database URL")
-    except (OSError, ValueError, GatewayError) as exc:
-        err.print(f"cannot verify: {exc}")
-        return 2
-    try:
-        if progress:
-            bar = Progress(
-                TextColumn("verifying"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err
-            )
-            with bar:
-                task = bar.add_task("verify", total=source.size_hint())
-                result = verify_ledger(
-                    source,
-                    keys,
-                    ed25519_verify,
-                    origin=origin,
-                    extra_checkpoints=extra,
-                    progress=lambda done, total: bar.update(task, completed=done, total=total),
-                )
-        else:
-            result = verify_ledger(source, keys, ed25519_verify, origin=origin, extra_checkpoints=extra)
-    except Exception as exc:  # a database that cannot be read is an input problem, not a verdict
-        err.print(f"cannot verify: {type(exc).__name__}")
-        return 2
-    finally:
-        if isinstance(source, SqlLedgerSource):
-            source.close()
-    if result.ok:
-        print(f"OK: {result.reason}")
-        if result.latest is not None:
-            print(f"latest checkpoint: size {result.latest.size}, root {result.latest.root_hash.hex()}")
-        return 0
-    where = f" at index {result.first_bad_index}" if result.first_bad_index is not None else ""
-    checkpoint = f" (checkpoint {result.bad_checkpoint})" if result.bad_checkpoint is not None else ""
-    print(f"FAILED{where}{checkpoint}: {result.reason}")
-    if result.proven_size:
-        print(f"entries proven by signed checkpoints: 0..{result.proven_size - 1}")
-    return 1

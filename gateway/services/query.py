@@ -11,26 +11,27 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
 
 from gateway.domain.catalog import Catalog
 from gateway.domain.decision import Decision, parse_decision
 from gateway.domain.identifiers import SubjectId
-from gateway.domain.ledger_entry import ItemRelease, SubjectRef, canonical_json, query_record, response_digest
+from gateway.domain.ledger.entry import ItemRelease, SubjectRef, canonical_json, query_record, response_digest
 from gateway.domain.query import SUBJECT_KEY, QuerySpec, build_policy_input, plan_read
 from gateway.errors import GatewayError, LedgerError, PolicyDenied, Unavailable
-from gateway.ports import JSON, Actor, Clock, Desensitizer, Ledger, PolicyEngine, Receipt, SourceRegistry
+from gateway.ports import (
+    JSON,
+    Actor,
+    Clock,
+    Desensitizer,
+    GrantLookup,
+    Ledger,
+    PolicyEngine,
+    Receipt,
+    SourceRegistry,
+)
 
 DECISION_ENTRYPOINT = "gateway.query.decision"
 log = logging.getLogger("gateway.query")
-
-
-class GrantLookup(Protocol):
-    """Reads a stored grant for the query path; always from the store, never from a cache."""
-
-    def grant_for_query(self, grant_id: str, department: str) -> Mapping[str, Any] | None:
-        """The grant as the policy input expects it, or None if there is no such grant."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)

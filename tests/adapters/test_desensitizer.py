@@ -9,22 +9,22 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from gateway.adapters.crypto import SM4_GCM, decrypt_value, recipient_key
+from gateway.adapters.crypto.ciphers import SM4_GCM, decrypt_value, recipient_key
 from gateway.adapters.desensitizer import CatalogDesensitizer
-from gateway.adapters.keystore import FileKeyStore
-from gateway.adapters.presidio_scanner import PresidioScanner
+from gateway.adapters.key_files import FileKeyStore
+from gateway.adapters.presidio import PresidioScanner
 from gateway.domain.catalog import FieldClass, FieldSpec, Operator
 from gateway.domain.decision import ItemDecision, Obligation
-from gateway.domain.desensitize import mask_findings
-from gateway.domain.pii_scan import (
+from gateway.domain.desensitize.operators import mask_findings
+from gateway.domain.desensitize.text_scan import (
     FastScanner,
     Finding,
     GuardEntity,
-    TextScanner,
     find_entities,
     residual_entities,
 )
 from gateway.errors import ConfigurationError, DesensitizationError, KeyUnavailable
+from gateway.ports import TextScanner
 from tests.conftest import FixedClock
 from tests.support.pii import bank_card, free_text, mobile, resident_id, uscc
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway.adapters.keystore import FileKeyStore
+from gateway.adapters.key_files import FileKeyStore
 from gateway.adapters.tokens import ExternalIssuer, JwtAuthenticator, TokenIssuer
 from gateway.errors import AuthenticationFailed, ConfigurationError, KeyUnavailable
 from tests.support.http_server import serve_app

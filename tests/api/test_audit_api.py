@@ -15,11 +15,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import FastAPI
 
-from gateway.adapters.keystore import FileKeyStore
-from gateway.adapters.ledger_store import ExportFileSource, SqlLedger, ed25519_verify
+from gateway.adapters.key_files import FileKeyStore
+from gateway.adapters.sql.ledger import ExportFileSource, SqlLedger, ed25519_verify
 from gateway.adapters.tokens import JwtAuthenticator, TokenIssuer
-from gateway.api.audit import router
 from gateway.api.problems import install_problem_handlers
+from gateway.api.routes.audit import router
 from gateway.services.audit import build_audit_service
 from gateway.services.ledger_verify import verify_ledger
 from tests.conftest import FixedClock

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway.adapters.keystore import FileKeyStore
+from gateway.adapters.key_files import FileKeyStore
 from gateway.adapters.tokens import ExternalIssuer, TokenIssuer
 from tests.support.http_server import serve_app
 from tests.support.identity import (

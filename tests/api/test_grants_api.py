@@ -18,10 +18,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from gateway.adapters.keystore import FileKeyStore
+from gateway.adapters.key_files import FileKeyStore
 from gateway.adapters.tokens import JwtAuthenticator, TokenIssuer
-from gateway.api import grants as grants_api
 from gateway.api.problems import PROBLEM_JSON, install_problem_handlers
+from gateway.api.routes import grants as grants_api
 from gateway.services.grants import GrantService
 from tests.conftest import FixedClock
 from tests.support.grants_fixtures import (
@@ -580,12 +580,12 @@ def grant_query_flow(
     it, query again. Returns the three responses and every ledger record."""
     from types import SimpleNamespace
 
-    from gateway.adapters.catalog_files import load_catalog
-    from gateway.adapters.demo_data import demo_manifest, write_demo_sqlite
     from gateway.adapters.desensitizer import CatalogDesensitizer
-    from gateway.adapters.presidio_scanner import PresidioScanner
-    from gateway.adapters.sources import SqlSourceRegistry
-    from gateway.api import queries as queries_api
+    from gateway.adapters.policy.catalog_files import load_catalog
+    from gateway.adapters.presidio import PresidioScanner
+    from gateway.adapters.sql.sources import SqlSourceRegistry
+    from gateway.api.routes import queries as queries_api
+    from gateway.demo.data import demo_manifest, write_demo_sqlite
     from gateway.services.query import QueryService
 
     debtor = demo_manifest().natural_person_debtor

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from gateway.adapters.catalog_files import load_catalog_documents
-from gateway.adapters.demo_schema import demo_metadata
+from gateway.adapters.policy.catalog_files import load_catalog_documents
+from gateway.demo.schema import demo_metadata
 from gateway.domain.catalog import build_catalog
 from gateway.domain.catalog_check import CatalogProblem, check_catalog
 

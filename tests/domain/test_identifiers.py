@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from gateway.adapters.demo_data import generate_demo_data
+from gateway.demo.data import generate_demo_data
 from gateway.domain.identifiers import (
     USCC_ALPHABET,
     IdType,

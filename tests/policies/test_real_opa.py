@@ -32,9 +32,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from gateway.adapters.regorus_engine import RegorusEngine, load_policy_sources
+from gateway.adapters.policy.rego_tests import declared_tests, run_policy_tests
+from gateway.adapters.policy.regorus import RegorusEngine, load_policy_sources
 from gateway.errors import PolicyEngineError
-from gateway.services.policy_test import declared_tests, run_policy_tests
 from tests.support.policy_inputs import (
     ADULT,
     DECISION,

@@ -10,17 +10,18 @@ from pathlib import Path
 
 import pytest
 
-from gateway.adapters.keystore import FileKeyStore
-from gateway.adapters.ledger_store import SqlLedger, ed25519_verify
-from gateway.domain.checkpoint import open_checkpoint
-from gateway.domain.ledger_entry import EntryFilter, subject_commitment
+from gateway.adapters.key_files import FileKeyStore
+from gateway.adapters.sql.ledger import SqlLedger, ed25519_verify
+from gateway.domain.ledger.entry import EntryFilter, subject_commitment
+from gateway.domain.transparency.checkpoint import open_checkpoint
 from gateway.errors import InvalidIdentifier, InvalidRequest, LedgerError, NotFound
-from gateway.services.audit import CSV_COLUMNS, Auditor, AuditService, build_audit_service
+from gateway.ports import Actor
+from gateway.services.audit import CSV_COLUMNS, AuditService, build_audit_service
 from tests.conftest import FixedClock
 from tests.support import rfc9162
 from tests.support.ledger import open_ledger, public_keys, resident_id, sample_record, uscc
 
-AUDITOR = Auditor("auditor-1", "audit_office")
+AUDITOR = Actor("auditor-1", "audit_office")
 
 
 @pytest.fixture

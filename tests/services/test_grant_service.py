@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from gateway.adapters.keystore import FileKeyStore
-from gateway.adapters.regorus_engine import RegorusEngine
+from gateway.adapters.key_files import FileKeyStore
+from gateway.adapters.policy.regorus import RegorusEngine
 from gateway.domain.grants import ConsentEvidence, GrantTerms, RevokeReason
 from gateway.domain.identifiers import SubjectId, parse_subject
-from gateway.domain.ledger_entry import subject_commitment
+from gateway.domain.ledger.entry import subject_commitment
 from gateway.domain.query import ItemRequest, QuerySpec, build_policy_input
 from gateway.errors import Conflict, GrantRefused, InvalidRequest, LedgerError, NotFound, PolicyEngineError
 from gateway.ports import Actor

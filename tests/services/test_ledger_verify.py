@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from gateway.adapters.keystore import FileKeyStore
-from gateway.adapters.ledger_store import (
+from gateway.adapters.key_files import FileKeyStore
+from gateway.adapters.sql.ledger import (
     ExportFileSource,
     SqlLedgerSource,
     ed25519_verify,
@@ -26,12 +26,13 @@ from gateway.adapters.ledger_store import (
     make_engine,
     open_ledger_source,
 )
-from gateway.cli import main as cli_main
-from gateway.domain import merkle
-from gateway.domain.checkpoint import Checkpoint, sign_checkpoint
-from gateway.domain.ledger_entry import envelope_bytes
+from gateway.cli.ledger_verify import run_verify_cli
+from gateway.cli.main import main as cli_main
+from gateway.domain.ledger.entry import envelope_bytes
+from gateway.domain.transparency import merkle
+from gateway.domain.transparency.checkpoint import Checkpoint, sign_checkpoint
 from gateway.services.audit import build_audit_service
-from gateway.services.ledger_verify import VerifyResult, run_verify_cli, verify_ledger
+from gateway.services.ledger_verify import VerifyResult, verify_ledger
 from tests.conftest import FixedClock
 from tests.support.ledger import ORIGIN, ledger_target, open_ledger, public_keys, sample_record
 
@@ -268,7 +269,7 @@ def test_a_forged_checkpoint_is_named(log: tuple[str, str | None], keystore: Fil
 
 
 def test_a_fork_signed_by_the_log_is_caught(log: tuple[str, str | None], keystore: FileKeyStore) -> None:
-    from gateway.adapters.ledger_store import Ed25519Signer
+    from gateway.adapters.sql.ledger import Ed25519Signer
 
     signer = Ed25519Signer(keystore.private_key_pem("ledger"))
     other = sign_checkpoint(
@@ -412,7 +413,7 @@ def test_cli_verifies_a_database_through_the_gateway_command(
     command = [
         sys.executable,
         "-m",
-        "gateway.cli",
+        "gateway.cli.main",
         "ledger",
         "verify",
         "--database",

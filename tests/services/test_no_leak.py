@@ -26,18 +26,18 @@ from pathlib import Path
 
 import pytest
 
-from gateway.adapters.catalog_files import load_catalog
-from gateway.adapters.demo_data import DemoDataset, generate_demo_data, write_demo_sqlite
 from gateway.adapters.desensitizer import CatalogDesensitizer
-from gateway.adapters.keystore import FileKeyStore
-from gateway.adapters.ledger_store import SqlLedger
-from gateway.adapters.regorus_engine import RegorusEngine
-from gateway.adapters.sources import SqlSourceRegistry
+from gateway.adapters.key_files import FileKeyStore
+from gateway.adapters.policy.catalog_files import load_catalog
+from gateway.adapters.policy.regorus import RegorusEngine
+from gateway.adapters.sql.ledger import SqlLedger
+from gateway.adapters.sql.sources import SqlSourceRegistry
+from gateway.demo.data import DemoDataset, generate_demo_data, write_demo_sqlite
 from gateway.domain.catalog import Catalog, FieldClass, FieldSpec, Operator
 from gateway.domain.decision import ItemDecision, Obligation
+from gateway.domain.desensitize.text_scan import FastScanner
 from gateway.domain.identifiers import SubjectId, is_valid_resident_id, is_valid_uscc, parse_subject
-from gateway.domain.ledger_entry import subject_commitment
-from gateway.domain.pii_scan import FastScanner
+from gateway.domain.ledger.entry import subject_commitment
 from gateway.domain.query import ItemRequest, QuerySpec
 from gateway.errors import PolicyDenied
 from gateway.ports import JSON, Actor

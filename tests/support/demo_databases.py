@@ -20,8 +20,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from gateway.adapters.demo_data import DEFAULT_SEED, DemoManifest, build_demo_databases
-from gateway.adapters.demo_schema import DEMO_DATABASES
+from gateway.demo.data import DEFAULT_SEED, DemoManifest, build_demo_databases
+from gateway.demo.schema import DEMO_DATABASES
 
 BACKENDS = ("sqlite", "postgresql", "mariadb")
 

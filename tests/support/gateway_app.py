@@ -15,14 +15,14 @@ from typing import Any
 import httpx
 import yaml
 
-from gateway.adapters.demo_data import DemoManifest, demo_manifest, write_demo_sqlite
-from gateway.adapters.keystore import FileKeyStore
-from gateway.adapters.ledger_store import open_ledger_source
+from gateway.adapters.client_files import ClientRegistry, new_client
+from gateway.adapters.key_files import FileKeyStore
+from gateway.adapters.sql.ledger import open_ledger_source
 from gateway.adapters.tokens import TokenIssuer
-from gateway.domain.ledger_entry import decode_envelope
-from gateway.services.identity import ClientRegistry, new_client
+from gateway.bootstrap import create_gateway_app
+from gateway.demo.data import DemoManifest, demo_manifest, write_demo_sqlite
+from gateway.domain.ledger.entry import decode_envelope
 from gateway.settings import Settings, load_settings
-from gateway.wiring import create_gateway_app
 from tests.conftest import FixedClock
 from tests.support.http_server import serve_app
 from tests.support.identity import FAST_SCRYPT

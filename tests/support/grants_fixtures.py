@@ -1,5 +1,5 @@
 """Grant test support: a pinned catalog, a policies directory built from the real grant rules
-(for gateway.adapters.regorus_engine.RegorusEngine), the store and ledger in one database, and
+(for gateway.adapters.policy.regorus.RegorusEngine), the store and ledger in one database, and
 request builders.
 
 The catalog is pinned here (not the shipped one) so that the grant tests mean the same thing when
@@ -21,9 +21,9 @@ from typing import Any
 import sqlalchemy as sa
 import yaml
 
-from gateway.adapters.grant_store import SqlGrantStore
-from gateway.adapters.ledger_store import SqlLedger
-from gateway.adapters.regorus_engine import RegorusEngine
+from gateway.adapters.policy.regorus import RegorusEngine
+from gateway.adapters.sql.grants import SqlGrantStore
+from gateway.adapters.sql.ledger import SqlLedger
 from gateway.ports import Clock, KeyStore
 
 REPO = Path(__file__).resolve().parents[2]

@@ -24,13 +24,13 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from fastapi import Depends, FastAPI
 from joserfc.jwk import ECKey, OKPKey
 
-from gateway.adapters.keystore import FileKeyStore
+from gateway.adapters.client_files import ClientRecord, ClientRegistry, new_client
+from gateway.adapters.key_files import FileKeyStore
 from gateway.adapters.tokens import ExternalIssuer, JwtAuthenticator, TokenIssuer
-from gateway.api.auth import router
 from gateway.api.deps import Principal, require_scope
 from gateway.api.problems import install_problem_handlers
+from gateway.api.routes.auth import router
 from gateway.ports import Clock
-from gateway.services.identity import ClientRecord, ClientRegistry, new_client
 from tests.support.http_server import serve_app
 
 AUDIENCE = "urn:credit-gateway:test"

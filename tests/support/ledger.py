@@ -10,10 +10,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from gateway.adapters.keystore import FileKeyStore
-from gateway.adapters.ledger_store import SqlLedger, ed25519_public_key
+from gateway.adapters.key_files import FileKeyStore
+from gateway.adapters.sql.ledger import SqlLedger, ed25519_public_key
 from gateway.domain.identifiers import resident_id_check_char, uscc_check_char
-from gateway.domain.ledger_entry import ItemRelease, SubjectRef, query_record, subject_commitment
+from gateway.domain.ledger.entry import ItemRelease, SubjectRef, query_record, subject_commitment
 from gateway.ports import Clock
 
 ORIGIN = "ledger.credit-gateway.test/log"

@@ -20,8 +20,8 @@ from typing import Any
 from fastapi import FastAPI
 from pydantic import BaseModel
 
-from gateway.adapters.keystore import FileKeyStore
-from gateway.adapters.ledger_store import SqlLedger
+from gateway.adapters.key_files import FileKeyStore
+from gateway.adapters.sql.ledger import SqlLedger
 from gateway.api.problems import install_problem_handlers
 from tests.support.ledger import ORIGIN, sample_record
 

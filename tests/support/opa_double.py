@@ -28,7 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Self
 
-from gateway.adapters.regorus_engine import RegorusEngine
+from gateway.adapters.policy.regorus import RegorusEngine
 from gateway.errors import PolicyEngineError
 from gateway.ports import JSON
 

@@ -2,7 +2,7 @@
 
 Everything is derived from a seeded ``random.Random`` so failures reproduce. The check characters are
 computed with ``gateway.domain.identifiers`` (resident ID, credit code) and a Luhn routine written
-here independently of ``gateway.domain.pii_scan``.
+here independently of ``gateway.domain.desensitize.text_scan``.
 """
 
 from __future__ import annotations

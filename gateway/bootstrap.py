@@ -1,0 +1,202 @@
+"""The composition root: builds every adapter and service from Settings, once, in the app's lifespan."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+
+from gateway.adapters.client_files import ClientRegistry
+from gateway.adapters.desensitizer import CatalogDesensitizer
+from gateway.adapters.key_files import FileKeyStore
+from gateway.adapters.policy.catalog_files import load_catalog
+from gateway.adapters.presidio import PresidioScanner
+from gateway.adapters.sql.grants import SqlGrantStore
+from gateway.adapters.sql.ledger import SqlLedger
+from gateway.adapters.sql.sources import SqlSourceRegistry
+from gateway.adapters.tokens import ExternalIssuer, JwtAuthenticator, TokenIssuer
+from gateway.domain.catalog import Catalog
+from gateway.domain.desensitize.text_scan import FastScanner
+from gateway.domain.identifiers import SubjectId
+from gateway.domain.ledger.entry import subject_commitment
+from gateway.errors import ConfigurationError
+from gateway.logging import configure_logging
+from gateway.ports import Clock, PolicyEngine, TextScanner
+from gateway.services.audit import AuditService
+from gateway.services.grants import GrantService
+from gateway.services.query import DECISION_ENTRYPOINT, QueryService
+from gateway.settings import Settings, load_settings
+
+log = logging.getLogger("gateway")
+
+
+class SystemClock:
+    """The real clock."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass
+class Components:
+    """Everything the app serves with; installed on ``app.state``."""
+
+    settings: Settings
+    catalog: Catalog
+    engine: PolicyEngine
+    queries: QueryService
+    grants: GrantService
+    audit: AuditService
+    client_registry: ClientRegistry
+    token_issuer: TokenIssuer
+    authenticator: JwtAuthenticator
+    closers: list[Callable[[], None]] = field(default_factory=list)
+    checks: dict[str, Callable[[], bool]] = field(default_factory=dict)
+
+    def install(self, state: Any) -> None:
+        """Expose the components to routers through ``request.app.state``."""
+        for name in (
+            "settings",
+            "catalog",
+            "engine",
+            "queries",
+            "grants",
+            "audit",
+            "client_registry",
+            "token_issuer",
+            "authenticator",
+        ):
+            setattr(state, name, getattr(self, name))
+        state.readiness = self.readiness
+
+    def readiness(self) -> dict[str, bool]:
+        """Run each readiness check; a check that raises is simply not ready."""
+        out: dict[str, bool] = {}
+        for name, check in self.checks.items():
+            try:
+                out[name] = bool(check())
+            except Exception:
+                out[name] = False
+        return out
+
+    def close(self) -> None:
+        """Release pools, threads and clients, in reverse order of creation."""
+        for closer in reversed(self.closers):
+            try:
+                closer()
+            except Exception:
+                log.warning("error while closing a component")
+
+
+def build_engine(settings: Settings) -> PolicyEngine:
+    """The policy engine the settings choose: embedded regorus or an OPA server."""
+    from gateway.adapters.policy.regorus import RegorusEngine, load_policy_sources
+
+    if settings.policy_engine == "regorus":
+        return RegorusEngine(settings.policies_dir)
+    from gateway.adapters.policy.opa import OpaEngine
+
+    assert settings.opa_url is not None  # noqa: S101 - Settings validates this
+    # The OPA server must run the same policy files; their digest is the revision we record.
+    revision = load_policy_sources(settings.policies_dir).revision
+    return OpaEngine(settings.opa_url, revision, settings.opa_timeout_s)
+
+
+def build_components(settings: Settings, clock: Clock | None = None) -> Components:
+    """Build every adapter and service; raise ConfigurationError if anything is missing."""
+    clock = clock or SystemClock()
+    closers: list[Callable[[], None]] = []
+    keystore = FileKeyStore(settings.keys_dir)
+    catalog = load_catalog(settings.policies_dir)
+    engine = build_engine(settings)
+    sources = SqlSourceRegistry(settings.sources)
+    closers.append(sources.close)
+    ledger = SqlLedger(settings.ledger_url, keystore, origin=settings.ledger_origin, clock=clock)
+    closers.append(ledger.close)
+    grant_store = SqlGrantStore(settings.ledger_url)
+    closers.append(grant_store.close)
+    grants = GrantService(store=grant_store, engine=engine, ledger=ledger, keystore=keystore, clock=clock)
+    # Both scanners use the same recognizer rules and find the same entities (asserted in
+    # bench/desensitize_bench.py); the fast one skips Presidio's per-call overhead on the hot path.
+    scanner: TextScanner = PresidioScanner() if settings.text_scanner == "presidio" else FastScanner()
+    desensitizer = CatalogDesensitizer(keystore, scanner, clock, algorithm=settings.encryption_algorithm)
+
+    def commit(subject: SubjectId) -> str:
+        return subject_commitment(keystore.secret("commitment"), str(subject.id_type), subject.value)
+
+    queries = QueryService(
+        catalog=catalog,
+        engine=engine,
+        sources=sources,
+        desensitizer=desensitizer,
+        ledger=ledger,
+        commit=commit,
+        clock=clock,
+        grants=grants,
+        max_rows_per_item=settings.max_rows_per_item,
+    )
+    audit = AuditService(ledger, keystore.secret("commitment"))
+    registry = ClientRegistry.from_file(settings.clients_file)
+    issuer = TokenIssuer(
+        keystore,
+        issuer=settings.issuer,
+        audience=settings.audience,
+        clock=clock,
+        lifetime_s=settings.token_lifetime_s,
+    )
+    authenticator = JwtAuthenticator(
+        keystore,
+        issuer=settings.issuer,
+        audience=settings.audience,
+        clock=clock,
+        external=[
+            ExternalIssuer(e.issuer, e.audience, jwks_url=e.jwks_url, department_claim=e.department_claim)
+            for e in settings.external_issuers
+        ],
+    )
+    closers.append(authenticator.close)
+    # Fail at startup, not on the first request, if a key the request path needs is missing.
+    for secret in ("commitment", "pseudonym", "encryption"):
+        keystore.secret(secret)
+    keystore.private_key_pem("token")
+    keystore.private_key_pem("ledger")
+    checks: dict[str, Callable[[], bool]] = {
+        # An empty query must come back as a well-formed refusal: the engine loads and answers.
+        "policy_engine": lambda: isinstance(engine.evaluate(DECISION_ENTRYPOINT, {}), dict),
+        "ledger": lambda: ledger.head() is not None,
+    }
+    return Components(
+        settings=settings,
+        catalog=catalog,
+        engine=engine,
+        queries=queries,
+        grants=grants,
+        audit=audit,
+        client_registry=registry,
+        token_issuer=issuer,
+        authenticator=authenticator,
+        closers=closers,
+        checks=checks,
+    )
+
+
+def create_gateway_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
+    """The app for ``settings``; components are built when it starts serving."""
+    from gateway.api.app import create_app
+
+    configure_logging(settings.log_level)
+    return create_app(lambda: build_components(settings, clock))
+
+
+def app_from_environment() -> FastAPI:
+    """uvicorn factory: settings from the file named by ``GATEWAY_CONFIG_FILE`` (set by the CLI)."""
+    config = os.environ.get("GATEWAY_CONFIG_FILE")
+    if not config:
+        raise ConfigurationError("GATEWAY_CONFIG_FILE is not set", accepted="a path to a settings YAML file")
+    return create_gateway_app(load_settings(Path(config)))

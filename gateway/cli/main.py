@@ -1,0 +1,231 @@
+"""The ``gateway`` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+DEFAULT_POLICIES = Path("policies")
+
+
+def _policies_dir(arg: str | None) -> Path:
+    if arg:
+        return Path(arg)
+    if DEFAULT_POLICIES.is_dir():
+        return DEFAULT_POLICIES
+    return Path(__file__).resolve().parents[2] / "policies"
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from gateway.demo.setup import prepare_demo, print_welcome
+
+    demo = prepare_demo(Path(args.dir), _policies_dir(args.policies), host=args.host, port=args.port)
+    print_welcome(demo)
+    if args.no_serve:
+        return 0
+    return _serve(demo.config_file, args.host, args.port, args.workers)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    return _serve(Path(args.config), args.host, args.port, args.workers)
+
+
+def _serve(config_file: Path, host: str, port: int, workers: int) -> int:
+    import os
+    import socket
+
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    os.environ["GATEWAY_CONFIG_FILE"] = str(config_file.resolve())
+    config = uvicorn.Config(
+        "gateway.bootstrap:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        access_log=False,  # access logs would carry URLs; our own structured logs carry counts only
+    )
+    if workers == 1:
+        uvicorn.Server(config).run()
+        return 0
+    # With several workers uvicorn binds a socket with protocol 0, and asyncio then never sets
+    # TCP_NODELAY on accepted connections: every keep-alive request waits ~40 ms on Nagle's algorithm.
+    # Binding the socket ourselves with IPPROTO_TCP avoids that.
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    Multiprocess(config, sockets=[sock]).run()
+    return 0
+
+
+def cmd_openapi(args: argparse.Namespace) -> int:
+    from gateway.api.app import create_app
+
+    app = create_app()
+    print(json.dumps(app.openapi(), indent=2, ensure_ascii=False))
+    return 0
+
+
+def cmd_catalog_check(args: argparse.Namespace) -> int:
+    from gateway.cli.catalog_check import run_catalog_check
+
+    urls: dict[str, str] | None = None
+    if args.config:
+        from gateway.settings import load_settings
+
+        urls = load_settings(Path(args.config)).sources or None
+    problems = run_catalog_check(_policies_dir(args.policies), urls)
+    for p in problems:
+        print(f"{p.file}: {p.path}: {p.message}")
+    print(f"{len(problems)} problem(s)" if problems else "catalog OK")
+    return 1 if problems else 0
+
+
+def cmd_policy_test(args: argparse.Namespace) -> int:
+    from gateway.adapters.policy.rego_tests import run_policy_tests
+
+    report = run_policy_tests(_policies_dir(args.policies))
+    for result in report.results:
+        mark = "PASS" if result.passed else "FAIL"
+        line = f"{mark} {result.package}.{result.name}"
+        if result.error:
+            line += f"  ({result.error})"
+        print(line)
+    failed = sum(1 for r in report.results if not r.passed)
+    print(f"{len(report.results) - failed} passed, {failed} failed")
+    return 1 if failed or not report.results else 0
+
+
+def cmd_keys_init(args: argparse.Namespace) -> int:
+    from gateway.adapters.key_files import FileKeyStore
+
+    created = FileKeyStore(Path(args.dir)).init()
+    for name in created:
+        print(f"created {Path(args.dir) / name}")
+    if not created:
+        print("all keys present; nothing created")
+    return 0
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    from gateway.adapters.key_files import FileKeyStore
+
+    FileKeyStore(Path(args.dir)).rotate(args.name)
+    print(f"rotated {args.name}; previous public key kept for verification")
+    return 0
+
+
+def cmd_ledger_verify(args: argparse.Namespace) -> int:
+    from gateway.cli.ledger_verify import run_verify_cli
+
+    return run_verify_cli(
+        export=Path(args.export) if args.export else None,
+        database=args.database,
+        public_key=Path(args.public_key),
+        origin=args.origin,
+        progress=not args.quiet,
+        extra_checkpoints=[Path(p) for p in args.checkpoint],
+    )
+
+
+def cmd_clients_hash(args: argparse.Namespace) -> int:
+    import getpass
+
+    from gateway.adapters.client_files import hash_client_secret
+
+    secret = getpass.getpass("client secret: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+    print(hash_client_secret(secret))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gateway", description="Credit information sharing gateway")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="build demo databases, keys and clients, then serve")
+    demo.add_argument("--dir", default=".demo")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--workers", type=int, default=1)
+    demo.add_argument("--policies")
+    demo.add_argument("--no-serve", action="store_true", help="prepare everything but do not serve")
+    demo.set_defaults(func=cmd_demo)
+
+    serve = sub.add_parser("serve", help="serve a configured deployment")
+    serve.add_argument("--config", required=True, help="YAML settings file")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(func=cmd_serve)
+
+    sub.add_parser("openapi", help="print the OpenAPI document").set_defaults(func=cmd_openapi)
+
+    catalog = sub.add_parser("catalog", help="catalog tools").add_subparsers(
+        dest="catalog_cmd", required=True
+    )
+    check = catalog.add_parser("check", help="report every problem in the catalog")
+    check.add_argument("--policies")
+    check.add_argument("--config", help="settings file; its sources are reflected to check column mappings")
+    check.set_defaults(func=cmd_catalog_check)
+
+    policy = sub.add_parser("policy", help="policy tools").add_subparsers(dest="policy_cmd", required=True)
+    ptest = policy.add_parser("test", help="run every test_ rule on the embedded engine")
+    ptest.add_argument("--policies")
+    ptest.set_defaults(func=cmd_policy_test)
+
+    keys = sub.add_parser("keys", help="key management").add_subparsers(dest="keys_cmd", required=True)
+    kinit = keys.add_parser("init", help="generate missing keys and secrets")
+    kinit.add_argument("--dir", default="keys")
+    kinit.set_defaults(func=cmd_keys_init)
+    krot = keys.add_parser("rotate", help="rotate a signing key, keeping the previous public key")
+    krot.add_argument("name", choices=["token", "ledger"])
+    krot.add_argument("--dir", default="keys")
+    krot.set_defaults(func=cmd_keys_rotate)
+
+    ledger = sub.add_parser("ledger", help="ledger tools").add_subparsers(dest="ledger_cmd", required=True)
+    verify = ledger.add_parser("verify", help="verify a ledger export or database offline")
+    src = verify.add_mutually_exclusive_group(required=True)
+    src.add_argument("--export", help="JSON Lines export file")
+    src.add_argument("--database", help="ledger database URL")
+    verify.add_argument("--public-key", required=True, help="ledger public key (PEM)")
+    verify.add_argument("--origin", help="expected checkpoint origin line")
+    verify.add_argument(
+        "--checkpoint",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a signed checkpoint saved earlier (repeatable): the log must still be consistent with it",
+    )
+    verify.add_argument("--quiet", action="store_true")
+    verify.set_defaults(func=cmd_ledger_verify)
+
+    clients = sub.add_parser("clients", help="client tools").add_subparsers(dest="clients_cmd", required=True)
+    chash = clients.add_parser("hash-secret", help="hash a client secret read from stdin")
+    chash.set_defaults(func=cmd_clients_hash)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        from gateway.errors import GatewayError
+
+        if isinstance(exc, GatewayError):
+            print(f"error [{exc.code}]: {exc.detail}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())
