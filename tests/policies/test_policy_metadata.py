@@ -118,21 +118,22 @@ def test_every_policy_package_is_checked() -> None:
     assert len(emitted) >= 45
 
 
+def _reason(code: str, clause: str, emits: str) -> str:
+    return f'# METADATA\n# custom:\n#   code: {code}\n#   clause: "{clause}"\nr := {emits}\n'
+
+
 @pytest.mark.parametrize(
     ("rule", "finding"),
     [
-        ('# METADATA\n# custom:\n#   code: a\n#   clause: "(1)"\nr := {"code": "a", "clause": "(1)"}\n', None),
-        ('# METADATA\n# custom:\n#   code: a\n#   clause: "(1)"\nr := {"code": "b", "clause": "(1)"}\n', "emits"),
-        ('# METADATA\n# custom:\n#   code: a\n#   clause: "(2)"\nr := {"code": "a", "clause": "(1)"}\n', "clause"),
-        ('# METADATA\n# custom:\n#   code: a\n#   clause: "(1)"\nr := {"clause": "(1)"}\n', "emits []"),
+        (_reason("a", "(1)", '{"code": "a", "clause": "(1)"}'), None),
+        (_reason("a", "(1)", '{"code": "b", "clause": "(1)"}'), "emits"),
+        (_reason("a", "(2)", '{"code": "a", "clause": "(1)"}'), "clause"),
+        (_reason("a", "(1)", '{"clause": "(1)"}'), "emits []"),
         ('# METADATA\n# title: no code\nr := {"code": "a", "clause": "(1)"}\n', "None"),
         ('r := {"code": "a", "clause": "(1)"}\n', "None"),
         ('# METADATA\n# custom:\n#   kind: k\n#   clause: "(4)"\nf := [{"kind": "j"}]\n', "emits"),
-        (
-            '# METADATA\n# custom:\n#   code: a\n#   clause: "(1)"\nr := {"code": "a", "clause": "(1)"}\n\n'
-            'r := {"code": "a", "clause": "(1)"}\n',
-            "None",
-        ),
+        # A second body emitting a reason needs its own METADATA.
+        (_reason("a", "(1)", '{"code": "a", "clause": "(1)"}') + '\nr := {"code": "a"}\n', "None"),
     ],
 )
 def test_the_metadata_check_finds_disagreements(rule: str, finding: str | None) -> None:
@@ -140,4 +141,5 @@ def test_the_metadata_check_finds_disagreements(rule: str, finding: str | None) 
     if finding is None:
         assert found == []
     else:
-        assert len(found) == 1 and finding in found[0], found
+        assert len(found) == 1, found
+        assert finding in found[0], found
