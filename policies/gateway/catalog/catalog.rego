@@ -47,6 +47,21 @@ departments := _merge("departments")
 databases := _merge("databases")
 
 # METADATA
+# title: The local catalogs agree wherever they define the same id
+# description: |
+#   With fewer than two local catalogs there is nothing to compare, and nothing is iterated. With
+#   more, the merged items, purposes and measures are built, which fails (object keys must be
+#   unique) when two of them define an id differently: the decision fails rather than pick one.
+consistent if count([name | some name, doc in data.catalog; object.get(doc, "kind", null) != "national"]) < 2
+
+consistent if {
+	count(local) >= 2
+	_ = items
+	_ = purposes
+	_ = measures
+}
+
+# METADATA
 # title: Catalog revision
 # description: |
 #   "<name>@<revision>" for every catalog, ordered by name and joined by ";": the same string the

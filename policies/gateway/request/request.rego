@@ -50,9 +50,9 @@ requested_ids contains entry.id if {
 # description: |
 #   Looked up by key in each catalog, never by merging whole catalogs: a national catalog's entry
 #   when one lists the id (a local catalog cannot override it), else the one local catalog's entry.
-#   Two catalogs of the same kind listing the id differently leave it unknown (gateway.catalog, which
-#   merges, fails on them instead; `gateway catalog check` reports them).
+#   Local catalogs that disagree make it fail (gateway.catalog.consistent).
 items[id] := national[0] if {
+	data.gateway.catalog.consistent
 	catalogs := data.catalog
 	some id in requested_ids
 	national := [entry | some catalog in catalogs; catalog.kind == "national"; entry := catalog.items[id]]
@@ -60,6 +60,7 @@ items[id] := national[0] if {
 }
 
 items[id] := others[0] if {
+	data.gateway.catalog.consistent
 	catalogs := data.catalog
 	some id in requested_ids
 	not _national_item(catalogs, id)
@@ -92,10 +93,12 @@ unknown_ids contains id if {
 # METADATA
 # title: The catalog entry of the stated purpose, looked up by key as items are
 purpose := national[0] if {
+	data.gateway.catalog.consistent
 	catalogs := data.catalog
 	national := [entry | some catalog in catalogs; catalog.kind == "national"; entry := catalog.purposes[input.purpose]]
 	count(national) == 1
 } else := others[0] if {
+	data.gateway.catalog.consistent
 	catalogs := data.catalog
 	national := [entry | some catalog in catalogs; catalog.kind == "national"; entry := catalog.purposes[input.purpose]]
 	count(national) == 0
@@ -166,16 +169,32 @@ fields[id] := names if {
 	names := explicit | implicit
 }
 
-_valid_entry(entry) if {
-	data.gateway.lib.text(entry.id)
+# The top-level texts that are stated (non-empty strings), checked once here rather than by one
+# function call per reason rule.
+_stated contains key if {
+	some key, path in {"department": ["requester", "department"], "purpose": ["purpose"], "legal_basis": ["legal_basis"]}
+	value := object.get(input, path, null)
+	is_string(value)
+	value != ""
+}
+
+# The positions of the item entries that name an item and null or a non-empty list of field names.
+_well_formed contains i if {
+	some i, entry in entries
+	is_string(entry.id)
+	entry.id != ""
 	object.get(entry, "fields", null) == null
 }
 
-_valid_entry(entry) if {
-	data.gateway.lib.text(entry.id)
-	data.gateway.lib.nonempty_array(entry.fields)
+_well_formed contains i if {
+	some i, entry in entries
+	is_string(entry.id)
+	entry.id != ""
+	is_array(entry.fields)
+	count(entry.fields) > 0
 	every name in entry.fields {
-		data.gateway.lib.text(name)
+		is_string(name)
+		name != ""
 	}
 }
 
@@ -190,7 +209,7 @@ deny contains {
 	"message": "the requesting department must be stated",
 	"field": "requester.department",
 } if {
-	not data.gateway.lib.text(object.get(input, ["requester", "department"], null))
+	not "department" in _stated
 }
 
 # METADATA
@@ -204,7 +223,7 @@ deny contains {
 	"message": "the purpose of the query must be stated",
 	"field": "purpose",
 } if {
-	not data.gateway.lib.text(object.get(input, "purpose", null))
+	not "purpose" in _stated
 }
 
 # METADATA
@@ -218,7 +237,7 @@ deny contains {
 	"message": "the legal basis of the query must be stated",
 	"field": "legal_basis",
 } if {
-	not data.gateway.lib.text(object.get(input, "legal_basis", null))
+	not "legal_basis" in _stated
 }
 
 # METADATA
@@ -232,7 +251,7 @@ deny contains {
 	"message": "the query must name at least one catalog item",
 	"field": "items",
 } if {
-	not data.gateway.lib.nonempty_array(object.get(input, "items", null))
+	count(entries) == 0
 }
 
 # METADATA
@@ -249,8 +268,8 @@ deny contains {
 	"message": "each item must name a catalog item id and either null or a non-empty list of field names",
 	"field": "items",
 } if {
-	some entry in entries
-	not _valid_entry(entry)
+	some i, _ in entries
+	not i in _well_formed
 }
 
 # METADATA
@@ -264,7 +283,7 @@ deny contains {
 	"message": "the query must name at least one subject",
 	"field": "subjects",
 } if {
-	not data.gateway.lib.nonempty_array(object.get(input, "subjects", null))
+	count(subjects) == 0
 }
 
 # METADATA
