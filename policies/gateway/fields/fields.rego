@@ -49,9 +49,7 @@ deny contains {
 } if {
 	items := data.gateway.request.items
 	some id, names in data.gateway.request.fields
-	defined := object.get(items[id], "fields", {})
-	some name in names
-	not defined[name]
+	some name in names - _names(object.get(items[id], "fields", {}))
 }
 
 # METADATA
@@ -71,8 +69,11 @@ deny contains {
 	some id, names in data.gateway.request.fields
 	need := needs[id]
 	count(need) > 0
-	defined := object.get(items[id], "fields", {})
-	some name in names
-	defined[name]
-	not name in need
+	some name in (names & _names(object.get(items[id], "fields", {}))) - need
 }
+
+# The field names an item defines. Set operations rather than one `not` per requested field: each
+# negation costs a few microseconds in regorus.
+_names(defined) := {name | some name, spec in defined; spec != false} if is_object(defined)
+
+_names(defined) := set() if not is_object(defined)
