@@ -8,7 +8,7 @@ the consent: how and when it was obtained, where it is recorded, whether it was 
 This module checks only the *shape* of a grant. Whether a well-shaped grant is acceptable (blanket,
 lifetime, mandatory, retroactive...) is decided by the Rego policy ``data.gateway.grants.registration``
 so that security teams can tune it; what a stored grant covers on the query path is decided by
-``data.gateway.grants.covered_items``. Pure: times are arguments, nothing is read or written here.
+``data.gateway.coverage.covered_items``. Pure: times are arguments, nothing is read or written here.
 """
 
 from __future__ import annotations

@@ -108,8 +108,8 @@ def covered(service: GrantService, grant_id: str, **query: Any) -> tuple[set[str
     """Ask the real policy what the stored grant covers now, and why not."""
     document = service.grant_for_query(grant_id, query.get("department", "housing"))
     policy_input = query_input(service, document, **query)
-    items = service.engine.evaluate("gateway.grants.covered_items", policy_input)
-    reasons = service.engine.evaluate("gateway.grants.query_reasons", policy_input)
+    items = service.engine.evaluate("gateway.coverage.covered_items", policy_input)
+    reasons = service.engine.evaluate("gateway.coverage.query_reasons", policy_input)
     return set(items), {r["code"] for r in reasons}
 
 
@@ -208,7 +208,7 @@ def test_missing_rules_fail_closed(
     db: GrantDatabase, keystore: FileKeyStore, clock: FixedClock, tmp_path: Path
 ) -> None:
     policies = write_policies(tmp_path / "empty")
-    (policies / "gateway" / "grants.rego").write_text("package gateway.grants\n")
+    (policies / "gateway" / "grants" / "grants.rego").write_text("package gateway.grants\n")
     service = GrantService(db.store, RegorusEngine(policies), db.ledger, keystore, clock)
     with pytest.raises(PolicyEngineError):
         service.register(REGISTRAR, PERSON, TERMS)
