@@ -54,6 +54,13 @@ class InvalidIdentifier(InvalidRequest):
     title = "Invalid subject identifier"
 
 
+class IdentifierInText(InvalidRequest):
+    """A field that would be stored or logged holds a checksum-valid identifier."""
+
+    code = "identifier_in_text"
+    title = "Identifier in text"
+
+
 class NotFound(GatewayError):
     """The named resource does not exist."""
 

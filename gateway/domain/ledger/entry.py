@@ -37,21 +37,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.domain.identifiers import is_valid_resident_id, is_valid_uscc
+from gateway.domain import detector
 from gateway.errors import InvalidRequest
 
 KINDS = frozenset({"query", "grant", "review", "subject_report", "repair"})
 REVIEW_STATUSES = frozenset({"reviewed", "flagged"})
 _COMMITMENT_LABEL = b"credit-gateway/ledger-subject/v1"
 _ENVELOPE_PREFIX = b'{"index":'
-# Runs that could hold an identifier: resident IDs start with 1-9, USCCs with 1-9, A, N or Y.
-_ID_RUN = re.compile(r"[1-9ANY][0-9A-Z]{17,}")
 
 
 def canonical_json(value: Any) -> bytes:
@@ -85,24 +82,13 @@ def canonical_record(record: Mapping[str, Any]) -> bytes:
 
 
 def contains_identifier(text: str) -> bool:
-    """True when ``text`` holds a checksum-valid resident ID or unified social credit code.
+    """True when ``text`` holds a checksum-valid identifier in any written form.
 
-    Only 18-character tokens standing alone count: not part of a longer run of letters and digits
-    (such as a hex digest or a commitment).
+    Delegates to the one detector (``gateway.domain.detector``): resident IDs, credit codes, bank cards
+    and mobile numbers, lower-case, full-width, spaced or glued to other text. The gateway's own hex
+    digests, commitments and UUIDs are passed over (they would match by chance).
     """
-    end = len(text)
-    for match in _ID_RUN.finditer(text):
-        start, stop = match.span()
-        if stop - start != 18:
-            continue
-        if start and text[start - 1].isascii() and text[start - 1].isalnum():
-            continue
-        if stop < end and text[stop].isascii() and text[stop].isalnum():
-            continue
-        candidate = match.group()
-        if is_valid_resident_id(candidate) or is_valid_uscc(candidate):
-            return True
-    return False
+    return detector.contains_identifier(text, skip_digests=True)
 
 
 def format_time(moment: datetime) -> str:
