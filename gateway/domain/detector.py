@@ -70,6 +70,8 @@ MOBILE_SEGMENTS = frozenset(
 _SEP = "[" + SEPARATORS + "]"
 # A run of separators is dropped when a digit stands on one side and a letter or digit on the other.
 _JOIN = re.compile("(?<=[0-9])" + _SEP + "{1,3}(?=[0-9A-Za-z])|(?<=[A-Za-z])" + _SEP + "{1,3}(?=[0-9])")
+# Credit codes are letters and digits: written in groups, letters meet letters across a separator too.
+_JOIN_ALL = re.compile("(?<=[0-9A-Za-z])" + _SEP + "{1,3}(?=[0-9A-Za-z])")
 # Every identifier needs six digits in a row once separators are gone (a credit code's division code).
 _PRECHECK = re.compile("[0-9](?:" + _SEP + "{0,3}[0-9]){5}")
 _RESIDENT_WINDOW = re.compile(r"(?=([1-9][0-9]{16}[0-9X]))")
@@ -270,7 +272,17 @@ def identifiers_in(
     if skip_digests:
         text = _DIGESTS.sub("#", text)
     view, breaks = _view(text)
-    return identifiers_in_normalized(view, kinds, breaks)
+    found = identifiers_in_normalized(view, kinds, breaks)
+    codes = {IdentifierKind.USCC, IdentifierKind.INDIVIDUAL_BUSINESS} & set(kinds)
+    if codes - found and _JOIN_ALL.search(view):
+        # ``9265.0102.UCQW.D18YGH``: a code whose groups join letter to letter.
+        compact = _JOIN_ALL.sub("", view)
+        found |= {
+            _uscc_kind(code)
+            for _, code in subject_windows(compact)
+            if not is_valid_resident_id(code) and _uscc_kind(code) in codes
+        }
+    return found
 
 
 def contains_identifier(
