@@ -9,6 +9,7 @@ Rego METADATA, not here) through ``problem_code``.
     GatewayError                      gateway_error            500
     ├── InvalidRequest                invalid_request          422
     │   ├── InvalidIdentifier         invalid_identifier
+    │   ├── IdentifierInText          identifier_in_text
     │   ├── GrantSubjectNotPersonal   grant_subject_not_personal
     │   └── CheckpointError           checkpoint_invalid
     ├── VerificationError             verification_failed      422
@@ -102,6 +103,13 @@ class InvalidIdentifier(InvalidRequest):
 
     code = "invalid_identifier"
     title = "Invalid subject identifier"
+
+
+class IdentifierInText(InvalidRequest):
+    """A field that would be stored or logged holds a checksum-valid identifier."""
+
+    code = "identifier_in_text"
+    title = "Identifier in text"
 
 
 class GrantSubjectNotPersonal(InvalidRequest):

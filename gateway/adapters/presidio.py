@@ -1,7 +1,9 @@
 """Presidio recognizers for Chinese identifiers, and a scanner on Presidio's analyzer.
 
 The recognizers are ``PatternRecognizer`` subclasses built from
-``gateway.domain.desensitize.text_scan.ENTITY_RULES``:
+``gateway.domain.desensitize.text_scan.ENTITY_RULES``. The analyzer reads the same normalized view of a
+text as the fast scanner (``gateway.domain.detector.normalize_mapped``: NFKC, upper case, separators next
+to digits dropped) and its results are mapped back to the original spans the same way, with
 the same patterns (fenced by lookarounds, since ``\\b`` finds no boundary inside Chinese text), the same
 checksums in ``validate_result`` and the same context words, so the analyzer and the standard-library
 ``FastScanner`` report identical findings (the tests and ``bench/desensitize_bench.py`` assert it).
@@ -29,7 +31,15 @@ from typing import Any, ClassVar
 from presidio_analyzer import AnalyzerEngine, Pattern, PatternRecognizer, RecognizerRegistry, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpEngineProvider
 
-from gateway.domain.desensitize.text_scan import RULES_BY_ENTITY, Entity, EntityRule, Finding, has_candidate
+from gateway.domain.desensitize.text_scan import (
+    RULES_BY_ENTITY,
+    Entity,
+    EntityRule,
+    Finding,
+    complete,
+    has_candidate,
+)
+from gateway.domain.detector import normalize_mapped
 
 LANGUAGES = ("zh", "en")
 # The same bits in the stdlib ``re`` and the ``regex`` module Presidio compiles with.
@@ -149,7 +159,7 @@ def build_analyzer(languages: Sequence[str] = LANGUAGES) -> AnalyzerEngine:
 
 
 def to_finding(text: str, result: RecognizerResult) -> Finding:
-    """Our Finding for a Presidio result (``valid`` re-derived from the matched text)."""
+    """Our Finding for a Presidio result on ``text`` (``valid`` re-derived from the matched text)."""
     entity = Entity(result.entity_type)
     valid = RULES_BY_ENTITY[entity].validate(text[result.start : result.end]) is True
     return Finding(entity, result.start, result.end, float(result.score), valid)
@@ -172,7 +182,9 @@ class PresidioScanner:
         """Findings in ``text``; texts failing the pre-check never reach the analyzer."""
         if not has_candidate(text):
             return []
+        normalized = normalize_mapped(text)
+        view = normalized.text
         results = self.analyzer.analyze(
-            text, language=self.language, entities=self._entities, nlp_artifacts=self._artifacts
+            view, language=self.language, entities=self._entities, nlp_artifacts=self._artifacts
         )
-        return [to_finding(text, r) for r in results]
+        return complete(normalized, (to_finding(view, r) for r in results))

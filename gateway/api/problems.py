@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -14,6 +16,7 @@ from gateway.errors import (
     AuthenticationFailed,
     GatewayError,
     HttpError,
+    IdentifierInText,
     InternalError,
     InvalidRequest,
     MethodNotAllowed,
@@ -56,9 +59,49 @@ def error_response(exc: GatewayError) -> JSONResponse:
     return problem_response(status, exc.problem_code, exc.title, exc.detail, extra)
 
 
-def _location(loc: tuple[Any, ...] | list[Any]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
-    return ".".join(parts) or "body"
+# How pydantic names the member of a union it tried (``str``, ``constrained-str``,
+# ``function-after[refuse_identifier(), constrained-str]``): no input in it, and no help to a caller.
+_UNION_MEMBER = re.compile(r"(?:function-[a-z]+\[.*\]|constrained-[a-z]+|str|int|float|bool)")
+_SOURCES = ("body", "query", "path", "header", "cookie")
+
+
+def schema_names(app: FastAPI) -> frozenset[str]:
+    """Every parameter, property and schema name of the app's OpenAPI document: the only words a field
+    path may hold (the document is built once and cached by FastAPI)."""
+    document = app.openapi()
+    names: set[str] = set()
+    for path in document.get("paths", {}).values():
+        for operation in path.values():
+            if isinstance(operation, dict):
+                names.update(p["name"] for p in operation.get("parameters", []) if "name" in p)
+    for name, schema in document.get("components", {}).get("schemas", {}).items():
+        names.add(name)
+        names.add(str(schema.get("title", name)))
+        names.update(schema.get("properties", {}))
+    return frozenset(names)
+
+
+def location(loc: Sequence[Any], error_type: str, names: frozenset[str]) -> str:
+    """A field path of positions and schema names; what a caller named (a JSON key, a dict key) never.
+
+    An unknown key is reported at the object that holds it; a submitted dict key becomes ``*``.
+    """
+    parts = list(loc)
+    if parts and parts[0] in _SOURCES:
+        parts = parts[1:]
+    if error_type == "extra_forbidden" and parts:
+        parts = parts[:-1]  # the unknown key itself is whatever the caller wrote
+    out: list[str] = []
+    for part in parts:
+        if isinstance(part, int):
+            out.append(str(part))
+        elif part in names:
+            out.append(part)
+        elif part == "[key]" or _UNION_MEMBER.fullmatch(str(part)):
+            continue
+        else:
+            out.append("*")
+    return ".".join(out) or "body"
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -69,13 +112,32 @@ def install_problem_handlers(app: FastAPI) -> None:
         log.info("request refused", extra={"code": exc.problem_code, "status": exc.status})
         return error_response(exc)
 
+    names: list[frozenset[str]] = []  # computed on first use, once every router is included
+
     async def validation_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)  # noqa: S101
+        if not names:
+            names.append(schema_names(app))
         errors = [
-            # Never echo the submitted value: it may be a personal identifier.
-            {"field": _location(e.get("loc", ())), "message": e.get("msg", ""), "type": e.get("type", "")}
+            # Never echo the submitted value (it may be a personal identifier), nor a key it used.
+            {
+                "field": location(e.get("loc", ()), e.get("type", ""), names[0]),
+                "message": e.get("msg", ""),
+                "type": e.get("type", ""),
+            }
             for e in exc.errors()
         ]
+        found = [e for e in errors if e["type"] == IdentifierInText.code]
+        if found:
+            # The refusal that matters: the field would have carried an identifier into a record or log.
+            log.info("request refused", extra={"code": IdentifierInText.code, "status": 422})
+            return problem_response(
+                IdentifierInText.status,
+                IdentifierInText.code,
+                IdentifierInText.title,
+                f"{found[0]['field']}: {found[0]['message']}",
+                {"field": found[0]["field"], "errors": found},
+            )
         first = errors[0] if errors else {"field": "body", "message": "invalid"}
         return problem_response(
             InvalidRequest.status,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from gateway.domain.identifiers import parse_subject
@@ -142,7 +142,7 @@ class AuditService:
         """One entry, its reviews, and its RFC 9162 inclusion proof against a signed checkpoint."""
         found = self.store.entry(index)
         if found is None:
-            raise NotFound(f"no ledger entry {index}", field="index")
+            raise NotFound("no such ledger entry", field="index")
         if tree_size is None:
             signed: SignedCheckpoint | None = self.store.checkpoint()
             assert signed is not None  # noqa: S101 - checkpoint() always returns one
@@ -216,7 +216,8 @@ class AuditService:
 
     def subject_report(self, id_type: str, value: str, auditor: Actor) -> dict[str, Any]:
         """Every entry that touched one subject, found through its commitment; the lookup is registered."""
-        subject = parse_subject(id_type, value, field="value")
+        # A lookup, not a registration: a number born "after today" finds nothing, so no date bound here.
+        subject = parse_subject(id_type, value, field="value", today=date.max)
         ref = commit_subject(self._secret, subject)
         found = []
         for entry in self.store.iter_entries(EntryFilter(subject=ref.commitment)):
@@ -244,7 +245,7 @@ class AuditService:
             raise InvalidRequest("a review comment may not contain a subject identifier", field="comment")
         target = self.store.entry(index)
         if target is None:
-            raise NotFound(f"no ledger entry {index}", field="index")
+            raise NotFound("no such ledger entry", field="index")
         record = ReviewRecord(
             target_index=index,
             target_leaf_hash=target.leaf_hash.hex(),

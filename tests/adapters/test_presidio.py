@@ -17,8 +17,17 @@ from gateway.adapters.presidio import (
     PresidioScanner,
     ResidentIdRecognizer,
     build_analyzer,
+    to_finding,
 )
-from gateway.domain.desensitize.text_scan import MAX_SCORE, Entity, FastScanner, Finding, find_entities
+from gateway.domain.desensitize.text_scan import (
+    MAX_SCORE,
+    Entity,
+    FastScanner,
+    Finding,
+    complete,
+    find_entities,
+)
+from gateway.domain.detector import normalize_mapped
 from tests.support.pii import (
     bank_card,
     bank_card_corruptions,
@@ -143,9 +152,14 @@ def test_stock_analyze_call_agrees_too(analyzer: AnalyzerEngine) -> None:
     rng = random.Random(4)
     for _ in range(100):
         text = free_text(rng, candidates=3)
+        # Both read the normalized view and add the same window findings (see text_scan.complete).
+        normalized = normalize_mapped(text)
         stock = sorted(
-            Finding(Entity(r.entity_type), r.start, r.end, r.score, False)
-            for r in analyzer.analyze(text, language="zh")
+            f._replace(valid=False)
+            for f in complete(
+                normalized,
+                (to_finding(normalized.text, r) for r in analyzer.analyze(normalized.text, language="zh")),
+            )
         )
         ours = sorted(f._replace(valid=False) for f in find_entities(text))
         assert stock == ours, text

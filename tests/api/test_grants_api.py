@@ -363,8 +363,9 @@ CASES = [
         "invalid_request",
         "consent.separate",
     ),
-    Case("unknown body field", grant_body(scope="everything"), 422, "invalid_request", "scope"),
-    Case("identifier as an item", grant_body(items=[RESIDENT_ID]), 422, "invalid_request", "items[0]"),
+    # The unknown key is not echoed (it could be an identifier): the object holding it is named.
+    Case("unknown body field", grant_body(scope="everything"), 422, "invalid_request", "body"),
+    Case("identifier as an item", grant_body(items=[RESIDENT_ID]), 422, "identifier_in_text", "items.0"),
     Case(
         "resident ID with a wrong check character",
         grant_body(subject=RESIDENT_ID[:17] + "9"),

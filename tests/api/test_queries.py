@@ -233,12 +233,19 @@ def test_identifier_in_legal_basis_is_refused(gateway: Deployment) -> None:
     assert subject not in response.text
 
 
-def test_unknown_request_field_is_refused_with_its_name(gateway: Deployment) -> None:
+def test_unknown_request_field_is_refused_at_its_object_without_its_name(gateway: Deployment) -> None:
     body = licensing_query(gateway.manifest.legal_person.value, "market.admin_penalty", everything=True)
     response = gateway.query("platform", body)
     assert response.status_code == 422
     assert response.json()["code"] == "invalid_request"
-    assert response.json()["field"] == "everything"
+    assert response.json()["field"] == "body"
+    # A key the caller wrote is never echoed, wherever it is (it could be an identifier).
+    body = licensing_query(gateway.manifest.legal_person.value, "market.admin_penalty")
+    body["subjects"][0]["330108196403318305"] = 1
+    response = gateway.query("platform", body)
+    assert response.status_code == 422
+    assert response.json()["field"] == "subjects.0"
+    assert "330108196403318305" not in response.text
 
 
 def test_bad_token_is_refused_with_401(gateway: Deployment) -> None:

@@ -21,6 +21,9 @@ from gateway.domain.identifiers import (
 )
 from gateway.errors import InvalidIdentifier
 
+# The day the identifiers are checked on (birth dates may not be after it).
+TODAY = date(2026, 11, 22)
+
 # The worked example of GB 11643-1999 (check character X) and a few generated ones.
 STANDARD_ID = "11010519491231002X"
 DATA = generate_demo_data(2020)
@@ -47,7 +50,7 @@ def test_every_wrong_check_character_of_a_resident_id_is_caught(value: str) -> N
         corrupted = value[:17] + char
         assert not is_valid_resident_id(corrupted), corrupted
         with pytest.raises(InvalidIdentifier) as caught:
-            parse_subject("resident_id", corrupted, field="subjects[0]")
+            parse_subject("resident_id", corrupted, field="subjects[0]", today=TODAY)
         assert "check character" in caught.value.detail
         assert caught.value.field == "subjects[0]"
         assert corrupted not in caught.value.detail  # the value is never echoed
@@ -73,7 +76,7 @@ def test_every_wrong_check_character_of_a_uscc_is_caught(value: str) -> None:
         corrupted = value[:17] + char
         assert not is_valid_uscc(corrupted), corrupted
         with pytest.raises(InvalidIdentifier) as caught:
-            parse_subject("uscc", corrupted)
+            parse_subject("uscc", corrupted, today=TODAY)
         assert "check character" in caught.value.detail
 
 
@@ -96,8 +99,8 @@ def test_uscc_check_character_follows_the_gb_32100_formula() -> None:
 
 
 def test_parse_subject_classifies_and_normalizes() -> None:
-    person = parse_subject("resident_id", STANDARD_ID.lower())
-    assert person == parse_subject("resident_id", f"  {STANDARD_ID} ")
+    person = parse_subject("resident_id", STANDARD_ID.lower(), today=TODAY)
+    assert person == parse_subject("resident_id", f"  {STANDARD_ID} ", today=TODAY)
     assert (person.id_type, person.kind, person.value) == (
         IdType.RESIDENT_ID,
         SubjectKind.NATURAL_PERSON,
@@ -105,10 +108,10 @@ def test_parse_subject_classifies_and_normalizes() -> None:
     )
     company = next(u for u in USCCS if u.startswith("91"))
     shop = next(u for u in USCCS if u.startswith("92"))
-    assert parse_subject("uscc", company).kind is SubjectKind.LEGAL_PERSON
-    assert parse_subject("uscc", shop).kind is SubjectKind.INDIVIDUAL_BUSINESS
-    assert parse_subject("uscc", shop).kind.is_personal
-    assert not parse_subject("uscc", company).kind.is_personal
+    assert parse_subject("uscc", company, today=TODAY).kind is SubjectKind.LEGAL_PERSON
+    assert parse_subject("uscc", shop, today=TODAY).kind is SubjectKind.INDIVIDUAL_BUSINESS
+    assert parse_subject("uscc", shop, today=TODAY).kind.is_personal
+    assert not parse_subject("uscc", company, today=TODAY).kind.is_personal
 
 
 @pytest.mark.parametrize(
@@ -126,7 +129,7 @@ def test_parse_subject_classifies_and_normalizes() -> None:
 )
 def test_malformed_identifiers_are_refused_naming_the_rule(id_type: str, value: str, rule: str) -> None:
     with pytest.raises(InvalidIdentifier) as caught:
-        parse_subject(id_type, value)
+        parse_subject(id_type, value, today=TODAY)
     assert rule in caught.value.detail
     assert caught.value.accepted
 
@@ -134,10 +137,10 @@ def test_malformed_identifiers_are_refused_naming_the_rule(id_type: str, value: 
 def test_minor_is_decided_on_the_birth_date_in_the_id() -> None:
     today = date(2026, 11, 22)
     manifest = DATA.manifest
-    assert parse_subject("resident_id", manifest.minor.value).is_minor(today)
-    assert parse_subject("resident_id", manifest.almost_adult.value).is_minor(today)
-    assert not parse_subject("resident_id", manifest.just_adult.value).is_minor(today)
-    assert not parse_subject("uscc", manifest.legal_person.value).is_minor(today)
+    assert parse_subject("resident_id", manifest.minor.value, today=TODAY).is_minor(today)
+    assert parse_subject("resident_id", manifest.almost_adult.value, today=TODAY).is_minor(today)
+    assert not parse_subject("resident_id", manifest.just_adult.value, today=TODAY).is_minor(today)
+    assert not parse_subject("uscc", manifest.legal_person.value, today=TODAY).is_minor(today)
 
 
 @pytest.mark.parametrize(

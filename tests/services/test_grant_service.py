@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +37,14 @@ from tests.support.grants_fixtures import (
     write_policies,
 )
 
+# The day the identifiers are checked on (birth dates may not be after it).
+TODAY = date(2026, 11, 22)
+
 REGISTRAR = Actor("ss-app", "social_security")
 RECIPIENT = Actor("housing-app", "housing")
 STRANGER = Actor("tax-app", "tax")
-PERSON = parse_subject("resident_id", RESIDENT_ID)
-OTHER_PERSON = parse_subject("resident_id", OTHER_RESIDENT_ID)
+PERSON = parse_subject("resident_id", RESIDENT_ID, today=TODAY)
+OTHER_PERSON = parse_subject("resident_id", OTHER_RESIDENT_ID, today=TODAY)
 T0 = datetime(2026, 11, 21, tzinfo=UTC)
 
 TERMS = GrantTerms(
@@ -181,14 +184,16 @@ def test_bad_shape_is_refused_before_the_policy_and_not_registered(
 
 def test_legal_person_gives_no_grant(service: GrantService, db: GrantDatabase) -> None:
     with pytest.raises(InvalidRequest) as caught:
-        service.register(REGISTRAR, parse_subject("uscc", LEGAL_PERSON), TERMS)
+        service.register(REGISTRAR, parse_subject("uscc", LEGAL_PERSON, today=TODAY), TERMS)
     assert caught.value.code == "grant_subject_not_personal"
     assert db.records() == []
 
 
 def test_individual_business_gives_a_grant(service: GrantService) -> None:
     outcome = service.register(
-        REGISTRAR, parse_subject("uscc", INDIVIDUAL_BUSINESS), replace(TERMS, items=("judgment_debtors",))
+        REGISTRAR,
+        parse_subject("uscc", INDIVIDUAL_BUSINESS, today=TODAY),
+        replace(TERMS, items=("judgment_debtors",)),
     )
     assert str(outcome.grant.subject_kind) == "individual_business"
 

@@ -43,6 +43,9 @@ from gateway.errors import PolicyDenied
 from gateway.ports import JSON, Actor
 from gateway.services.query import QueryService
 
+# The day the identifiers are checked on (birth dates may not be after it).
+TODAY = date(2026, 11, 22)
+
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 BATCH = 40
@@ -144,7 +147,9 @@ def subjects(data: DemoDataset, today: date) -> list[list[SubjectId]]:
             if row.get(c)
         }
     )
-    parsed = [parse_subject("resident_id" if is_valid_resident_id(v) else "uscc", v) for v in values]
+    parsed = [
+        parse_subject("resident_id" if is_valid_resident_id(v) else "uscc", v, today=TODAY) for v in values
+    ]
     groups: dict[tuple[str, bool], list[SubjectId]] = {}
     for s in parsed:
         groups.setdefault((str(s.kind), s.is_minor(today)), []).append(s)

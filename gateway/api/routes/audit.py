@@ -17,6 +17,7 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.api.deps import Principal, require_scope
+from gateway.api.guards import NoIdentifier
 from gateway.domain.ledger.terms import EntryFilter
 from gateway.errors import InvalidRequest
 from gateway.ports import Actor
@@ -27,7 +28,8 @@ router = APIRouter(prefix="/v1/ledger", tags=["ledger"])
 ReaderDep = Annotated[Principal, Depends(require_scope("audit:read"))]
 ReviewerDep = Annotated[Principal, Depends(require_scope("audit:review"))]
 IndexPath = Annotated[int, Path(ge=0, le=2**62)]
-Name = Annotated[str | None, Query(min_length=1, max_length=200)]
+# Filter values travel in the URL, which access logs keep: none may carry an identifier.
+Name = Annotated[str | None, Query(min_length=1, max_length=200), NoIdentifier]
 
 NOTE_MEDIA_TYPE = "text/plain; charset=utf-8"
 
@@ -57,7 +59,9 @@ def _filter(
     purpose: Name = None,
     item: Name = None,
     decision: Annotated[Literal["allow", "deny"] | None, Query()] = None,
-    reason: Annotated[str | None, Query(min_length=1, max_length=200, description="reason code")] = None,
+    reason: Annotated[
+        str | None, Query(min_length=1, max_length=200, description="reason code"), NoIdentifier
+    ] = None,
     review: Annotated[Literal["reviewed", "flagged", "unreviewed"] | None, Query()] = None,
     order: Annotated[Literal["asc", "desc"], Query()] = "asc",
     cursor: Annotated[int | None, Query(ge=-1, description="next_cursor of the previous page")] = None,
@@ -98,7 +102,7 @@ class ReviewRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: Literal["reviewed", "flagged"]
-    comment: str = Field(default="", max_length=2000)
+    comment: Annotated[str, Field(max_length=2000), NoIdentifier] = ""
 
 
 @router.get("/entries")

@@ -15,8 +15,9 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool
 
 from gateway.api.deps import Principal, current_principal, require_scope
+from gateway.api.guards import NoIdentifier
 from gateway.domain.grants import ConsentEvidence, Grant, GrantTerms, RevokeReason
-from gateway.domain.identifiers import parse_subject
+from gateway.domain.identifiers import china_date, parse_subject
 from gateway.errors import InsufficientScope
 from gateway.ports import Actor
 from gateway.services.grants import GrantOutcome, GrantService
@@ -26,7 +27,8 @@ router = APIRouter(prefix="/v1/grants", tags=["grants"])
 WRITE_SCOPE = "grants:write"
 READ_SCOPE = "grants:read"
 
-_Token = Annotated[str, Field(min_length=1, max_length=100)]
+# Every code and text of a grant is written to the ledger: none may carry an identifier.
+_Token = Annotated[str, Field(min_length=1, max_length=100), NoIdentifier]
 _Commitment = Annotated[str, Field(pattern="^[0-9a-f]{64}$")]
 
 
@@ -58,12 +60,12 @@ class ConsentRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    method: Annotated[str, Field(min_length=1, max_length=100, examples=["written"])]
+    method: Annotated[str, Field(min_length=1, max_length=100, examples=["written"]), NoIdentifier]
     obtained_at: AwareDatetime
-    reference: Annotated[str, Field(min_length=1, max_length=200, examples=["HF-2026-000123"])]
+    reference: Annotated[str, Field(min_length=1, max_length=200, examples=["HF-2026-000123"]), NoIdentifier]
     separate: StrictBool
     condition_of_service: StrictBool
-    service: Annotated[str | None, Field(max_length=100)] = None
+    service: Annotated[str | None, Field(max_length=100), NoIdentifier] = None
 
 
 class GrantRequest(BaseModel):
@@ -259,7 +261,8 @@ def register_grant(
 ) -> GrantActionResponse:
     """Register a person's authorization; refused grants answer 422 with the refusal's code and clause."""
     service = _service(request)
-    subject = parse_subject(body.subject.id_type, body.subject.value, field="subject.value")
+    today = china_date(service.clock.now())
+    subject = parse_subject(body.subject.id_type, body.subject.value, field="subject.value", today=today)
     outcome = service.register(_actor(principal), subject, _terms(body))
     response.headers["Location"] = f"/v1/grants/{outcome.grant.id}"
     return _action(service, outcome)
@@ -269,7 +272,7 @@ def register_grant(
 def list_grants(
     request: Request,
     principal: ReadPrincipal,
-    recipient: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    recipient: Annotated[str | None, Query(min_length=1, max_length=100), NoIdentifier] = None,
     subject_commitment: Annotated[_Commitment | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> GrantListResponse:
@@ -286,7 +289,8 @@ def list_grants(
 def search_grants(body: GrantSearchRequest, request: Request, principal: ReadPrincipal) -> GrantListResponse:
     """Grants of one subject, given by identifier in the body."""
     service = _service(request)
-    subject = parse_subject(body.subject.id_type, body.subject.value, field="subject.value")
+    today = china_date(service.clock.now())
+    subject = parse_subject(body.subject.id_type, body.subject.value, field="subject.value", today=today)
     grants = service.search(_actor(principal), subject, recipient=body.recipient, limit=body.limit)
     now = service.clock.now()
     return GrantListResponse(grants=[grant_view(g, now) for g in grants])

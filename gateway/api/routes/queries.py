@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -10,7 +11,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.api.deps import Principal, require_scope
-from gateway.domain.identifiers import parse_subject
+from gateway.api.guards import NoIdentifier
+from gateway.domain.identifiers import china_date, parse_subject
 from gateway.domain.ledger.guard import contains_identifier
 from gateway.domain.query import ItemRequest, QuerySpec
 from gateway.errors import InvalidRequest
@@ -20,6 +22,8 @@ from gateway.services.query import QueryService
 router = APIRouter(tags=["queries"])
 
 _CODE = r"^[a-z][a-z0-9_.]{0,99}$"
+# Codes and the legal basis are written to the ledger: none may carry an identifier (gateway.api.guards).
+_Code = Annotated[str, Field(pattern=_CODE), NoIdentifier]
 
 
 class SubjectRequest(BaseModel):
@@ -36,8 +40,8 @@ class ItemFieldsRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    id: Annotated[str, Field(pattern=_CODE)]
-    fields: Annotated[list[Annotated[str, Field(pattern=_CODE)]] | None, Field(max_length=50)] = None
+    id: _Code
+    fields: Annotated[list[_Code] | None, Field(max_length=50)] = None
 
 
 class QueryRequest(BaseModel):
@@ -45,14 +49,12 @@ class QueryRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    purpose: Annotated[str, Field(pattern=_CODE, examples=["admin_licensing_review"])]
-    legal_basis: Annotated[str, Field(min_length=2, max_length=300)]
-    items: Annotated[
-        list[ItemFieldsRequest | Annotated[str, Field(pattern=_CODE)]], Field(min_length=1, max_length=20)
-    ]
+    purpose: Annotated[_Code, Field(examples=["admin_licensing_review"])]
+    legal_basis: Annotated[str, Field(min_length=2, max_length=300), NoIdentifier]
+    items: Annotated[list[ItemFieldsRequest | _Code], Field(min_length=1, max_length=20)]
     subjects: Annotated[list[SubjectRequest], Field(min_length=1, max_length=1000)]
-    measure: Annotated[str | None, Field(pattern=_CODE)] = None
-    grant_id: Annotated[str | None, Field(max_length=64)] = None
+    measure: _Code | None = None
+    grant_id: Annotated[str | None, Field(max_length=64), NoIdentifier] = None
 
 
 class QueryResponse(BaseModel):
@@ -64,8 +66,8 @@ class QueryResponse(BaseModel):
     receipt: dict[str, Any]
 
 
-def to_spec(body: QueryRequest, max_subjects: int) -> QuerySpec:
-    """Validate identifiers and normalize the request into a QuerySpec."""
+def to_spec(body: QueryRequest, max_subjects: int, today: date) -> QuerySpec:
+    """Validate identifiers (nobody born after ``today``) and normalize the request into a QuerySpec."""
     if len(body.subjects) > max_subjects:
         raise InvalidRequest(
             f"too many subjects in one query ({len(body.subjects)})",
@@ -84,7 +86,8 @@ def to_spec(body: QueryRequest, max_subjects: int) -> QuerySpec:
             raise InvalidRequest("an item is listed twice", field=f"items[{i}]", accepted="each item once")
         seen.add(it.item_id)
     subjects = tuple(
-        parse_subject(s.id_type, s.value, field=f"subjects[{i}].value") for i, s in enumerate(body.subjects)
+        parse_subject(s.id_type, s.value, field=f"subjects[{i}].value", today=today)
+        for i, s in enumerate(body.subjects)
     )
     if contains_identifier(body.legal_basis):
         # The legal basis is recorded in the ledger, which never holds an identifier in clear.
@@ -124,7 +127,7 @@ def create_query(
 ) -> JSONResponse:
     """Run one query: decide, read, desensitize, register, respond."""
     service: QueryService = request.app.state.queries
-    spec = to_spec(body, request.app.state.settings.max_subjects)
+    spec = to_spec(body, request.app.state.settings.max_subjects, china_date(service.clock.now()))
     outcome = service.run(Actor(principal.client_id, principal.department), spec)
     # The body is built by the service in exactly the documented shape; returning it directly skips
     # a second validation of every row (response_model still documents it in OpenAPI).

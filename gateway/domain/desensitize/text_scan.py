@@ -5,10 +5,14 @@ the fast free-text scanner, the Presidio recognizers (``gateway.adapters.presidi
 ``PatternRecognizer`` subclasses from ``ENTITY_RULES``) and the residual guard that inspects every value
 on its way out.
 
-Chinese text has no spaces between words, so ``\\b`` is useless (``身份证号110...`` has no word boundary
-before the digits: both sides are ``\\w``). Every pattern is instead fenced by the lookarounds
-``(?<![0-9A-Za-z])`` and ``(?![0-9A-Za-z])``: a candidate may touch Chinese characters and punctuation,
-never another letter or digit.
+Every text is read as ``gateway.domain.detector`` reads it (``normalize_mapped``: NFKC, upper case,
+separators next to digits dropped), the patterns run on that view, and each finding is mapped back to
+its span in the original text, so a full-width, lower-case, spaced or hyphenated identifier is found
+and masked whole. The Presidio adapter analyzes the same view and maps back the same way.
+
+Chinese text has no spaces between words, so ``\\b`` is useless, and an identifier may touch letters
+(``ID330108…``). The numeric patterns are fenced by digits only (``(?<![0-9])``, ``(?![0-9])``): a
+candidate may touch Chinese characters, punctuation and letters, never another digit.
 
 Scoring follows Presidio's pattern recognizers so both paths produce identical findings:
 
@@ -28,23 +32,31 @@ from __future__ import annotations
 
 import enum
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from gateway.domain.identifiers import is_valid_resident_id, is_valid_uscc
+from gateway.domain import detector
+from gateway.domain.detector import IdentifierKind, Normalized, normalize_mapped
+from gateway.domain.identifiers import SEPARATORS, is_valid_resident_id, is_valid_uscc, luhn_valid
 
 MAX_SCORE = 1.0
 CONTEXT_BOOST = 0.35
 CONTEXT_WINDOW = 16
 
-_B = r"(?<![0-9A-Za-z])"  # left fence: no letter or digit before (works between Chinese characters)
-_E = r"(?![0-9A-Za-z])"  # right fence
+_B = r"(?<![0-9])"  # left fence: no digit before (letters and Chinese characters may touch)
+_E = r"(?![0-9])"  # right fence
 _USCC_CHAR = "[0-9A-HJ-NPQRTUWXY]"
+# Credit-code candidates (checksum-valid or not) keep letter fences: without them every hex string or
+# run of capitals next to six digits would be masked. A checksum-valid code glued to letters is found
+# by ``complete`` instead, from the detector's window search.
+_CODE_START = r"(?<![0-9A-Z])"
+_CODE_END = r"(?![0-9A-Z])"
 
-# Cheap pre-check: every pattern below except e-mail needs six digits in a row (single spaces or
-# hyphens allowed between them, as in grouped card and phone numbers); e-mail needs an '@'.
-_PRECHECK = re.compile(r"[0-9](?:[ -]?[0-9]){5}|@")
+# Cheap pre-check on the normalized view: every pattern below except e-mail needs six digits in a row;
+# e-mail needs an '@'.
+_PRECHECK = re.compile(r"[0-9]{6}|@")
 
 # The same checks on long texts, without the regex engine's per-character cost: UTF-8 bytes (a
 # multi-byte character never contains an ASCII byte) mapped by bytes.translate to a shape in which every
@@ -54,10 +66,11 @@ _SHAPE = bytearray(b"a" * 256)
 _SHAPE[ord("0") : ord("9") + 1] = b"0" * 10
 _SHAPE[ord("@")] = ord("@")
 _CANDIDATE_SHAPE = bytes(_SHAPE)
-_SHAPE[ord("@")] = ord("a")
-_SHAPE[ord(" ")] = _SHAPE[ord("-")] = ord("-")
-_GUARD_SHAPE = bytes(_SHAPE)
 del _SHAPE
+# ASCII separators, deleted by the long-text pre-check; non-ASCII ones (dashes, middle dots) turn into
+# multi-byte sequences there, so a text holding one is scanned without the byte shortcut.
+_SEPARATOR_BYTES = b" \t\n\r\f\v-."
+_SEPARATORS = re.compile("[" + SEPARATORS + "]+")
 
 
 def _shape(text: str, table: bytes, delete: bytes = b"") -> bytes:
@@ -90,60 +103,34 @@ ENTITY_PRIORITY: dict[Entity, int] = {
 }
 
 
-_LUHN_PLAIN = bytes.maketrans(b"0123456789", bytes(range(10)))
-_LUHN_DOUBLED = bytes.maketrans(b"0123456789", bytes([0, 2, 4, 6, 8, 1, 3, 5, 7, 9]))
-
-
-def _ascii_digits(text: str) -> bool:
-    return text.isascii() and text.isdigit()
-
-
-def luhn_valid(digits: str) -> bool:
-    """True when a string of ASCII digits passes the Luhn (ISO/IEC 7812-1) check."""
-    raw = digits.encode("ascii")
-    total = sum(raw[-1::-2].translate(_LUHN_PLAIN)) + sum(raw[-2::-2].translate(_LUHN_DOUBLED))
-    return total % 10 == 0
-
+__all__ = ["luhn_valid"]  # re-exported: one Luhn implementation, in gateway.domain.identifiers
 
 # One implementation of each checksum, shared with request validation and the ledger's guard.
 resident_id_valid = is_valid_resident_id
 uscc_valid = is_valid_uscc
 
 
-# Mobile number segments allocated by MIIT (13x-19x); 140-144, 154, 160/161/163/164/168/169 and the
-# 19x outside the list are unallocated or data-only and do not count as valid numbers.
-_MOBILE_SEGMENTS = frozenset(
-    f"1{n:02d}"
-    for n in range(30, 100)
-    if re.fullmatch(r"3[0-9]|4[5-9]|5[0-35-9]|6[2567]|7[0-8]|8[0-9]|9[0-35-9]", f"{n:02d}")
-)
-_MOBILE_PREFIX = re.compile(r"^(?:\+|00)?86[- ]?")
-
-
-def _digits(text: str) -> str:
-    return text.replace(" ", "").replace("-", "")
+# The validators get a candidate from the normalized view (ASCII digits, upper case, no separators).
 
 
 def validate_resident_id(text: str) -> bool | None:
-    """True for a resident ID with a real birth date and a correct MOD 11-2 check character."""
+    """True for a resident ID with a province, a real birth date and a correct MOD 11-2 check character."""
     return True if resident_id_valid(text) else None
 
 
 def validate_uscc(text: str) -> bool | None:
-    """True for a unified social credit code with a correct MOD 31 check character."""
+    """True for a unified social credit code with GB 32100's positions and a correct check character."""
     return True if uscc_valid(text) else None
 
 
 def validate_mobile(text: str) -> bool | None:
     """True for an 11-digit mobile number in an allocated segment (country prefix allowed)."""
-    number = text if len(text) == 11 else _digits(_MOBILE_PREFIX.sub("", text))
-    return True if len(number) == 11 and _ascii_digits(number) and number[:3] in _MOBILE_SEGMENTS else None
+    return True if detector.mobile_number(text.removeprefix("+")) else None
 
 
 def validate_bank_card(text: str) -> bool | None:
     """True for a 16-19 digit card number that passes the Luhn check."""
-    digits = _digits(text)
-    return True if 16 <= len(digits) <= 19 and _ascii_digits(digits) and luhn_valid(digits) else None
+    return True if detector.bank_card_number(text) else None
 
 
 def _no_check(_: str) -> bool | None:
@@ -190,7 +177,7 @@ ENTITY_RULES: tuple[EntityRule, ...] = (
     EntityRule(
         Entity.RESIDENT_ID,
         (
-            PatternRule("resident_id_18", _B + r"[0-9]{17}[0-9Xx]" + _E, 0.5),
+            PatternRule("resident_id_18", _B + r"[0-9]{17}[0-9X]" + _E, 0.5),
             # First-generation 15-digit numbers (GB 11643-1989) carry no check character.
             PatternRule("resident_id_15", _B + r"[1-9][0-9]{5}[0-9]{2}(?:0[1-9]|1[0-2])[0-9]{5}" + _E, 0.3),
         ),
@@ -199,13 +186,19 @@ ENTITY_RULES: tuple[EntityRule, ...] = (
     ),
     EntityRule(
         Entity.USCC,
-        (PatternRule("uscc", _B + r"(?!92)" + _USCC_CHAR + r"{2}[0-9]{6}" + _USCC_CHAR + r"{10}" + _E, 0.4),),
+        (
+            PatternRule(
+                "uscc",
+                _CODE_START + r"(?!92)" + _USCC_CHAR + r"{2}[0-9]{6}" + _USCC_CHAR + r"{10}" + _CODE_END,
+                0.4,
+            ),
+        ),
         ("信用代码", "营业执照", "注册号", "uscc", "credit code"),
         validate_uscc,
     ),
     EntityRule(
         Entity.INDIVIDUAL_BUSINESS,
-        (PatternRule("uscc_92", _B + r"92[0-9]{6}" + _USCC_CHAR + r"{10}" + _E, 0.5),),
+        (PatternRule("uscc_92", _CODE_START + r"92[0-9]{6}" + _USCC_CHAR + r"{10}" + _CODE_END, 0.5),),
         ("信用代码", "营业执照", "个体工商户", "个体户", "注册号", "uscc", "credit code"),
         validate_uscc,
     ),
@@ -214,8 +207,7 @@ ENTITY_RULES: tuple[EntityRule, ...] = (
         (
             PatternRule(
                 "mobile",
-                _B + r"(?:(?:\+|00)?86[- ]?)?1[3-9][0-9]"
-                r"(?:[0-9]{8}|-[0-9]{4}-[0-9]{4}| [0-9]{4} [0-9]{4})" + _E,
+                r"(?<![0-9+])(?:(?:\+|00)?86)?1[3-9][0-9]{9}" + _E,
                 0.5,
             ),
         ),
@@ -227,8 +219,7 @@ ENTITY_RULES: tuple[EntityRule, ...] = (
         (
             PatternRule(
                 "landline",
-                r"(?:" + _B + r"0[1-9][0-9]{1,2}[- ]?|\(0[1-9][0-9]{1,2}\)|（0[1-9][0-9]{1,2}）)"
-                r"[2-9][0-9]{6,7}" + _E,
+                r"(?:" + _B + r"0[1-9][0-9]{1,2}|\(0[1-9][0-9]{1,2}\) ?)[2-9][0-9]{6,7}" + _E,
                 0.4,
             ),
         ),
@@ -238,17 +229,17 @@ ENTITY_RULES: tuple[EntityRule, ...] = (
     EntityRule(
         Entity.BANK_CARD,
         (
-            PatternRule("bank_card", _B + r"[0-9]{16,19}" + _E, 0.3),
-            PatternRule(
-                "bank_card_grouped", _B + r"[0-9]{4}(?:[ -][0-9]{4}){3}(?:[ -]?[0-9]{1,3})?" + _E, 0.3
-            ),
+            # Grouped forms (6222 0212 3456 7890) are whole in the normalized view. Letter-fenced like
+            # credit codes (the digits of 9111010168899177X5 are no card); a valid card glued to
+            # letters or written in groups among other digits comes from ``number_findings``.
+            PatternRule("bank_card", _CODE_START + r"[0-9]{16,19}" + _CODE_END, 0.3),
         ),
         ("银行卡", "卡号", "账号", "账户", "开户", "card", "account", "bank"),
         validate_bank_card,
     ),
     EntityRule(
         Entity.PASSPORT,
-        (PatternRule("passport", _B + r"(?:[EGDSP][0-9]{8}|E[A-HJ-NP-Z][0-9]{7})" + _E, 0.4),),
+        (PatternRule("passport", r"(?<![0-9A-Z])(?:[EGDSP][0-9]{8}|E[A-HJ-NP-Z][0-9]{7})" + _E, 0.4),),
         ("护照", "passport"),
         _no_check,
     ),
@@ -288,12 +279,14 @@ class Finding(NamedTuple):
 def has_candidate(text: str) -> bool:
     """The cheap pre-check: False means no pattern can match, so the text needs no scan.
 
-    On long texts separators are dropped before looking for six digits, which can only add
-    candidates (a superset of the regex), never lose one.
+    Separators are dropped (and non-ASCII text NFKC-normalized) before looking for six digits, which
+    can only add candidates (a superset of the patterns on the normalized view), never lose one.
     """
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
     if len(text) <= _LONG:
-        return _PRECHECK.search(text) is not None
-    shape = _shape(text, _CANDIDATE_SHAPE, b" -")
+        return _PRECHECK.search(_SEPARATORS.sub("", text)) is not None
+    shape = _shape(text, _CANDIDATE_SHAPE, _SEPARATOR_BYTES)
     return b"000000" in shape or b"@" in shape
 
 
@@ -332,16 +325,16 @@ _PATTERNS = tuple(
 _SEGMENT = re.compile(r"[0-9A-Za-z .+\-_%@()（）]+")
 
 
-def find_entities(text: str) -> list[Finding]:
-    """Every finding in ``text`` (overlapping findings of different entities are all kept).
+def find_in_view(view: str) -> list[Finding]:
+    """Every finding in an already normalized text, with spans in that text.
 
     The order of operations is Presidio's, so scores and duplicates come out the same: per entity,
     duplicates removed, then context applied, then duplicates removed again.
     """
     per_rule: list[list[tuple[int, int, float, bool]]] = [[] for _ in ENTITY_RULES]
-    for segment in _SEGMENT.finditer(text):
+    for segment in _SEGMENT.finditer(view):
         chunk = segment.group()
-        if not has_candidate(chunk):
+        if _PRECHECK.search(chunk) is None:
             continue
         offset = segment.start()
         for index, regex, base, validate in _PATTERNS:
@@ -358,12 +351,65 @@ def find_entities(text: str) -> list[Finding]:
         if len(raw) > 1 and len(rule.patterns) > 1:
             # Only several patterns of one entity can overlap (one pattern yields disjoint matches).
             deduped = remove_duplicates(Finding(entity, *r) for r in raw)
-            boosted = [f._replace(score=rule.score_in_context(text, f.start, f.score)) for f in deduped]
+            boosted = [f._replace(score=rule.score_in_context(view, f.start, f.score)) for f in deduped]
             out.extend(remove_duplicates(boosted))
             continue
         for start, end, score, valid in raw:
-            out.append(Finding(entity, start, end, rule.score_in_context(text, start, score), valid))
+            out.append(Finding(entity, start, end, rule.score_in_context(view, start, score), valid))
     return out
+
+
+def to_original(normalized: Normalized, findings: Iterable[Finding]) -> list[Finding]:
+    """Findings on the normalized view moved to their spans in the original text."""
+    out = []
+    for f in findings:
+        start, end = normalized.span(f.start, f.end)
+        out.append(f._replace(start=start, end=end))
+    return out
+
+
+def window_findings(view: str) -> list[Finding]:
+    """Checksum-valid resident IDs and credit codes the fenced patterns cannot see.
+
+    The patterns need a fence (a resident ID no digit touches, a credit code no letter touches); the
+    detector's window search finds a valid one glued to digits or letters all the same. Presidio's
+    pattern recognizers cannot match overlapping windows, so both scanners add these the same way.
+    """
+    out = []
+    for start, code in detector.subject_windows(view):
+        if is_valid_resident_id(code):
+            entity = Entity.RESIDENT_ID
+        else:
+            entity = Entity.INDIVIDUAL_BUSINESS if code.startswith("92") else Entity.USCC
+        out.append(Finding(entity, start, start + 18, MAX_SCORE, True))
+    return out
+
+
+def number_findings(normalized: Normalized) -> list[Finding]:
+    """Valid card and mobile numbers among the digit groups of a written number (see the detector)."""
+    out = []
+    windows = detector.subject_windows(normalized.text)
+    for start, end in detector.free_number_spans(normalized.text, normalized.breaks, windows):
+        kind = detector.number_kind(normalized.text, start, end)
+        if kind is not None:
+            entity = Entity.MOBILE if kind is IdentifierKind.MOBILE else Entity.BANK_CARD
+            out.append(Finding(entity, start, end, MAX_SCORE, True))
+    return out
+
+
+def complete(normalized: Normalized, view_findings: Iterable[Finding]) -> list[Finding]:
+    """A scanner's findings on the normalized view, plus the window findings, in original spans."""
+    found = list(view_findings)
+    seen = set(found)
+    extra = window_findings(normalized.text) + number_findings(normalized)
+    found.extend(f for f in extra if f not in seen)
+    return to_original(normalized, found)
+
+
+def find_entities(text: str) -> list[Finding]:
+    """Every finding in ``text`` (overlapping findings of different entities are all kept)."""
+    normalized = normalize_mapped(text)
+    return complete(normalized, find_in_view(normalized.text))
 
 
 class FastScanner:
@@ -404,71 +450,20 @@ def resolve(findings: Sequence[Finding]) -> list[tuple[int, int, Entity]]:
 # --- residual guard -----------------------------------------------------------------------------
 
 
-class GuardEntity(enum.StrEnum):
-    """Checksum-valid identifiers the residual guard never lets out uncleared."""
-
-    RESIDENT_ID = "resident_id"
-    INDIVIDUAL_BUSINESS = "individual_business_uscc"
-    BANK_CARD = "bank_card"
-    MOBILE = "mobile"
-
-
-# Every guarded identifier has eight digits in a row, or is a mobile or card number written in groups
-# (3-4-4, 4-4-4-4); dates (2023-05-12), amounts and masked values have neither and skip the guard.
-_GUARD_PRECHECK = re.compile(r"[0-9](?:[0-9]{7}|[0-9]{2,3}[ -][0-9]{4}[ -][0-9]{4})")
-_TOKEN = re.compile(r"[0-9A-Za-z]{11,}")
-_GROUPED_CARD = re.compile(RULES_BY_ENTITY[Entity.BANK_CARD].patterns[1].regex)
-_SEPARATED_MOBILE = re.compile(
-    _B + r"(?:(?:\+|00)?86[- ]?)?1[3-9][0-9](?:-[0-9]{4}-[0-9]{4}| [0-9]{4} [0-9]{4})" + _E
-)
+# The guard is the detector's: the same normalization and checks as request validation and the ledger.
+GuardEntity = IdentifierKind
+GUARDED: frozenset[IdentifierKind] = detector.PERSONAL_KINDS
 
 
 def might_leak(text: str) -> bool:
     """The guard's pre-check: False means ``text`` cannot hold a guarded identifier."""
-    if len(text) <= _LONG:
-        return _GUARD_PRECHECK.search(text) is not None
-    shape = _shape(text, _GUARD_SHAPE)
-    return b"00000000" in shape or b"000-0000-0000" in shape
-
-
-def _classify(token: str) -> GuardEntity | None:
-    """The guarded identifier a whole alphanumeric token is, if any (resident ID first)."""
-    n = len(token)
-    if n == 18:
-        if resident_id_valid(token):
-            return GuardEntity.RESIDENT_ID
-        if uscc_valid(token):  # a legal person's code is claimed here, so never taken for a card
-            return GuardEntity.INDIVIDUAL_BUSINESS if token.startswith("92") else None
-    if 16 <= n <= 19:
-        return GuardEntity.BANK_CARD if _ascii_digits(token) and luhn_valid(token) else None
-    if n in (11, 13, 15) and validate_mobile(token):
-        return GuardEntity.MOBILE
-    return None
+    return detector.might_hold_identifier(text)
 
 
 def residual_entities(text: str) -> set[GuardEntity]:
-    """Which guarded identifiers occur in clear in ``text`` with a valid checksum.
+    """Which guarded identifiers (resident IDs, 92-codes, cards, mobiles) occur in ``text``, in any form.
 
-    The patterns are fenced (no letter or digit on either side), so an identifier written without
-    separators is exactly one alphanumeric token, classified once: resident ID, then credit code (a
-    92-code is guarded, a legal person's is not), then bank card, then mobile; a resident ID that
-    happens to pass Luhn is not also a card. Grouped card numbers and separated mobile numbers are
-    matched by their own patterns.
+    A legal person's credit code is public and not guarded; a resident ID that happens to pass Luhn is
+    not also a card.
     """
-    if text.isalnum() and text.isascii():
-        # The usual structured value: one token, nothing around it (a token is at least 11 long).
-        entity = _classify(text) if len(text) >= 11 else None
-        return {entity} if entity is not None else set()
-    if not might_leak(text):
-        return set()
-    found: set[GuardEntity] = set()
-    for m in _TOKEN.finditer(text):
-        entity = _classify(m.group())
-        if entity is not None:
-            found.add(entity)
-    if " " in text or "-" in text:
-        if any(validate_bank_card(m.group()) for m in _GROUPED_CARD.finditer(text)):
-            found.add(GuardEntity.BANK_CARD)
-        if any(validate_mobile(m.group()) for m in _SEPARATED_MOBILE.finditer(text)):
-            found.add(GuardEntity.MOBILE)
-    return found
+    return detector.identifiers_in(text, GUARDED)

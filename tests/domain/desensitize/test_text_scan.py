@@ -6,6 +6,7 @@ import random
 import re
 import subprocess
 import sys
+import unicodedata
 
 import pytest
 
@@ -70,10 +71,17 @@ def test_word_boundaries_do_not_work_in_chinese_but_the_fences_do() -> None:
     assert Entity.RESIDENT_ID in _at(find_entities(text), 4, 22)
 
 
-def test_a_longer_digit_run_is_not_a_resident_id() -> None:
+def test_a_longer_digit_run_is_not_a_resident_id_but_letters_may_touch_one() -> None:
     rid = resident_id(random.Random(2))
-    assert not [f for f in find_entities(f"编号1{rid}") if f.entity is Entity.RESIDENT_ID]
-    assert not [f for f in find_entities(f"编号A{rid}") if f.entity is Entity.RESIDENT_ID]
+    # The fenced pattern sees no ID in a 19-digit run; the window search still finds a valid one.
+    assert [
+        (f.start, f.end, f.score) for f in find_entities(f"编号1{rid}") if f.entity is Entity.RESIDENT_ID
+    ] == [(3, 21, MAX_SCORE)]
+    # A letter is no boundary the scanner relies on: 依据ID330108... is an ID glued to "ID".
+    glued = [f for f in find_entities(f"编号ID{rid}申请") if f.entity is Entity.RESIDENT_ID]
+    assert [(f.start, f.end, f.valid) for f in glued] == [(4, 22, True)]
+    # The guard sees the one glued to digits too (every 18-character window counts there).
+    assert residual_entities(f"编号1{rid}") == {GuardEntity.RESIDENT_ID}
 
 
 def test_lower_case_check_character_is_accepted() -> None:
@@ -285,14 +293,16 @@ def _random_texts(rng: random.Random, n: int) -> list[str]:
     return ["".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 90))) for _ in range(n)]
 
 
-def test_long_text_prechecks_never_miss_what_the_regexes_find() -> None:
+def test_prechecks_never_miss_what_the_scanner_and_the_guard_find() -> None:
     rng = random.Random(RNG_SEED)
-    guard = re.compile(r"[0-9]{8}|[0-9]{3,4}[ -][0-9]{4}[ -][0-9]{4}")
-    candidate = re.compile(r"[0-9](?:[ -]?[0-9]){5}|@")
+    candidate = re.compile(r"[0-9](?:[\s.\-]{0,3}[0-9]){5}|@")
     for text in _random_texts(rng, 20_000):
-        assert pii_scan.might_leak(text) == bool(guard.search(text)), text
+        if not pii_scan.might_leak(text):
+            assert residual_entities(text) == set(), text
         if candidate.search(text):
             assert has_candidate(text), text
+        else:
+            assert not [f for f in find_entities(text) if f.entity is not Entity.EMAIL], text
 
 
 def test_fast_scanner_equals_find_entities_when_the_precheck_passes() -> None:
@@ -355,47 +365,72 @@ def test_a_legal_person_code_that_passes_luhn_is_not_a_bank_card() -> None:
     assert residual_entities(f"企业{code}") == set()
 
 
-_B, _E = r"(?<![0-9A-Za-z])", r"(?![0-9A-Za-z])"
-_REF_ID = re.compile(_B + r"[0-9]{17}[0-9Xx]" + _E)
-_REF_USCC = re.compile(_B + r"[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}" + _E)
-_REF_CARDS = (
-    re.compile(_B + r"[0-9]{16,19}" + _E),
-    re.compile(_B + r"[0-9]{4}(?:[ -][0-9]{4}){3}(?:[ -]?[0-9]{1,3})?" + _E),
-)
-_REF_MOBILE = re.compile(
-    _B
-    + r"(?:(?:\+|00)?86[- ]?)?(1[3-9][0-9])(?:([0-9]{8})|-([0-9]{4})-([0-9]{4})| ([0-9]{4}) ([0-9]{4}))"
-    + _E
-)
+_REF_SEPARATORS = set(" \t\n\r\f\v-.\u00b7\u30fb\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u00a0\u3000")
 _REF_SEGMENTS = re.compile(r"1(?:3[0-9]|4[5-9]|5[0-35-9]|6[2567]|7[0-8]|8[0-9]|9[0-35-9])")
 
 
+def _ref_normalize(text: str) -> tuple[str, list[int]]:
+    """NFKC, ASCII upper case, and runs of 1-3 separators dropped when a digit stands on one side and a
+    letter or digit on the other; returns the text and where groups were joined."""
+    text = unicodedata.normalize("NFKC", text)
+    out: list[str] = []
+    joins: list[int] = []
+    i = 0
+    while i < len(text):
+        j = i
+        while j < len(text) and (text[j] in _REF_SEPARATORS or text[j].isspace()):
+            j += 1
+        if j > i:
+            before, after = (text[i - 1] if i else ""), (text[j] if j < len(text) else "")
+            alnum = before.isascii() and before.isalnum() and after.isascii() and after.isalnum()
+            if j - i <= 3 and alnum and (before.isdigit() or after.isdigit()):
+                joins.append(len(out))
+            else:
+                out.extend(text[i:j])
+            i = j
+            continue
+        out.append(text[i].upper() if text[i].isascii() else text[i])
+        i += 1
+    return "".join(out), joins
+
+
+def _ref_luhn(digits: str) -> bool:
+    total = sum(int(d) if i % 2 == 0 else sum(divmod(2 * int(d), 10)) for i, d in enumerate(reversed(digits)))
+    return total % 10 == 0
+
+
 def _reference_residual(text: str) -> set[GuardEntity]:
-    """The guard's rules written the slow, obvious way: every pattern over the whole text."""
+    """The guard's rules written the slow, obvious way over the normalized text."""
+    view, joins = _ref_normalize(text)
     found: set[GuardEntity] = set()
-    claimed: set[tuple[int, int]] = set()
-    for m in _REF_ID.finditer(text):
-        if is_valid_resident_id(m.group().upper()):
+    claimed: list[range] = []  # the characters of valid resident IDs and credit codes
+    for i in range(len(view) - 17):
+        window = view[i : i + 18]
+        if is_valid_resident_id(window):
             found.add(GuardEntity.RESIDENT_ID)
-            claimed.add(m.span())
-    for m in _REF_USCC.finditer(text):
-        if m.span() not in claimed and is_valid_uscc(m.group()):
-            claimed.add(m.span())
-            if m.group().startswith("92"):
+            claimed.append(range(i, i + 18))
+        elif is_valid_uscc(window):
+            claimed.append(range(i, i + 18))
+            if window.startswith("92"):
                 found.add(GuardEntity.INDIVIDUAL_BUSINESS)
-    for regex in _REF_CARDS:
-        for m in regex.finditer(text):
-            digits = m.group().replace(" ", "").replace("-", "")
-            if m.span() not in claimed and 16 <= len(digits) <= 19:
-                total = sum(
-                    int(d) if i % 2 == 0 else sum(divmod(2 * int(d), 10))
-                    for i, d in enumerate(reversed(digits))
-                )
-                if total % 10 == 0:
+    for m in re.finditer(r"[0-9]+", view):
+        cuts = [m.start(), *(j for j in joins if m.start() < j < m.end()), m.end()]
+        for a in range(len(cuts)):
+            for b in range(a + 1, len(cuts)):
+                if any(cuts[a] in r and cuts[b] - 1 in r for r in claimed):
+                    continue
+                digits, after = view[cuts[a] : cuts[b]], view[cuts[b] : cuts[b] + 1]
+                number = digits[2:] if len(digits) == 13 and digits.startswith("86") else digits
+                number = digits[4:] if len(digits) == 15 and digits.startswith("0086") else number
+                if len(number) == 11 and _REF_SEGMENTS.match(number):
+                    found.add(GuardEntity.MOBILE)
+                elif (
+                    16 <= len(digits) <= 19
+                    and after != "X"
+                    and _ref_luhn(digits)
+                    and not (len(digits) == 18 and (is_valid_resident_id(digits) or is_valid_uscc(digits)))
+                ):
                     found.add(GuardEntity.BANK_CARD)
-    for m in _REF_MOBILE.finditer(text):
-        if _REF_SEGMENTS.match(m.group(1)):
-            found.add(GuardEntity.MOBILE)
     return found
 
 
