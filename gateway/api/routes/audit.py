@@ -120,7 +120,7 @@ def get_entry(
         **_ERRORS,
         200: {
             "description": "the C2SP signed note (text/plain), or JSON with ``format=json``",
-            "content": {NOTE_MEDIA_TYPE: {"schema": {"type": "string"}}},
+            "content": {"text/plain": {"schema": {"type": "string"}}},
         },
     },
 )

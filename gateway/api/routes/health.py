@@ -7,11 +7,12 @@ from fastapi.responses import JSONResponse
 
 from gateway.api.deps import ReadinessDep
 from gateway.api.schemas.health import LivenessResponse, ReadinessResponse
+from gateway.api.schemas.problems import problems
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", response_model=LivenessResponse)
+@router.get("/healthz", response_model=LivenessResponse, responses=problems())
 def healthz() -> LivenessResponse:
     """The process is up."""
     return LivenessResponse(status="ok")
@@ -20,7 +21,10 @@ def healthz() -> LivenessResponse:
 @router.get(
     "/readyz",
     response_model=ReadinessResponse,
-    responses={503: {"model": ReadinessResponse, "description": "a dependency does not answer"}},
+    responses={
+        **problems(),
+        503: {"model": ReadinessResponse, "description": "a dependency does not answer"},
+    },
 )
 def readyz(readiness: ReadinessDep) -> JSONResponse:
     """Ready when the policy engine answers and the ledger is reachable; 503 otherwise."""
