@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import base64
-import csv
-import io
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +10,6 @@ import pytest
 
 from gateway.adapters.key_files import FileKeyStore
 from gateway.adapters.sql.ledger import SqlLedger, ed25519_verify
-from gateway.api.schemas.ledger import CSV_COLUMNS, entries_csv
 from gateway.domain.ledger.entry import EntryFilter, subject_commitment
 from gateway.domain.transparency.checkpoint import open_checkpoint
 from gateway.errors import InvalidIdentifier, InvalidRequest, LedgerError, NotFound
@@ -118,23 +115,6 @@ def test_checkpoint_is_signed_on_demand_only_when_the_log_grew(
     ledger.append(sample_record(99, keystore.secret("commitment")))
     assert service.checkpoint().size == first.size + 1
     assert service.checkpoint().size == first.size + 1
-
-
-def test_csv_export_is_flat_filtered_and_formula_safe(service: AuditService, ledger: SqlLedger) -> None:
-    record = {
-        **sample_record(50, b"k" * 32),
-        "legal_basis": '=HYPERLINK("http://x")',
-        "department": "tax_bureau",
-    }
-    ledger.append(record)
-    text = "".join(entries_csv(service.iter_entries(EntryFilter(department="tax_bureau"))))
-    rows = list(csv.reader(io.StringIO(text)))
-    assert tuple(rows[0]) == CSV_COLUMNS
-    body = [dict(zip(CSV_COLUMNS, r, strict=True)) for r in rows[1:]]
-    assert [int(r["index"]) for r in body] == [1, 4, 7, 10, 13, 16, 19, 21]
-    assert body[0]["items"] == "tax_violation"
-    assert body[0]["fields"] == "tax_violation.case_no;tax_violation.name"
-    assert body[-1]["legal_basis"].startswith("'=")
 
 
 def test_subject_report_finds_the_subjects_entries_and_is_itself_registered(
