@@ -54,8 +54,7 @@ class Components:
     queries: QueryService
     grants: GrantService
     audit: AuditService
-    client_registry: ClientRegistry
-    token_issuer: TokenIssuer
+    authorization_server: OAuthServer
     authenticator: JwtAuthenticator
     closers: list[Callable[[], None]] = field(default_factory=list)
     checks: dict[str, Callable[[], bool]] = field(default_factory=dict)
@@ -69,7 +68,7 @@ class Components:
             grants=self.grants,
             audit=self.audit,
             authenticator=self.authenticator,
-            authorization_server=OAuthServer(self.client_registry, self.token_issuer),
+            authorization_server=self.authorization_server,
             readiness=self.readiness,
             limits=QueryLimits(max_subjects=self.settings.max_subjects),
         )
@@ -177,8 +176,7 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
         queries=queries,
         grants=grants,
         audit=audit,
-        client_registry=registry,
-        token_issuer=issuer,
+        authorization_server=OAuthServer(registry, issuer),
         authenticator=authenticator,
         closers=closers,
         checks=checks,
