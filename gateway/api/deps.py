@@ -17,7 +17,7 @@ from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
 from fastapi.security import OAuth2
 
 from gateway.domain.catalog import Catalog
-from gateway.errors import AuthenticationFailed, ConfigurationError, InsufficientScope
+from gateway.errors import ConfigurationError, InsufficientScope, MissingToken
 from gateway.ports import Authenticator as Authenticator
 from gateway.ports import AuthorizationServer
 from gateway.ports import Principal as Principal
@@ -131,7 +131,7 @@ def bearer_token(authorization: Annotated[str | None, Depends(oauth2_scheme)]) -
     """Extract the bearer token from the Authorization header (RFC 6750 §2.1)."""
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise AuthenticationFailed("a bearer token is required", code="missing_token")
+        raise MissingToken("a bearer token is required")
     return token.strip()
 
 

@@ -12,7 +12,8 @@ import pytest
 from gateway.adapters.client_files import KNOWN_SCOPES
 from gateway.adapters.key_files import FileKeyStore
 from gateway.api.deps import SCOPES
-from gateway.api.schemas.problems import PROBLEM_JSON
+from gateway.api.schemas.problems import PROBLEM_JSON, codes_with_status
+from gateway.errors import GatewayError, error_classes
 from tests.support.gateway_app import Deployment, deployment_settings, running_gateway
 from tests.support.grants_fixtures import grant_body
 from tests.support.identity import MutableClock, identity_server
@@ -161,3 +162,21 @@ def test_a_deployment_answers_as_documented(checker: OpenApiChecker, gateway: De
     # Every operation of the document was seen succeeding at least once.
     succeeded = {(m.lower(), p) for m, p, s in checker.seen if s.startswith("2")}
     assert succeeded >= {(m, p) for m, p, _ in _operations(checker.document)} - OAUTH
+
+
+def test_error_responses_list_the_codes_of_the_error_classes(checker: OpenApiChecker) -> None:
+    # Generated from gateway.errors: a code added there shows up in the document without an edit here.
+    described = {
+        (status, response["description"])
+        for _, _, operation in _operations(checker.document)
+        for status, response in operation["responses"].items()
+        if status[0] in "45" and PROBLEM_JSON in response.get("content", {})
+    }
+    assert described
+    for status, description in described:
+        for code in codes_with_status(int(status)):
+            assert f"`{code}`" in description, (status, code)
+    everywhere = " ".join(d for _, d in described)
+    for cls in error_classes():
+        if cls.status in (401, 403, 404, 409, 422, 500, 503) and cls is not GatewayError:
+            assert f"`{cls.code}`" in everywhere, cls.code

@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from gateway.errors import AuthenticationFailed, GatewayError, error_classes
+
 PROBLEM_JSON = "application/problem+json"
 
 
@@ -46,12 +48,26 @@ _DEFAULTS = {
 }
 
 
+def codes_with_status(status: int) -> list[str]:
+    """The stable codes of every error class answered with ``status`` (from ``gateway.errors``)."""
+    return sorted(
+        cls.code
+        for cls in error_classes()
+        if (401 if issubclass(cls, AuthenticationFailed) else cls.status) == status
+        and cls is not GatewayError
+    )
+
+
 def problems(*statuses: int, **descriptions: str) -> dict[int | str, dict[str, Any]]:
-    """``responses=`` for a route: each status as problem+json, described (``s403="..."`` overrides)."""
+    """``responses=`` for a route: each status as problem+json, described (``s403="..."`` overrides)
+    and listing the codes that status can carry, generated from the error classes."""
     out: dict[int | str, dict[str, Any]] = {}
     for status in (*statuses, 500):
+        codes = ", ".join(f"`{c}`" for c in codes_with_status(status))
+        policy = " or a policy reason code" if status in (403, 422) else ""
         out[status] = {
-            "description": descriptions.get(f"s{status}", _DEFAULTS[status]) + " (problem+json)",
+            "description": descriptions.get(f"s{status}", _DEFAULTS[status])
+            + f" (problem+json; `code`: {codes}{policy})",
             "model": ProblemResponse,
             "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/ProblemResponse"}}},
         }
