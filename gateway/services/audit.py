@@ -12,24 +12,19 @@ ledger entry of its own, pointing at the target's index and leaf hash.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from gateway.domain.identifiers import parse_subject
-from gateway.domain.ledger.entry import (
-    EntryFilter,
-    StoredEntry,
-    SubjectRef,
-    contains_identifier,
-    export_checkpoint_line,
-    export_header_line,
-    review_record,
-    subject_commitment,
-    subject_report_record,
-)
+from gateway.domain.ledger.commitments import SubjectRef, commit_subject
+from gateway.domain.ledger.envelope import StoredEntry
+from gateway.domain.ledger.export import export_checkpoint_line, export_header_line
+from gateway.domain.ledger.guard import contains_identifier
+from gateway.domain.ledger.records import ReviewRecord, SubjectReportRecord
+from gateway.domain.ledger.terms import EntryFilter
 from gateway.domain.transparency.checkpoint import SignedCheckpoint
 from gateway.errors import InvalidRequest, NotFound
-from gateway.ports import JSON, Actor, AuditStore, KeyStore, Receipt
+from gateway.ports import Actor, AuditStore, KeyStore, Receipt
 
 COMMITMENT_SECRET = "commitment"  # noqa: S105 - the keystore name of the secret, not a secret
 MAX_SUBJECT_REPORT = 10000
@@ -79,7 +74,7 @@ class SubjectReport:
 class ReviewOutcome:
     """A registered review: its record and its receipt."""
 
-    record: Mapping[str, JSON]
+    record: ReviewRecord
     receipt: Receipt
 
 
@@ -168,17 +163,16 @@ class AuditService:
     def subject_report(self, id_type: str, value: str, auditor: Actor) -> SubjectReport:
         """Every entry that touched one subject, found through its commitment; the lookup is registered."""
         subject = parse_subject(id_type, value, field="value")
-        commitment = subject_commitment(self._secret, subject.id_type.value, subject.value)
-        ref = SubjectRef(subject.id_type.value, subject.kind.value, commitment)
+        ref = commit_subject(self._secret, subject)
         found: list[StoredEntry] = []
-        for entry in self.store.iter_entries(EntryFilter(subject=commitment)):
+        for entry in self.store.iter_entries(EntryFilter(subject=ref.commitment)):
             found.append(entry)
             if len(found) > MAX_SUBJECT_REPORT:
                 raise InvalidRequest(
                     "too many entries for one report; export and filter instead", field="value"
                 )
         receipt = self.store.append(
-            subject_report_record(
+            SubjectReportRecord(
                 subject=ref,
                 client_id=auditor.client_id,
                 department=auditor.department,
@@ -197,7 +191,7 @@ class AuditService:
         target = self.store.entry(index)
         if target is None:
             raise NotFound(f"no ledger entry {index}", field="index")
-        record = review_record(
+        record = ReviewRecord(
             target_index=index,
             target_leaf_hash=target.leaf_hash.hex(),
             status=status,

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 from pathlib import Path
 
 from gateway.adapters.key_files import FileKeyStore
 from gateway.api.schemas.ledger import CSV_COLUMNS, entries_csv
-from gateway.domain.ledger.entry import EntryFilter
+from gateway.domain.ledger.terms import EntryFilter
 from gateway.services.audit import build_audit_service
 from tests.conftest import FixedClock
 from tests.support.ledger import open_ledger, sample_record
@@ -22,11 +23,9 @@ def test_csv_export_is_flat_filtered_and_formula_safe(
         for i in range(21):
             ledger.append(sample_record(i, secret))
         service = build_audit_service(ledger, keystore)
-        record = {
-            **sample_record(50, b"k" * 32),
-            "legal_basis": '=HYPERLINK("http://x")',
-            "department": "tax_bureau",
-        }
+        record = replace(
+            sample_record(50, b"k" * 32), legal_basis='=HYPERLINK("http://x")', department="tax_bureau"
+        )
         ledger.append(record)
         text = "".join(entries_csv(service.iter_entries(EntryFilter(department="tax_bureau"))))
     rows = list(csv.reader(io.StringIO(text)))

@@ -10,7 +10,8 @@ import pytest
 
 from gateway.adapters.key_files import FileKeyStore
 from gateway.adapters.sql.ledger import SqlLedger, ed25519_verify
-from gateway.domain.ledger.entry import EntryFilter, subject_commitment
+from gateway.domain.ledger.commitments import subject_commitment
+from gateway.domain.ledger.terms import EntryFilter
 from gateway.domain.transparency.checkpoint import open_checkpoint
 from gateway.errors import InvalidIdentifier, InvalidRequest, LedgerError, NotFound
 from gateway.ports import Actor

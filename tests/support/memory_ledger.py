@@ -9,18 +9,18 @@ leaf hash a caller gets verify against ``root()``. Nothing is written to disk, n
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
 
-from gateway.domain.ledger.entry import (
+from gateway.domain.ledger.envelope import (
     Envelope,
     canonical_record,
     decode_envelope,
     envelope_bytes,
     format_time,
 )
+from gateway.domain.ledger.records import LedgerRecord
 from gateway.domain.transparency import merkle
 from gateway.errors import InvalidRequest, LedgerError
-from gateway.ports import JSON, Clock, Receipt
+from gateway.ports import Clock, Receipt
 
 
 class MemoryLedger:
@@ -32,10 +32,10 @@ class MemoryLedger:
         self._frontier = merkle.Frontier()
         self.leaves: list[bytes] = []
 
-    def append(self, entry: Mapping[str, JSON]) -> Receipt:
+    def append(self, entry: LedgerRecord) -> Receipt:
         """Append one entry; raise LedgerError when the entry may not be registered (as the SQL one)."""
         try:
-            record = canonical_record(entry)
+            record = canonical_record(entry.as_dict())
         except InvalidRequest as exc:
             raise LedgerError(f"ledger entry refused: {exc.detail}") from exc
         logged_at = format_time(self._clock.now())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,7 @@ def test_receipts_and_root_equal_the_sql_ledgers(tmp_path: Path, keystore: FileK
 
 def test_an_identifier_in_clear_is_refused_as_by_the_sql_ledger() -> None:
     memory = MemoryLedger(FixedClock())
-    record = {**sample_record(1, b"k" * 32), "legal_basis": f"about {resident_id(1)}"}
+    record = replace(sample_record(1, b"k" * 32), legal_basis=f"about {resident_id(1)}")
     with pytest.raises(LedgerError):
         memory.append(record)
     assert memory.leaves == []

@@ -34,7 +34,7 @@ from gateway.api.schemas.ledger import (
 )
 from gateway.api.schemas.problems import problems
 from gateway.api.schemas.subjects import SubjectRequest
-from gateway.domain.ledger.entry import EntryFilter
+from gateway.domain.ledger.terms import EntryFilter
 from gateway.errors import InvalidRequest
 from gateway.ports import Actor
 

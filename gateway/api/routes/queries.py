@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from gateway.api.deps import Principal, QueryLimitsDep, QueryServiceDep, require_scope
 from gateway.api.schemas.problems import problems
 from gateway.api.schemas.queries import QueryRequest, QueryResponse, query_body
-from gateway.domain.ledger.entry import contains_identifier
+from gateway.domain.ledger.guard import contains_identifier
 from gateway.domain.query import ItemRequest, QuerySpec
 from gateway.errors import InvalidRequest
 from gateway.ports import Actor

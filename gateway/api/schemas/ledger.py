@@ -11,7 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.api.schemas.receipts import ReceiptResponse, receipt_response
-from gateway.domain.ledger.entry import StoredEntry, format_time
+from gateway.domain.ledger.envelope import StoredEntry, format_time
 from gateway.domain.transparency.checkpoint import SignedCheckpoint
 from gateway.services.audit import ConsistencyProof, EntryPage, EntryProof, ReviewOutcome, SubjectReport
 
@@ -202,7 +202,7 @@ def subject_report_response(report: SubjectReport) -> SubjectReportResponse:
 
 def review_response(outcome: ReviewOutcome) -> ReviewResponse:
     """A registered review."""
-    return ReviewResponse(receipt=receipt_response(outcome.receipt), review=dict(outcome.record))
+    return ReviewResponse(receipt=receipt_response(outcome.receipt), review=outcome.record.as_dict())
 
 
 # --- CSV, for people ---
