@@ -8,19 +8,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI
 
 from gateway.adapters.client_files import ClientRegistry
 from gateway.adapters.desensitizer import CatalogDesensitizer
 from gateway.adapters.key_files import FileKeyStore
+from gateway.adapters.oauth_server import OAuthServer
 from gateway.adapters.policy.catalog_files import load_catalog
 from gateway.adapters.presidio import PresidioScanner
 from gateway.adapters.sql.grants import SqlGrantStore
 from gateway.adapters.sql.ledger import SqlLedger
 from gateway.adapters.sql.sources import SqlSourceRegistry
 from gateway.adapters.tokens import ExternalIssuer, JwtAuthenticator, TokenIssuer
+from gateway.api.deps import QueryLimits, Services
 from gateway.domain.catalog import Catalog
 from gateway.domain.desensitize.text_scan import FastScanner
 from gateway.errors import ConfigurationError
@@ -43,7 +44,7 @@ class SystemClock:
 
 @dataclass
 class Components:
-    """Everything the app serves with; installed on ``app.state``."""
+    """Everything the app serves with; the routes reach it through ``services``."""
 
     settings: Settings
     catalog: Catalog
@@ -51,27 +52,24 @@ class Components:
     queries: QueryService
     grants: GrantService
     audit: AuditService
-    client_registry: ClientRegistry
-    token_issuer: TokenIssuer
+    authorization_server: OAuthServer
     authenticator: JwtAuthenticator
     closers: list[Callable[[], None]] = field(default_factory=list)
     checks: dict[str, Callable[[], bool]] = field(default_factory=dict)
 
-    def install(self, state: Any) -> None:
-        """Expose the components to routers through ``request.app.state``."""
-        for name in (
-            "settings",
-            "catalog",
-            "engine",
-            "queries",
-            "grants",
-            "audit",
-            "client_registry",
-            "token_issuer",
-            "authenticator",
-        ):
-            setattr(state, name, getattr(self, name))
-        state.readiness = self.readiness
+    @property
+    def services(self) -> Services:
+        """What the routes' dependencies hand out."""
+        return Services(
+            catalog=self.catalog,
+            queries=self.queries,
+            grants=self.grants,
+            audit=self.audit,
+            authenticator=self.authenticator,
+            authorization_server=self.authorization_server,
+            readiness=self.readiness,
+            limits=QueryLimits(max_subjects=self.settings.max_subjects),
+        )
 
     def readiness(self) -> dict[str, bool]:
         """Run each readiness check; a check that raises is simply not ready."""
@@ -173,8 +171,7 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
         queries=queries,
         grants=grants,
         audit=audit,
-        client_registry=registry,
-        token_issuer=issuer,
+        authorization_server=OAuthServer(registry, issuer),
         authenticator=authenticator,
         closers=closers,
         checks=checks,

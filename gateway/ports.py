@@ -275,3 +275,74 @@ class TextScanner(Protocol):
     def scan(self, text: str) -> list[Finding]:
         """All findings in ``text``, before overlaps between entities are resolved."""
         ...
+
+
+class RegisteredClient(Protocol):
+    """An OAuth client as registered: who it is, whom it acts for, which scopes it may be granted."""
+
+    @property
+    def client_id(self) -> str:
+        """The client's identifier."""
+        ...
+
+    @property
+    def department(self) -> str:
+        """The department the client acts for."""
+        ...
+
+    @property
+    def scopes(self) -> frozenset[str]:
+        """Every scope the client may be granted."""
+        ...
+
+
+class ClientRegistry(Protocol):
+    """The registered OAuth clients (the clients file implements it)."""
+
+    def get(self, client_id: str) -> RegisteredClient | None:
+        """The client registered as ``client_id``, or None."""
+        ...
+
+    def authenticate(self, client_id: str, secret: str) -> RegisteredClient | None:
+        """The client if ``secret`` is its secret; the same cost whether or not the client exists."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class TokenHttpRequest:
+    """A token request as it reached the HTTP layer; ``body`` is None when it was too large to read."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    body: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthReply:
+    """What the token endpoint answers: status, JSON body and headers (RFC 6749 §5.1 or §5.2)."""
+
+    status: int
+    body: dict[str, JSON]
+    headers: Sequence[tuple[str, str]]
+
+
+class AuthorizationServer(Protocol):
+    """The gateway's OAuth 2.0 authorization server: client-credentials tokens, keys and metadata."""
+
+    @property
+    def issuer(self) -> str:
+        """The issuer identifier written into every token."""
+        ...
+
+    def token(self, request: TokenHttpRequest) -> OAuthReply:
+        """Answer one token request; a refusal is an RFC 6749 §5.2 error reply, never an exception."""
+        ...
+
+    def jwks(self) -> dict[str, JSON]:
+        """The token-verification public keys as a JWK Set (RFC 7517), current first."""
+        ...
+
+    def metadata(self) -> dict[str, JSON]:
+        """The RFC 8414 authorization server metadata."""
+        ...

@@ -1,4 +1,4 @@
-"""The FastAPI application: routers, problem handlers and the lifespan that owns heavy objects."""
+"""The FastAPI application: routers, problem handlers, the OpenAPI document and the lifespan."""
 
 from __future__ import annotations
 
@@ -7,16 +7,20 @@ from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 
+from gateway.api.deps import Services
 from gateway.api.problems import install_problem_handlers
 from gateway.api.routes import audit, auth, catalog, grants, health, queries
+from gateway.api.schemas.problems import PROBLEM_JSON
 
 
 class Served(Protocol):
-    """What the composition root hands the app: components to install on its state, closed at shutdown."""
+    """What the composition root hands the app: the services, and how to release them at shutdown."""
 
-    def install(self, state: Any) -> None:
-        """Expose the components to the routers."""
+    @property
+    def services(self) -> Services:
+        """What the routes serve with."""
         ...
 
     def close(self) -> None:
@@ -27,7 +31,8 @@ class Served(Protocol):
 def create_app(build: Callable[[], Served] | None = None) -> FastAPI:
     """Build the app; ``build`` makes the components once, at startup, and they are closed at shutdown.
 
-    Without ``build`` the app can only describe itself (``gateway openapi``).
+    Without ``build`` the app can only describe itself (``gateway openapi``), or serve what a test
+    provides through ``app.dependency_overrides``.
     """
 
     @asynccontextmanager
@@ -36,7 +41,7 @@ def create_app(build: Callable[[], Served] | None = None) -> FastAPI:
             yield
             return
         components = build()
-        components.install(app.state)
+        app.state.services = components.services
         try:
             yield
         finally:
@@ -51,4 +56,24 @@ def create_app(build: Callable[[], Served] | None = None) -> FastAPI:
     install_problem_handlers(app)
     for module in (health, catalog, auth, queries, grants, audit):
         app.include_router(module.router)
+    app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]  # FastAPI's documented hook
     return app
+
+
+def openapi_document(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document, with errors described as problem+json only (FastAPI adds plain JSON)."""
+    if app.openapi_schema is None:
+        document = get_openapi(
+            title=app.title,
+            version=app.version,
+            summary=app.summary,
+            routes=app.routes,
+        )
+        for path in document.get("paths", {}).values():
+            for operation in path.values():
+                for response in operation.get("responses", {}).values():
+                    content = response.get("content", {})
+                    if PROBLEM_JSON in content:
+                        content.pop("application/json", None)
+        app.openapi_schema = document
+    return app.openapi_schema

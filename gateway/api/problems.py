@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from gateway.api.schemas.problems import PROBLEM_JSON
 from gateway.errors import (
     AuthenticationFailed,
     GatewayError,
@@ -24,7 +25,6 @@ from gateway.errors import (
     PolicyDenied,
 )
 
-PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "urn:credit-gateway:problem:"
 log = logging.getLogger("gateway.api")
 

@@ -12,107 +12,71 @@ ledger entry of its own, pointing at the target's index and leaf hash.
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterator, Mapping
-from datetime import UTC, date, datetime
-from typing import Any
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
 
 from gateway.domain.identifiers import parse_subject
-from gateway.domain.ledger.commitments import commit_subject
-from gateway.domain.ledger.envelope import StoredEntry, format_time
+from gateway.domain.ledger.commitments import SubjectRef, commit_subject
+from gateway.domain.ledger.envelope import StoredEntry
 from gateway.domain.ledger.export import export_checkpoint_line, export_header_line
 from gateway.domain.ledger.guard import contains_identifier
 from gateway.domain.ledger.records import ReviewRecord, SubjectReportRecord
 from gateway.domain.ledger.terms import EntryFilter
 from gateway.domain.transparency.checkpoint import SignedCheckpoint
 from gateway.errors import InvalidRequest, NotFound
-from gateway.ports import Actor, AuditStore, KeyStore
+from gateway.ports import Actor, AuditStore, KeyStore, Receipt
 
 COMMITMENT_SECRET = "commitment"  # noqa: S105 - the keystore name of the secret, not a secret
 MAX_SUBJECT_REPORT = 10000
-CSV_COLUMNS = (
-    "index",
-    "logged_at",
-    "kind",
-    "client_id",
-    "department",
-    "purpose",
-    "legal_basis",
-    "grant_id",
-    "decision",
-    "reasons",
-    "items",
-    "fields",
-    "rows_total",
-    "subjects",
-    "policy_revision",
-    "catalog_revision",
-    "response_digest",
-    "target_index",
-    "status",
-    "comment",
-    "leaf_hash",
-)
 
 
-def entry_view(entry: StoredEntry) -> dict[str, Any]:
-    """An entry as the API shows it."""
-    envelope = entry.envelope()
-    return {
-        "index": entry.index,
-        "leaf_hash": entry.leaf_hash.hex(),
-        "logged_at": envelope.logged_at,
-        "record": envelope.record,
-    }
+@dataclass(frozen=True, slots=True)
+class EntryPage:
+    """One page of entries and the cursor of the next page (None at the end)."""
+
+    entries: list[StoredEntry]
+    next_cursor: int | None
 
 
-def checkpoint_view(checkpoint: SignedCheckpoint, verifier_keys: Mapping[str, str]) -> dict[str, Any]:
-    """A checkpoint in JSON: its fields, when it was signed, the note itself and the keys to check it."""
-    return {
-        "origin": checkpoint.checkpoint.origin,
-        "tree_size": checkpoint.size,
-        "root_hash": checkpoint.root_hash.hex(),
-        "timestamp": format_time(datetime.fromtimestamp(checkpoint.timestamp, UTC)),
-        "note": checkpoint.note,
-        "verifier_keys": dict(verifier_keys),
-    }
+@dataclass(frozen=True, slots=True)
+class EntryProof:
+    """One entry, its reviews, and its RFC 9162 inclusion path in a tree of ``tree_size`` entries."""
+
+    entry: StoredEntry
+    reviews: list[StoredEntry]
+    tree_size: int
+    inclusion_path: list[bytes]
+    checkpoint: SignedCheckpoint | None  # the checkpoint of ``tree_size``, when one was signed
+    verifier_keys: dict[str, str]
 
 
-def _review_view(entry: StoredEntry) -> dict[str, Any]:
-    envelope = entry.envelope()
-    record = envelope.record
-    return {
-        "index": entry.index,
-        "logged_at": envelope.logged_at,
-        "status": record.get("status"),
-        "comment": record.get("comment"),
-        "client_id": record.get("client_id"),
-        "department": record.get("department"),
-    }
+@dataclass(frozen=True, slots=True)
+class ConsistencyProof:
+    """An RFC 9162 consistency path between two tree sizes and both roots."""
+
+    first: int
+    second: int
+    path: list[bytes]
+    first_root: bytes
+    second_root: bytes
 
 
-def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    # Spreadsheets run cells that start like a formula (CSV injection); keep them inert.
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+@dataclass(frozen=True, slots=True)
+class SubjectReport:
+    """Every entry that touched one subject, and the receipt of the report's own registration."""
+
+    subject: SubjectRef
+    entries: list[StoredEntry]
+    receipt: Receipt
 
 
-def _csv_row(entry: StoredEntry) -> list[str]:
-    envelope = entry.envelope()
-    r = envelope.record
-    items = [i for i in r.get("items") or [] if isinstance(i, Mapping)]
-    values: dict[str, Any] = {
-        **{k: r.get(k) for k in CSV_COLUMNS},
-        "index": entry.index,
-        "logged_at": envelope.logged_at,
-        "reasons": ";".join(str(x.get("code")) for x in r.get("reasons") or [] if isinstance(x, Mapping)),
-        "items": ";".join(str(i.get("item")) for i in items),
-        "fields": ";".join(f"{i.get('item')}.{f}" for i in items for f in i.get("fields") or []),
-        "subjects": len(r.get("subjects") or []),
-        "leaf_hash": entry.leaf_hash.hex(),
-    }
-    return [_cell(values[c]) for c in CSV_COLUMNS]
+@dataclass(frozen=True, slots=True)
+class ReviewOutcome:
+    """A registered review: its record and its receipt."""
+
+    record: ReviewRecord
+    receipt: Receipt
 
 
 class AuditService:
@@ -124,21 +88,21 @@ class AuditService:
 
     # --- reading ---
 
-    def list_entries(self, query: EntryFilter) -> dict[str, Any]:
+    def list_entries(self, query: EntryFilter) -> EntryPage:
         """One page of entries matching ``query`` and the cursor of the next page (None at the end)."""
         found = self.store.entries(query)
         next_cursor = found[-1].index if len(found) == query.limit else None
-        return {"entries": [entry_view(e) for e in found], "next_cursor": next_cursor}
+        return EntryPage(found, next_cursor)
 
     def checkpoint(self) -> SignedCheckpoint:
         """The latest checkpoint, signed on demand when entries were appended since."""
         return self.store.checkpoint()
 
-    def checkpoint_json(self) -> dict[str, Any]:
-        """The latest checkpoint in JSON form."""
-        return checkpoint_view(self.checkpoint(), self.store.verifier_keys())
+    def verifier_keys(self) -> dict[str, str]:
+        """The signed-note verifier keys of the current checkpoint key."""
+        return self.store.verifier_keys()
 
-    def entry(self, index: int, tree_size: int | None = None) -> dict[str, Any]:
+    def entry(self, index: int, tree_size: int | None = None) -> EntryProof:
         """One entry, its reviews, and its RFC 9162 inclusion proof against a signed checkpoint."""
         found = self.store.entry(index)
         if found is None:
@@ -157,18 +121,16 @@ class AuditService:
                 accepted=f"> {index}",
             )
         proof = self.store.inclusion_proof(index, size)
-        return {
-            **entry_view(found),
-            "reviews": [_review_view(r) for r in self.store.reviews_of(index)],
-            "inclusion_proof": {
-                "tree_size": size,
-                "leaf_index": index,
-                "inclusion_path": [p.hex() for p in proof],
-            },
-            "checkpoint": checkpoint_view(signed, self.store.verifier_keys()) if signed is not None else None,
-        }
+        return EntryProof(
+            entry=found,
+            reviews=self.store.reviews_of(index),
+            tree_size=size,
+            inclusion_path=proof,
+            checkpoint=signed,
+            verifier_keys=self.store.verifier_keys(),
+        )
 
-    def consistency(self, first: int, second: int) -> dict[str, Any]:
+    def consistency(self, first: int, second: int) -> ConsistencyProof:
         """An RFC 9162 consistency proof between two tree sizes, both at most the latest checkpoint."""
         latest = self.store.checkpoint().size
         if not 0 <= first <= second:
@@ -180,13 +142,7 @@ class AuditService:
                 f"the latest checkpoint covers {latest} entries", field="second", accepted=f"at most {latest}"
             )
         proof = self.store.consistency_proof(first, second)
-        return {
-            "tree_size_1": first,
-            "tree_size_2": second,
-            "consistency_path": [p.hex() for p in proof],
-            "first_root": self.store.root_at(first).hex(),
-            "second_root": self.store.root_at(second).hex(),
-        }
+        return ConsistencyProof(first, second, proof, self.store.root_at(first), self.store.root_at(second))
 
     # --- exports ---
 
@@ -199,29 +155,20 @@ class AuditService:
         for entry in self.store.iter_entries(EntryFilter(), up_to=signed.size):
             yield entry.leaf + b"\n"
 
-    def export_csv(self, query: EntryFilter) -> Iterator[str]:
-        """Matching entries as CSV (one row per entry, lists joined with ';'), for people."""
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\r\n")
-        writer.writerow(CSV_COLUMNS)
-        for entry in self.store.iter_entries(query):
-            writer.writerow(_csv_row(entry))
-            if buffer.tell() > 1 << 16:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-        yield buffer.getvalue()
+    def iter_entries(self, query: EntryFilter) -> Iterator[StoredEntry]:
+        """Every entry matching ``query``, ascending, read as it is consumed (for exports)."""
+        return self.store.iter_entries(query)
 
     # --- subject report (PIPL art. 45) ---
 
-    def subject_report(self, id_type: str, value: str, auditor: Actor) -> dict[str, Any]:
+    def subject_report(self, id_type: str, value: str, auditor: Actor) -> SubjectReport:
         """Every entry that touched one subject, found through its commitment; the lookup is registered."""
         # A lookup, not a registration: a number born "after today" finds nothing, so no date bound here.
         subject = parse_subject(id_type, value, field="value", today=date.max)
         ref = commit_subject(self._secret, subject)
-        found = []
+        found: list[StoredEntry] = []
         for entry in self.store.iter_entries(EntryFilter(subject=ref.commitment)):
-            found.append(entry_view(entry))
+            found.append(entry)
             if len(found) > MAX_SUBJECT_REPORT:
                 raise InvalidRequest(
                     "too many entries for one report; export and filter instead", field="value"
@@ -234,11 +181,11 @@ class AuditService:
                 entries_found=len(found),
             )
         )
-        return {"subject": ref.as_dict(), "count": len(found), "entries": found, "receipt": receipt.as_dict()}
+        return SubjectReport(ref, found, receipt)
 
     # --- review ---
 
-    def review(self, index: int, status: str, comment: str, auditor: Actor) -> dict[str, Any]:
+    def review(self, index: int, status: str, comment: str, auditor: Actor) -> ReviewOutcome:
         """Mark entry ``index`` reviewed or flagged; the review is appended to the ledger."""
         if contains_identifier(comment):
             # Ledger entries carry commitments only; the auditor must not write an identifier in.
@@ -255,7 +202,7 @@ class AuditService:
             department=auditor.department,
         )
         receipt = self.store.append(record)
-        return {"receipt": receipt.as_dict(), "review": record.as_dict()}
+        return ReviewOutcome(record, receipt)
 
 
 def build_audit_service(store: AuditStore, keystore: KeyStore) -> AuditService:

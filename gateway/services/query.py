@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -45,11 +45,35 @@ log = logging.getLogger("gateway.query")
 
 
 @dataclass(frozen=True, slots=True)
-class QueryOutcome:
-    """An allowed query's response body and its registration receipt."""
+class SubjectRows:
+    """What one catalog item released about one subject of the query, desensitized."""
 
-    body: dict[str, JSON]
+    item: str
+    subject: int  # the subject's position in the query
+    rows: list[dict[str, JSON]]
+
+
+@dataclass(frozen=True, slots=True)
+class QueryOutcome:
+    """An allowed query: its id, the decision, what was released, and the registration receipt."""
+
+    query_id: str
+    decision: Decision
+    results: list[SubjectRows]
     receipt: Receipt
+
+
+def released_document(query_id: str, decision: Decision, results: Sequence[SubjectRows]) -> dict[str, JSON]:
+    """What the ledger's response digest commits to: everything the caller receives but the receipt."""
+    return {
+        "query_id": query_id,
+        "decision": {
+            "allow": decision.allow,
+            "reasons": [r.as_dict() for r in decision.reasons],
+            "policy_revision": decision.policy_revision,
+        },
+        "results": [{"item": r.item, "subject": r.subject, "rows": r.rows} for r in results],
+    }
 
 
 class QueryService:
@@ -100,15 +124,7 @@ class QueryService:
 
         try:
             results, releases = self._read(caller, spec, decision, now)
-            body: dict[str, JSON] = {
-                "query_id": draft.request_id,
-                "decision": {
-                    "allow": True,
-                    "reasons": [r.as_dict() for r in decision.reasons],
-                    "policy_revision": decision.policy_revision,
-                },
-                "results": results,
-            }
+            body = released_document(draft.request_id, decision, results)
             record = draft.record(
                 "allow",
                 recorded(decision.reasons),
@@ -121,12 +137,11 @@ class QueryService:
                 raise
             raise InternalError("the query could not be completed") from exc
         receipt = self._register(record)
-        body["receipt"] = receipt.as_dict()
         log.info(
             "query allowed",
             extra={"items": len(releases), "rows": sum(r.rows for r in releases), "index": receipt.index},
         )
-        return QueryOutcome(body, receipt)
+        return QueryOutcome(draft.request_id, decision, results, receipt)
 
     def _decide(self, draft: _Draft, now: datetime) -> Decision:
         spec = draft.spec
@@ -180,11 +195,11 @@ class QueryService:
 
     def _read(
         self, caller: Actor, spec: QuerySpec, decision: Decision, now: datetime
-    ) -> tuple[list[JSON], list[ItemRelease]]:
+    ) -> tuple[list[SubjectRows], list[ItemRelease]]:
         index_of: dict[str, list[int]] = {}
         for i, subject in enumerate(spec.subjects):
             index_of.setdefault(subject.value, []).append(i)
-        results: list[JSON] = []
+        results: list[SubjectRows] = []
         releases: list[ItemRelease] = []
         for requested in spec.items:
             item_id = requested.item_id
@@ -205,7 +220,7 @@ class QueryService:
                 clean = self.desensitizer.desensitize(
                     grouped.get(i, []), item_decision, item.fields, caller.department
                 )
-                results.append({"item": item_id, "subject": i, "rows": list(clean)})
+                results.append(SubjectRows(item_id, i, list(clean)))
             releases.append(ItemRelease(item_id, item_decision.fields, len(rows)))
         return results, releases
 

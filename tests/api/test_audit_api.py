@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from gateway.adapters.key_files import FileKeyStore
 from gateway.adapters.sql.ledger import ExportFileSource, SqlLedger, ed25519_verify
 from gateway.adapters.tokens import JwtAuthenticator, TokenIssuer
+from gateway.api import deps
 from gateway.api.problems import install_problem_handlers
 from gateway.api.routes.audit import router
 from gateway.services.audit import build_audit_service
@@ -54,9 +55,10 @@ def api(tmp_path: Path, keystore: FileKeyStore, clock: FixedClock) -> Iterator[A
         app = FastAPI()
         install_problem_handlers(app)
         app.include_router(router)
-        app.state.audit = build_audit_service(ledger, keystore)
+        service = build_audit_service(ledger, keystore)
         authenticator = JwtAuthenticator(keystore, issuer=ISSUER, audience=AUDIENCE, clock=clock)
-        app.state.authenticator = authenticator
+        app.dependency_overrides[deps.audit_service] = lambda: service
+        app.dependency_overrides[deps.authenticator] = lambda: authenticator
         tokens = TokenIssuer(keystore, issuer=ISSUER, audience=AUDIENCE, clock=clock)
         with serve_app(app) as base_url, httpx.Client(base_url=base_url, timeout=10) as http:
             yield Api(http, ledger, tokens, keystore, db)

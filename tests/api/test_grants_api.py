@@ -20,6 +20,7 @@ from fastapi import FastAPI
 
 from gateway.adapters.key_files import FileKeyStore
 from gateway.adapters.tokens import JwtAuthenticator, TokenIssuer
+from gateway.api import deps
 from gateway.api.problems import PROBLEM_JSON, install_problem_handlers
 from gateway.api.routes import grants as grants_api
 from gateway.services.grants import GrantService
@@ -80,8 +81,8 @@ def running_api(
     app.include_router(grants_api.router)
     authenticator = JwtAuthenticator(keystore, issuer=ISSUER, audience=AUDIENCE, clock=clock)
     service = GrantService(db.store, shared_engine(policies), db.ledger, keystore, clock)
-    app.state.authenticator = authenticator
-    app.state.grants = service
+    app.dependency_overrides[deps.authenticator] = lambda: authenticator
+    app.dependency_overrides[deps.grant_service] = lambda: service
     issuer = TokenIssuer(keystore, issuer=ISSUER, audience=AUDIENCE, clock=clock)
     try:
         with serve_app(app) as base_url, httpx.Client(base_url=base_url, timeout=30.0) as http:
@@ -579,7 +580,6 @@ def grant_query_flow(
     """Through the real query service and the grant service, on the real catalog, the demo
     databases, regorus, one ledger: register a grant for the demo debtor, query under it, revoke
     it, query again. Returns the three responses and every ledger record."""
-    from types import SimpleNamespace
 
     from gateway.adapters.desensitizer import CatalogDesensitizer
     from gateway.adapters.policy.catalog_files import load_catalog
@@ -607,10 +607,7 @@ def grant_query_flow(
         app.include_router(grants_api.router)
         app.include_router(queries_api.router)
         authenticator = JwtAuthenticator(keystore, issuer=ISSUER, audience=AUDIENCE, clock=clock)
-        app.state.authenticator = authenticator
-        app.state.grants = grants
-        app.state.settings = SimpleNamespace(max_subjects=10)
-        app.state.queries = QueryService(
+        queries = QueryService(
             catalog=load_catalog(policies),
             engine=engine,
             sources=sources,
@@ -620,6 +617,10 @@ def grant_query_flow(
             clock=clock,
             grants=grants,
         )
+        app.dependency_overrides[deps.authenticator] = lambda: authenticator
+        app.dependency_overrides[deps.grant_service] = lambda: grants
+        app.dependency_overrides[deps.query_service] = lambda: queries
+        app.dependency_overrides[deps.query_limits] = lambda: deps.QueryLimits(max_subjects=10)
         token = TokenIssuer(keystore, issuer=ISSUER, audience=AUDIENCE, clock=clock).issue(
             "consent-desk", "finance", ["grants:write", "query"]
         )

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import base64
-import csv
-import io
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -18,7 +15,7 @@ from gateway.domain.ledger.terms import EntryFilter
 from gateway.domain.transparency.checkpoint import open_checkpoint
 from gateway.errors import InvalidIdentifier, InvalidRequest, LedgerError, NotFound
 from gateway.ports import Actor
-from gateway.services.audit import CSV_COLUMNS, AuditService, build_audit_service
+from gateway.services.audit import AuditService, build_audit_service
 from tests.conftest import FixedClock
 from tests.support import rfc9162
 from tests.support.ledger import open_ledger, public_keys, resident_id, sample_record, uscc
@@ -48,38 +45,40 @@ def note_root(note: str) -> tuple[int, bytes]:
 
 def test_list_entries_filters_and_pages(service: AuditService) -> None:
     first = service.list_entries(EntryFilter(department="court", limit=3))
-    assert [e["index"] for e in first["entries"]] == [2, 5, 8]
-    assert first["next_cursor"] == 8
-    second = service.list_entries(EntryFilter(department="court", limit=3, after=first["next_cursor"]))
-    assert [e["index"] for e in second["entries"]] == [11, 14, 17]
+    assert [e.index for e in first.entries] == [2, 5, 8]
+    assert first.next_cursor == 8
+    second = service.list_entries(EntryFilter(department="court", limit=3, after=first.next_cursor))
+    assert [e.index for e in second.entries] == [11, 14, 17]
     last = service.list_entries(EntryFilter(department="court", limit=3, after=17))
-    assert [e["index"] for e in last["entries"]] == [20]
-    assert last["next_cursor"] is None
-    entry = first["entries"][0]
-    assert entry["record"]["department"] == "court"
-    assert entry["logged_at"] == "2026-11-22T08:00:00.000000Z"
-    assert len(entry["leaf_hash"]) == 64
+    assert [e.index for e in last.entries] == [20]
+    assert last.next_cursor is None
+    entry = first.entries[0].envelope()
+    assert entry.record["department"] == "court"
+    assert entry.logged_at == "2026-11-22T08:00:00.000000Z"
+    assert len(first.entries[0].leaf_hash.hex()) == 64
 
 
 def test_an_entry_comes_with_an_inclusion_proof_against_a_signed_checkpoint(
     service: AuditService, keystore: FileKeyStore
 ) -> None:
     shown = service.entry(19)
-    checkpoint = shown["checkpoint"]
+    checkpoint = shown.checkpoint
+    assert checkpoint is not None
     # 21 entries, checkpoints every 8: the view signs one for 21 on demand.
-    opened = open_checkpoint(checkpoint["note"], public_keys=public_keys(keystore), verify=ed25519_verify)
-    size, root = note_root(checkpoint["note"])
-    assert size == opened.size == shown["inclusion_proof"]["tree_size"] == 21
-    path = [bytes.fromhex(p) for p in shown["inclusion_proof"]["inclusion_path"]]
-    leaf = bytes.fromhex(shown["leaf_hash"])
+    opened = open_checkpoint(checkpoint.note, public_keys=public_keys(keystore), verify=ed25519_verify)
+    size, root = note_root(checkpoint.note)
+    assert size == opened.size == shown.tree_size == 21
+    path = shown.inclusion_path
+    leaf = shown.entry.leaf_hash
     assert rfc9162.verify_inclusion(19, size, leaf, path, root)
     # Against an older checkpoint too.
     older = service.entry(3, tree_size=16)
-    size16, root16 = note_root(older["checkpoint"]["note"])
+    assert older.checkpoint is not None
+    size16, root16 = note_root(older.checkpoint.note)
     assert size16 == 16
-    path16 = [bytes.fromhex(p) for p in older["inclusion_proof"]["inclusion_path"]]
-    assert rfc9162.verify_inclusion(3, 16, bytes.fromhex(older["leaf_hash"]), path16, root16)
-    assert checkpoint["verifier_keys"]["ed25519"].startswith("ledger.credit-gateway.test/log+")
+    path16 = older.inclusion_path
+    assert rfc9162.verify_inclusion(3, 16, older.entry.leaf_hash, path16, root16)
+    assert shown.verifier_keys["ed25519"].startswith("ledger.credit-gateway.test/log+")
 
 
 def test_entry_errors(service: AuditService) -> None:
@@ -99,10 +98,10 @@ def test_consistency_between_two_checkpoints_verifies_independently(
     old = ledger.checkpoint_at(8)
     assert old is not None
     proof = service.consistency(8, 21)
-    path = [bytes.fromhex(p) for p in proof["consistency_path"]]
-    assert (proof["tree_size_1"], proof["tree_size_2"]) == (8, 21)
+    path = proof.path
+    assert (proof.first, proof.second) == (8, 21)
     assert rfc9162.verify_consistency(8, 21, note_root(old.note)[1], note_root(latest.note)[1], path)
-    assert proof["first_root"] == old.root_hash.hex()
+    assert proof.first_root == old.root_hash
     with pytest.raises(InvalidRequest):
         service.consistency(9, 8)
     with pytest.raises(InvalidRequest):
@@ -116,22 +115,7 @@ def test_checkpoint_is_signed_on_demand_only_when_the_log_grew(
     assert service.checkpoint() == first
     ledger.append(sample_record(99, keystore.secret("commitment")))
     assert service.checkpoint().size == first.size + 1
-    assert service.checkpoint_json()["tree_size"] == first.size + 1
-
-
-def test_csv_export_is_flat_filtered_and_formula_safe(service: AuditService, ledger: SqlLedger) -> None:
-    record = replace(
-        sample_record(50, b"k" * 32), legal_basis='=HYPERLINK("http://x")', department="tax_bureau"
-    )
-    ledger.append(record)
-    text = "".join(service.export_csv(EntryFilter(department="tax_bureau")))
-    rows = list(csv.reader(io.StringIO(text)))
-    assert tuple(rows[0]) == CSV_COLUMNS
-    body = [dict(zip(CSV_COLUMNS, r, strict=True)) for r in rows[1:]]
-    assert [int(r["index"]) for r in body] == [1, 4, 7, 10, 13, 16, 19, 21]
-    assert body[0]["items"] == "tax_violation"
-    assert body[0]["fields"] == "tax_violation.case_no;tax_violation.name"
-    assert body[-1]["legal_basis"].startswith("'=")
+    assert service.checkpoint().size == first.size + 1
 
 
 def test_subject_report_finds_the_subjects_entries_and_is_itself_registered(
@@ -139,19 +123,19 @@ def test_subject_report_finds_the_subjects_entries_and_is_itself_registered(
 ) -> None:
     subject = resident_id(3)
     report = service.subject_report("resident_id", subject, AUDITOR)
-    assert [e["index"] for e in report["entries"]] == [3, 10, 17]
-    assert report["count"] == 3
-    assert report["subject"]["commitment"] == subject_commitment(
+    assert [e.index for e in report.entries] == [3, 10, 17]
+    assert len(report.entries) == 3
+    assert report.subject.commitment == subject_commitment(
         keystore.secret("commitment"), "resident_id", subject
     )
-    registered = ledger.entry(report["receipt"]["index"])
+    registered = ledger.entry(report.receipt.index)
     assert registered is not None
     assert registered.envelope().record["kind"] == "subject_report"
     # The next report shows the first lookup as well: the subject learns an auditor looked.
     again = service.subject_report("resident_id", subject.lower(), AUDITOR)
-    assert [e["index"] for e in again["entries"]] == [3, 10, 17, report["receipt"]["index"]]
+    assert [e.index for e in again.entries] == [3, 10, 17, report.receipt.index]
     # A company and a bad checksum.
-    assert service.subject_report("uscc", uscc(1), AUDITOR)["count"] == 0
+    assert len(service.subject_report("uscc", uscc(1), AUDITOR).entries) == 0
     with pytest.raises(InvalidIdentifier):
         service.subject_report("resident_id", subject[:-1] + ("0" if subject[-1] != "0" else "1"), AUDITOR)
     # Never the identifier itself, anywhere in the database files.
@@ -161,18 +145,18 @@ def test_subject_report_finds_the_subjects_entries_and_is_itself_registered(
 
 def test_review_is_a_ledger_entry_and_shows_on_the_target(service: AuditService, ledger: SqlLedger) -> None:
     result = service.review(4, "flagged", "purpose looks stretched", AUDITOR)
-    receipt = result["receipt"]
-    stored = ledger.entry(receipt["index"])
+    receipt = result.receipt
+    stored = ledger.entry(receipt.index)
     assert stored is not None
     record = stored.envelope().record
     assert record["kind"] == "review"
     assert record["target_index"] == 4
-    assert record["target_leaf_hash"] == service.entry(4)["leaf_hash"]
+    assert record["target_leaf_hash"] == service.entry(4).entry.leaf_hash.hex()
     service.review(4, "reviewed", "checked with the department", AUDITOR)
-    reviews = service.entry(4)["reviews"]
+    reviews = [r.envelope().record for r in service.entry(4).reviews]
     assert [r["status"] for r in reviews] == ["flagged", "reviewed"]
     assert reviews[0]["client_id"] == "auditor-1"
-    assert service.list_entries(EntryFilter(review="reviewed"))["entries"][0]["index"] == 4
+    assert service.list_entries(EntryFilter(review="reviewed")).entries[0].index == 4
 
 
 def test_review_errors(service: AuditService) -> None:

@@ -26,8 +26,10 @@ from joserfc.jwk import ECKey, OKPKey
 
 from gateway.adapters.client_files import ClientRecord, ClientRegistry, new_client
 from gateway.adapters.key_files import FileKeyStore
+from gateway.adapters.oauth_server import OAuthServer
 from gateway.adapters.tokens import ExternalIssuer, JwtAuthenticator, TokenIssuer
-from gateway.api.deps import Principal, require_scope
+from gateway.api import deps
+from gateway.api.deps import Principal, authorization_server, require_scope
 from gateway.api.problems import install_problem_handlers
 from gateway.api.routes.auth import router
 from gateway.ports import Clock
@@ -93,7 +95,8 @@ def make_clients() -> dict[str, Client]:
 
 
 def build_identity_app() -> FastAPI:
-    """The auth router, the problem handlers and two protected routes; state is set by the caller."""
+    """The auth router, the problem handlers and two protected routes; the caller overrides the
+    authorization server and authenticator dependencies with real ones."""
     app = FastAPI()
     install_problem_handlers(app)
     app.include_router(router)
@@ -159,9 +162,9 @@ def identity_server(
         authenticator = JwtAuthenticator(
             keystore, issuer=base_url, audience=AUDIENCE, clock=verify_clock or clock, external=external
         )
-        app.state.client_registry = ClientRegistry(c.record for c in clients.values())
-        app.state.token_issuer = issuer
-        app.state.authenticator = authenticator
+        server = OAuthServer(ClientRegistry(c.record for c in clients.values()), issuer)
+        app.dependency_overrides[authorization_server] = lambda: server
+        app.dependency_overrides[deps.authenticator] = lambda: authenticator
         with httpx.Client(base_url=base_url, timeout=10.0) as http:
             try:
                 yield IdentityServer(base_url, app, keystore, clients, issuer, authenticator, http)

@@ -3,25 +3,41 @@
 Scope ``audit:read``: entries (filtered, paginated), one entry with its inclusion proof, the latest
 checkpoint (C2SP signed note as text/plain, or JSON), consistency proofs, exports (JSON Lines or
 CSV, streamed) and subject reports (the identifier travels in the body, never in a URL).
-Scope ``audit:review``: review an entry. The service comes from ``request.app.state.audit``.
+Scope ``audit:review``: review an entry.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import PlainTextResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
-from gateway.api.deps import Principal, require_scope
+from gateway.api.deps import AuditServiceDep, Principal, require_scope
 from gateway.api.guards import NoIdentifier
+from gateway.api.schemas.ledger import (
+    CheckpointResponse,
+    ConsistencyResponse,
+    EntryPageResponse,
+    EntryProofResponse,
+    ReviewRequest,
+    ReviewResponse,
+    SubjectReportResponse,
+    checkpoint_response,
+    consistency_response,
+    entries_csv,
+    entry_page_response,
+    entry_proof_response,
+    review_response,
+    subject_report_response,
+)
+from gateway.api.schemas.problems import problems
+from gateway.api.schemas.subjects import SubjectRequest
 from gateway.domain.ledger.terms import EntryFilter
 from gateway.errors import InvalidRequest
 from gateway.ports import Actor
-from gateway.services.audit import AuditService
 
 router = APIRouter(prefix="/v1/ledger", tags=["ledger"])
 
@@ -34,12 +50,9 @@ Name = Annotated[str | None, Query(min_length=1, max_length=200), NoIdentifier]
 NOTE_MEDIA_TYPE = "text/plain; charset=utf-8"
 
 
-def _service(request: Request) -> AuditService:
-    service: AuditService = request.app.state.audit
-    return service
-
-
-ServiceDep = Annotated[AuditService, Depends(_service)]
+ServiceDep = AuditServiceDep
+_ERRORS = problems(401, 403, 422, 503, s503="the ledger could not be read or written")
+_ONE = {**_ERRORS, **problems(404, s404="no such entry")}
 
 
 def _aware(value: datetime | None, field: str) -> datetime | None:
@@ -87,69 +100,75 @@ def _filter(
 FilterDep = Annotated[EntryFilter, Depends(_filter)]
 
 
-class SubjectReportRequest(BaseModel):
-    """Whose entries to find: an identifier scheme and value (checked, then only its commitment is used)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    id_type: Literal["resident_id", "uscc"]
-    value: str = Field(min_length=1, max_length=64)
-
-
-class ReviewRequest(BaseModel):
-    """An auditor's verdict on one entry."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    status: Literal["reviewed", "flagged"]
-    comment: Annotated[str, Field(max_length=2000), NoIdentifier] = ""
-
-
-@router.get("/entries")
-def list_entries(_: ReaderDep, service: ServiceDep, query: FilterDep) -> dict[str, Any]:
+@router.get("/entries", response_model=EntryPageResponse, responses=_ERRORS)
+def list_entries(_: ReaderDep, service: ServiceDep, query: FilterDep) -> EntryPageResponse:
     """Entries matching the filters, one page at a time (pass ``next_cursor`` as ``cursor``)."""
-    return service.list_entries(query)
+    return entry_page_response(service.list_entries(query))
 
 
-@router.get("/entries/{index}")
+@router.get("/entries/{index}", response_model=EntryProofResponse, responses=_ONE)
 def get_entry(
     index: IndexPath,
     _: ReaderDep,
     service: ServiceDep,
     tree_size: Annotated[int | None, Query(ge=1)] = None,
-) -> dict[str, Any]:
+) -> EntryProofResponse:
     """One entry, its reviews and its inclusion proof (against the latest checkpoint by default)."""
-    return service.entry(index, tree_size)
+    return entry_proof_response(service.entry(index, tree_size))
 
 
-@router.get("/checkpoint", response_model=None)
+@router.get(
+    "/checkpoint",
+    response_model=CheckpointResponse,
+    responses={
+        **_ERRORS,
+        200: {
+            "description": "the C2SP signed note (text/plain), or JSON with ``format=json``",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        },
+    },
+)
 def get_checkpoint(
     request: Request,
     _: ReaderDep,
     service: ServiceDep,
     format: Annotated[Literal["note", "json"] | None, Query()] = None,
-) -> PlainTextResponse | dict[str, Any]:
+) -> Response:
     """The latest checkpoint: the C2SP signed note (text/plain), or JSON when asked for."""
     wants_json = format == "json" or (
         format is None and "application/json" in request.headers.get("accept", "")
     )
     if wants_json:
-        return service.checkpoint_json()
+        body = checkpoint_response(service.checkpoint(), service.verifier_keys())
+        return JSONResponse(body.model_dump(mode="json"))
     return PlainTextResponse(service.checkpoint().note, media_type=NOTE_MEDIA_TYPE)
 
 
-@router.get("/consistency")
+@router.get("/consistency", response_model=ConsistencyResponse, responses=_ERRORS)
 def get_consistency(
     _: ReaderDep,
     service: ServiceDep,
     first: Annotated[int, Query(ge=0)],
     second: Annotated[int, Query(ge=0)],
-) -> dict[str, Any]:
+) -> ConsistencyResponse:
     """An RFC 9162 consistency proof between two tree sizes."""
-    return service.consistency(first, second)
+    return consistency_response(service.consistency(first, second))
 
 
-@router.get("/export", response_model=None)
+@router.get(
+    "/export",
+    response_class=StreamingResponse,
+    responses={
+        **_ERRORS,
+        200: {
+            "description": "JSON Lines (the whole log, for ``gateway ledger verify``) or CSV",
+            "content": {
+                "application/jsonl": {"schema": {"type": "string"}},
+                "text/csv": {"schema": {"type": "string"}},
+            },
+        },
+    },
+)
 def export(
     _: ReaderDep,
     service: ServiceDep,
@@ -159,7 +178,7 @@ def export(
     """The whole log as JSON Lines (for ``gateway ledger verify``), or filtered entries as CSV."""
     if format == "csv":
         return StreamingResponse(
-            service.export_csv(query.with_page(after=None, limit=1, descending=False)),
+            entries_csv(service.iter_entries(query.with_page(after=None, limit=1, descending=False))),
             media_type="text/csv; charset=utf-8",
             headers={"content-disposition": 'attachment; filename="ledger.csv"'},
         )
@@ -177,15 +196,17 @@ def export(
     )
 
 
-@router.post("/subject-report")
-def subject_report(body: SubjectReportRequest, principal: ReaderDep, service: ServiceDep) -> dict[str, Any]:
+@router.post("/subject-report", response_model=SubjectReportResponse, responses=_ERRORS)
+def subject_report(body: SubjectRequest, principal: ReaderDep, service: ServiceDep) -> SubjectReportResponse:
     """Every entry that touched one subject (PIPL art. 45); the lookup itself is registered."""
-    return service.subject_report(body.id_type, body.value, Actor(principal.client_id, principal.department))
+    actor = Actor(principal.client_id, principal.department)
+    return subject_report_response(service.subject_report(body.id_type, body.value, actor))
 
 
-@router.post("/entries/{index}/review")
+@router.post("/entries/{index}/review", response_model=ReviewResponse, responses=_ONE)
 def review_entry(
     index: IndexPath, body: ReviewRequest, principal: ReviewerDep, service: ServiceDep
-) -> dict[str, Any]:
+) -> ReviewResponse:
     """Mark an entry reviewed or flagged with a comment; the review is a ledger entry itself."""
-    return service.review(index, body.status, body.comment, Actor(principal.client_id, principal.department))
+    actor = Actor(principal.client_id, principal.department)
+    return review_response(service.review(index, body.status, body.comment, actor))

@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+
+from gateway.api.deps import ReadinessDep
+from gateway.api.schemas.health import LivenessResponse, ReadinessResponse
+from gateway.api.schemas.problems import problems
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
-def healthz() -> dict[str, str]:
+@router.get("/healthz", response_model=LivenessResponse, responses=problems())
+def healthz() -> LivenessResponse:
     """The process is up."""
-    return {"status": "ok"}
+    return LivenessResponse(status="ok")
 
 
-@router.get("/readyz")
-def readyz(request: Request) -> JSONResponse:
+@router.get(
+    "/readyz",
+    response_model=ReadinessResponse,
+    responses={
+        **problems(),
+        503: {"model": ReadinessResponse, "description": "a dependency does not answer"},
+    },
+)
+def readyz(readiness: ReadinessDep) -> JSONResponse:
     """Ready when the policy engine answers and the ledger is reachable; 503 otherwise."""
-    checks = request.app.state.readiness()
+    checks = readiness()
     ok = all(checks.values())
-    return JSONResponse(
-        {"status": "ready" if ok else "not_ready", "checks": checks}, status_code=200 if ok else 503
-    )
+    body = ReadinessResponse(status="ready" if ok else "not_ready", checks=checks)
+    return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
