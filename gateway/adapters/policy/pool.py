@@ -49,7 +49,7 @@ def _detached(exc: BaseException) -> PolicyEngineError:
     """
     origin = exc.__cause__ if isinstance(exc, PolicyEngineError) and exc.__cause__ is not None else exc
     if isinstance(exc, PolicyEngineError):
-        error = PolicyEngineError(exc.detail, code=exc.code)
+        error = type(exc)(exc.detail)  # the same class, so the same stable code
     else:
         error = PolicyEngineError(f"the policy engine could not evaluate ({type(exc).__name__})")
     error.__cause__ = RuntimeError(f"{type(origin).__name__}: {engine_error_text(origin)}")
