@@ -98,14 +98,15 @@ class Components:
 def policy_threads() -> int:
     """Threads (each with its own embedded engine) per worker process: the cores shared by the workers.
 
-    ``GATEWAY_WORKERS`` is set by ``gateway serve``; regorus holds the GIL while it evaluates, so more
-    threads than this would only take turns.
+    ``gateway serve`` sets ``GATEWAY_WORKERS`` and ``GATEWAY_CORES`` (which counts a container's CPU
+    quota); regorus holds the GIL while it evaluates, so more threads than this would only take turns.
     """
     try:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # no sched_getaffinity on macOS and Windows
         cores = os.cpu_count() or 1
     try:
+        cores = max(1, int(os.environ.get("GATEWAY_CORES", cores)))
         workers = max(1, int(os.environ.get("GATEWAY_WORKERS", "1")))
     except ValueError:
         workers = 1

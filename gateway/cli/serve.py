@@ -36,6 +36,7 @@ from typing import Any, Literal
 GATEWAY_FACTORY = "gateway.bootstrap:app_from_environment"
 # How many worker processes serve this deployment; bootstrap sizes its per-process pools from it.
 WORKERS_ENV = "GATEWAY_WORKERS"
+CORES_ENV = "GATEWAY_CORES"
 Listen = Literal["auto", "reuseport", "shared"]
 STARTUP_TIMEOUT_S = 180.0
 # uvicorn's default of 5 s kills workers that are merely slow on a busy machine (seen while the
@@ -47,11 +48,36 @@ log = logging.getLogger("uvicorn.error")
 
 
 def cpu_count() -> int:
-    """The cores this process may run on (the affinity mask, not the machine's total, where known)."""
+    """The cores this process may use: its affinity mask, capped by a cgroup CPU quota (containers).
+
+    A container limited to 2 CPUs on a 64-core node sees 64 in its affinity mask; 64 workers there
+    would only queue on the quota.
+    """
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # no sched_getaffinity on macOS and Windows
-        return max(1, os.cpu_count() or 1)
+        cores = os.cpu_count() or 1
+    quota = _cgroup_cpu_quota()
+    return max(1, min(cores, quota) if quota else cores)
+
+
+def _cgroup_cpu_quota(root: Path = Path("/sys/fs/cgroup")) -> int | None:
+    """CPUs allowed by the cgroup (v2 ``cpu.max``, v1 ``cfs_quota_us``), rounded up; None if unlimited."""
+    try:
+        quota, period = (root / "cpu.max").read_text().split()[:2]
+    except (OSError, ValueError):
+        try:
+            quota = (root / "cpu" / "cpu.cfs_quota_us").read_text().strip()
+            period = (root / "cpu" / "cpu.cfs_period_us").read_text().strip()
+        except OSError:
+            return None
+    try:
+        q, p = int(quota), int(period)
+    except ValueError:  # "max": no limit
+        return None
+    if q <= 0 or p <= 0:  # v1 writes -1 for no limit
+        return None
+    return -(-q // p)
 
 
 def reuseport_balances() -> bool:
@@ -171,8 +197,10 @@ def serve(
 
         raise ConfigurationError(f"cannot serve with {workers} workers", accepted="at least 1 worker")
     count = workers or cpu_count()
-    # Read by bootstrap in every worker (environment variables reach spawned processes).
+    # Read by bootstrap in every worker (environment variables reach spawned processes), to share
+    # the cores among the workers' policy threads.
     os.environ[WORKERS_ENV] = str(count)
+    os.environ[CORES_ENV] = str(cpu_count())
     config = uvicorn_config(app, factory=factory, workers=count, log_level=log_level)
     sockets = worker_sockets(host, port, count, listen)
     try:

@@ -17,7 +17,13 @@ from pathlib import Path
 import pytest
 
 from gateway.cli.main import build_parser
-from gateway.cli.serve import cpu_count, listening_socket, reuseport_balances, worker_sockets
+from gateway.cli.serve import (
+    _cgroup_cpu_quota,
+    cpu_count,
+    listening_socket,
+    reuseport_balances,
+    worker_sockets,
+)
 from gateway.errors import ConfigurationError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -139,3 +145,23 @@ def test_connections_reach_every_worker_without_nagle_stalls() -> None:
             timings.append(time.perf_counter() - t0)
         conn.close()
         assert statistics.median(timings) < 0.02
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        ({"cpu.max": "max 100000\n"}, None),
+        ({"cpu.max": "200000 100000\n"}, 2),
+        ({"cpu.max": "150000 100000\n"}, 2),  # 1.5 CPUs: two workers, not one
+        ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
+        ({"cpu/cpu.cfs_quota_us": "100000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 1),
+        ({}, None),
+    ],
+)
+def test_a_container_cpu_quota_caps_the_default_workers(
+    tmp_path: Path, files: dict[str, str], expected: int | None
+) -> None:
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert _cgroup_cpu_quota(tmp_path) == expected

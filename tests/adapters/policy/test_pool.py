@@ -122,8 +122,16 @@ def test_pool_size_shares_the_cores_among_the_workers(
     monkeypatch: pytest.MonkeyPatch, workers: str, expected: int
 ) -> None:
     monkeypatch.setattr("os.sched_getaffinity", lambda _pid: {0, 1})
+    monkeypatch.delenv("GATEWAY_CORES", raising=False)
     monkeypatch.setenv("GATEWAY_WORKERS", workers)
     assert policy_threads() == expected
+
+
+def test_pool_size_counts_the_cores_serve_announced(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("os.sched_getaffinity", lambda _pid: set(range(64)))  # a big node...
+    monkeypatch.setenv("GATEWAY_CORES", "2")  # ...and a container quota of two CPUs
+    monkeypatch.setenv("GATEWAY_WORKERS", "2")
+    assert policy_threads() == 1
 
 
 def test_a_pool_nobody_closed_stops_its_threads_at_exit() -> None:
