@@ -38,6 +38,7 @@ import multiprocessing
 import os
 import resource
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -45,7 +46,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -351,28 +352,35 @@ def spread(values: list[float], digits: int = 2) -> str:
 
 @dataclass
 class Results:
-    # (query, server name) -> one result per round
-    runs: dict[tuple[str, str], list[dict[str, float]]] = field(default_factory=dict)
+    # (query, server name) -> {round: result}
+    runs: dict[tuple[str, str], dict[int, dict[str, float]]] = field(default_factory=dict)
+    failed: int = 0  # measurements left out because requests failed
 
-    def add(self, query: str, server: Server, result: dict[str, float]) -> None:
-        self.runs.setdefault((query, server.name), []).append(result)
+    def add(self, query: str, server: Server, round_index: int, result: dict[str, float]) -> None:
+        if result["errors"]:  # a refusal is fast: it would pass for a fast gateway
+            self.failed += 1
+            return
+        self.runs.setdefault((query, server.name), {})[round_index] = result
 
     def series(self, query: str, name: str, key: str) -> list[float]:
-        return [r[key] for r in self.runs.get((query, name), [])]
+        return [r[key] for _, r in sorted(self.runs.get((query, name), {}).items())]
 
     def ratios(self, query: str, top: str, bottom: str, key: str = "rps") -> list[float]:
-        """Per-round ratio top/bottom (rounds where both were measured)."""
-        pairs = zip(self.series(query, top, key), self.series(query, bottom, key), strict=False)
-        return [a / b for a, b in pairs if b]
+        """Per-round ratio top/bottom, over the rounds where both were measured."""
+        a, b = self.runs.get((query, top), {}), self.runs.get((query, bottom), {})
+        return [a[i][key] / b[i][key] for i in sorted(a.keys() & b.keys()) if b[i][key]]
 
 
-def round_ratios(results: Results, query: str, servers: list[Server]) -> str:
+def round_ratios(results: Results, query: str, servers: list[Server], round_index: int) -> str:
     parts = []
     for s in servers:
         if s.kind == "gateway":
             bare = f"bare{'-' + s.variant if s.variant else ''} {s.workers}w"
             if (query, bare) in results.runs:
-                parts.append(f"{s.name}/bare {results.ratios(query, s.name, bare)[-1]:.2f}")
+                gw = results.runs.get((query, s.name), {}).get(round_index)
+                base = results.runs[(query, bare)].get(round_index)
+                ratio = f"{gw['rps'] / base['rps']:.2f}" if gw and base else "- (failed requests)"
+                parts.append(f"{s.name}/bare {ratio}")
     return "  " + query + " gateway/bare this round: " + ", ".join(parts)
 
 
@@ -502,6 +510,8 @@ def main() -> None:
         serve_legacy(a.serve_legacy, a.port, a.workers, a.factory_app, a.app_dir)
         return
     args = parse_args()
+    # SIGTERM (timeout, kill) unwinds like Ctrl-C, so the servers started here are stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     sys.path.insert(0, str(ROOT))  # not at import: a --before checkout's workers re-import this file
     from gateway.demo.setup import example_query, prepare_demo
 
@@ -529,20 +539,27 @@ def main() -> None:
         with open(log_path, "wb") as server_log:
             try:
                 start(servers, server_log)
-                token = ""
-                if "gateway" in kinds:
-                    client = next(c for c in demo.clients if c["client_id"] == "credit-platform")
-                    issuer = next(s.port for s in servers if s.kind == "gateway")
-                    token = httpx.post(
-                        f"http://127.0.0.1:{issuer}/oauth/token",
-                        data={"grant_type": "client_credentials"},
-                        auth=(client["client_id"], client["client_secret"]),
-                    ).json()["access_token"]
-                targets, rows = targets_for(servers, bodies, token)
+                client = next(c for c in demo.clients if c["client_id"] == "credit-platform")
+                issuer = next((s.port for s in servers if s.kind == "gateway"), None)
+
+                def new_token() -> str:
+                    if issuer is None:
+                        return ""
+                    return str(
+                        httpx.post(
+                            f"http://127.0.0.1:{issuer}/oauth/token",
+                            data={"grant_type": "client_credentials"},
+                            auth=(client["client_id"], client["client_secret"]),
+                        ).json()["access_token"]
+                    )
+
+                targets, rows = targets_for(servers, bodies, new_token())
 
                 def measure(query: str, s: Server, seconds: float) -> dict[str, float]:
                     assert s.proc is not None
                     target = targets[(query, s.name)]
+                    if s.kind == "gateway":  # tokens live minutes; a run lasts longer
+                        target = replace(target, headers={"Authorization": f"Bearer {new_token()}"})
                     if args.load == "wrk":
                         return load_wrk(
                             target, seconds, args.connections, args.wrk_threads, s.proc.pid, scratch
@@ -572,10 +589,10 @@ def main() -> None:
                         for group in groups[shift:] + groups[:shift]:
                             for s in group if i % 2 == 0 else group[::-1]:
                                 result = measure(query, s, args.seconds)
-                                results.add(query, s, result)
+                                results.add(query, s, i, result)
                                 print(describe(s.name, query, result), flush=True)
                         if len(kinds) == 2:
-                            print(round_ratios(results, query, servers), flush=True)
+                            print(round_ratios(results, query, servers, i), flush=True)
             except Exception:
                 sys.stderr.write(log_path.read_text(errors="replace")[-4000:])
                 raise
@@ -587,9 +604,8 @@ def main() -> None:
                     if s.proc is not None:
                         s.proc.wait(timeout=30)
     summary(results, servers, list(bodies), args.rounds)
-    errors = sum(int(r["errors"]) for runs in results.runs.values() for r in runs)
-    if errors:
-        print(f"WARNING: {errors} failed requests; the figures above are not valid")
+    if results.failed:
+        print(f"WARNING: {results.failed} measurement(s) had failed requests and were left out")
 
 
 def demo_sources(config_file: Path) -> dict[str, str]:
