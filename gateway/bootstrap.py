@@ -16,6 +16,7 @@ from gateway.adapters.desensitizer import CatalogDesensitizer
 from gateway.adapters.key_files import FileKeyStore
 from gateway.adapters.oauth_server import OAuthServer
 from gateway.adapters.policy.catalog_files import load_catalog
+from gateway.adapters.policy.pool import PooledPolicyEngine
 from gateway.adapters.presidio import PresidioScanner
 from gateway.adapters.sql.grants import SqlGrantStore
 from gateway.adapters.sql.ledger import SqlLedger
@@ -90,12 +91,34 @@ class Components:
                 log.warning("error while closing a component")
 
 
+def policy_threads() -> int:
+    """Threads (each with its own embedded engine) per worker process: the cores shared by the workers.
+
+    ``gateway serve`` sets ``GATEWAY_WORKERS`` and ``GATEWAY_CORES`` (which counts a container's CPU
+    quota); regorus holds the GIL while it evaluates, so more threads than this would only take turns.
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # no sched_getaffinity on macOS and Windows
+        cores = os.cpu_count() or 1
+    try:
+        cores = max(1, int(os.environ.get("GATEWAY_CORES", cores)))
+        workers = max(1, int(os.environ.get("GATEWAY_WORKERS", "1")))
+    except ValueError:
+        workers = 1
+    return max(1, cores // workers)
+
+
 def build_engine(settings: Settings) -> PolicyEngine:
-    """The policy engine the settings choose: embedded regorus or an OPA server."""
+    """The policy engine the settings choose: embedded regorus on a few warm threads, or an OPA server."""
     from gateway.adapters.policy.regorus import RegorusEngine, load_policy_sources
 
     if settings.policy_engine == "regorus":
-        return RegorusEngine(settings.policies_dir)
+        return PooledPolicyEngine(
+            RegorusEngine(settings.policies_dir),
+            policy_threads(),
+            warm=lambda engine: engine.evaluate(DECISION_ENTRYPOINT, {}),
+        )
     from gateway.adapters.policy.opa import OpaEngine
 
     assert settings.opa_url is not None  # noqa: S101 - Settings validates this
@@ -111,6 +134,8 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
     keystore = FileKeyStore(settings.keys_dir)
     catalog = load_catalog(settings.policies_dir)
     engine = build_engine(settings)
+    if isinstance(engine, PooledPolicyEngine):
+        closers.append(engine.close)
     sources = SqlSourceRegistry(settings.sources)
     closers.append(sources.close)
     ledger = SqlLedger(settings.ledger_url, keystore, origin=settings.ledger_origin, clock=clock)

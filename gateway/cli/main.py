@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 DEFAULT_POLICIES = Path("policies")
+WORKERS_HELP = "worker processes (default: one per core)"
 
 
 def _policies_dir(arg: str | None) -> Path:
@@ -33,36 +34,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return _serve(Path(args.config), args.host, args.port, args.workers)
 
 
-def _serve(config_file: Path, host: str, port: int, workers: int) -> int:
-    import os
-    import socket
+def _serve(config_file: Path, host: str, port: int, workers: int | None) -> int:
+    from gateway.cli.serve import serve_gateway
 
-    import uvicorn
-    from uvicorn.supervisors import Multiprocess
-
-    os.environ["GATEWAY_CONFIG_FILE"] = str(config_file.resolve())
-    config = uvicorn.Config(
-        "gateway.bootstrap:app_from_environment",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-        access_log=False,  # access logs would carry URLs; our own structured logs carry counts only
-    )
-    if workers == 1:
-        uvicorn.Server(config).run()
-        return 0
-    # With several workers uvicorn binds a socket with protocol 0, and asyncio then never sets
-    # TCP_NODELAY on accepted connections: every keep-alive request waits ~40 ms on Nagle's algorithm.
-    # Binding the socket ourselves with IPPROTO_TCP avoids that.
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.set_inheritable(True)
-    Multiprocess(config, sockets=[sock]).run()
-    return 0
+    return serve_gateway(config_file, host, port, workers)
 
 
 def cmd_openapi(args: argparse.Namespace) -> int:
@@ -169,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--dir", default=".demo")
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8000)
-    demo.add_argument("--workers", type=int, default=1)
+    demo.add_argument("--workers", type=int, help=WORKERS_HELP)
     demo.add_argument("--policies")
     demo.add_argument("--no-serve", action="store_true", help="prepare everything but do not serve")
     demo.set_defaults(func=cmd_demo)
@@ -178,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", required=True, help="YAML settings file")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--workers", type=int, help=WORKERS_HELP)
     serve.set_defaults(func=cmd_serve)
 
     sub.add_parser("openapi", help="print the OpenAPI document").set_defaults(func=cmd_openapi)
