@@ -13,10 +13,12 @@ from typing import Any
 from fastapi import FastAPI
 
 from gateway.adapters.client_files import ClientRegistry
+from gateway.adapters.console_users import FileUserDirectory, users_file_beside
 from gateway.adapters.desensitizer import CatalogDesensitizer
 from gateway.adapters.key_files import FileKeyStore
 from gateway.adapters.policy.catalog_files import load_catalog
 from gateway.adapters.presidio import PresidioScanner
+from gateway.adapters.sql.console_sessions import SqlConsoleSessions
 from gateway.adapters.sql.grants import SqlGrantStore
 from gateway.adapters.sql.ledger import SqlLedger
 from gateway.adapters.sql.sources import SqlSourceRegistry
@@ -29,6 +31,8 @@ from gateway.errors import ConfigurationError
 from gateway.logging import configure_logging
 from gateway.ports import Clock, PolicyEngine, TextScanner
 from gateway.services.audit import AuditService
+from gateway.services.console_auth import ConsoleAuth
+from gateway.services.console_views import ConsoleViews
 from gateway.services.grants import GrantService
 from gateway.services.query import DECISION_ENTRYPOINT, QueryService
 from gateway.settings import Settings, load_settings
@@ -58,6 +62,8 @@ class Components:
     authenticator: JwtAuthenticator
     closers: list[Callable[[], None]] = field(default_factory=list)
     checks: dict[str, Callable[[], bool]] = field(default_factory=dict)
+    console_auth: ConsoleAuth | None = None
+    console_views: ConsoleViews | None = None
 
     def install(self, state: Any) -> None:
         """Expose the components to routers through ``request.app.state``."""
@@ -71,6 +77,8 @@ class Components:
             "client_registry",
             "token_issuer",
             "authenticator",
+            "console_auth",
+            "console_views",
         ):
             setattr(state, name, getattr(self, name))
         state.readiness = self.readiness
@@ -171,6 +179,12 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
         "policy_engine": lambda: isinstance(engine.evaluate(DECISION_ENTRYPOINT, {}), dict),
         "ledger": lambda: ledger.head() is not None,
     }
+    # Console users sit beside the clients file; sessions share the ledger's database with every worker.
+    console_sessions = SqlConsoleSessions(settings.ledger_url)
+    closers.append(console_sessions.close)
+    console_auth = ConsoleAuth(
+        FileUserDirectory(users_file_beside(settings.clients_file)), console_sessions, ledger, clock
+    )
     return Components(
         settings=settings,
         catalog=catalog,
@@ -183,15 +197,20 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
         authenticator=authenticator,
         closers=closers,
         checks=checks,
+        console_auth=console_auth,
+        console_views=ConsoleViews(audit),
     )
 
 
 def create_gateway_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     """The app for ``settings``; components are built when it starts serving."""
     from gateway.api.app import create_app
+    from gateway.console.web import install_console
 
     configure_logging(settings.log_level)
-    return create_app(lambda: build_components(settings, clock))
+    app = create_app(lambda: build_components(settings, clock))
+    install_console(app)
+    return app
 
 
 def app_from_environment() -> FastAPI:

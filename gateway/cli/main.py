@@ -209,6 +209,10 @@ def build_parser() -> argparse.ArgumentParser:
     clients = sub.add_parser("clients", help="client tools").add_subparsers(dest="clients_cmd", required=True)
     chash = clients.add_parser("hash-secret", help="hash a client secret read from stdin")
     chash.set_defaults(func=cmd_clients_hash)
+
+    from gateway.cli.users import add_users_parser
+
+    add_users_parser(sub)
     return parser
 
 

@@ -46,7 +46,7 @@ from typing import Any
 from gateway.domain.identifiers import is_valid_resident_id, is_valid_uscc
 from gateway.errors import InvalidRequest
 
-KINDS = frozenset({"query", "grant", "review", "subject_report", "repair"})
+KINDS = frozenset({"query", "grant", "review", "subject_report", "repair", "console"})
 REVIEW_STATUSES = frozenset({"reviewed", "flagged"})
 _COMMITMENT_LABEL = b"credit-gateway/ledger-subject/v1"
 _ENVELOPE_PREFIX = b'{"index":'
