@@ -28,7 +28,7 @@ MANIFEST = VENDOR / "manifest.json"
 # package -> (version, files inside the tarball's package/ folder)
 PACKAGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "swagger-ui-dist": ("5.35.0", ("swagger-ui-bundle.js", "swagger-ui.css", "LICENSE")),
-    "redoc": ("3.0.1", ("bundles/redoc.standalone.js", "LICENSE")),
+    "redoc": ("2.5.4", ("bundles/redoc.standalone.js", "LICENSE")),
     "axe-core": ("4.14.1", ("axe.min.js", "LICENSE")),
 }
 

@@ -1,2 +1,2 @@
 "use strict";
-Redoc.init("/openapi.json", { hideDownloadButton: false }, document.getElementById("redoc"));
+Redoc.init("/openapi.json", {}, document.getElementById("redoc"));

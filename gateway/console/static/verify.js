@@ -82,8 +82,10 @@
 
   // A signed-note verifier key: "<name>+<hex key id>+<base64(0x01 || 32-byte Ed25519 key)>".
   async function parseVerifierKey(vkey) {
-    const parts = vkey.split("+");
-    if (parts.length !== 3) throw new Error("malformed verifier key");
+    // The name and the hex id have no "+", but the base64 key may: split at the first two only.
+    const a = vkey.indexOf("+"), b = vkey.indexOf("+", a + 1);
+    if (a < 1 || b < 0) throw new Error("malformed verifier key");
+    const parts = [vkey.slice(0, a), vkey.slice(a + 1, b), vkey.slice(b + 1)];
     const raw = b64(parts[2]);
     if (raw.length !== 33 || raw[0] !== 1) throw new Error("not an Ed25519 verifier key");
     const pub = raw.slice(1);
