@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.conftest import REQUIRE_SERVERS, FixedClock
+from tests.support import rfc9162
 from tests.support.console import ConsoleSite, Person, next_step
 from tests.support.gateway_app import deployment_settings, running_gateway
 
@@ -397,3 +398,51 @@ def test_the_api_docs_render_offline(chromium: Browser) -> None:
     blocked = [m for m in chromium.csp_violations if "cdn.redoc.ly/redoc/logo" in m]
     chromium.csp_violations[:] = [m for m in chromium.csp_violations if m not in blocked]
     assert (chromium.screens / "14-redoc.png").exists()
+
+
+def test_the_browser_verifier_agrees_with_rfc_9162_on_every_small_tree(chromium: Browser) -> None:
+    """Inclusion and consistency paths from the RFC's own definitions, for trees of 1 to 17 leaves."""
+    page = chromium.page()
+    chromium.goto(page, "/console/login")
+    page.add_script_tag(url="/console/static/verify.js")
+    entries = [f"entry {i}".encode() for i in range(17)]  # the RFC's D[n]: MTH and PATH hash them
+    cases = []
+    for n in range(1, 18):
+        tree = entries[:n]
+        root = rfc9162.MTH(tree).hex()
+        for m in range(n):
+            leaf = rfc9162.HASH(b"\x00" + tree[m]).hex()
+            cases.append(["inclusion", m, n, leaf, [p.hex() for p in rfc9162.PATH(m, tree)], root])
+        for m in range(1, n + 1):
+            old = rfc9162.MTH(entries[:m]).hex()
+            cases.append(["consistency", m, n, old, [p.hex() for p in rfc9162.PROOF(m, tree)], root])
+    results = page.evaluate(
+        """async (cases) => {
+          const V = LedgerVerify, u = V.unhex;
+          const check = async ([kind, m, n, first, path, root]) => {
+            const p = path.map(u);
+            if (kind === 'inclusion') {
+              const r = await V.rootFromInclusion(m, n, u(first), p);
+              return r !== null && V.hex(r) === root;
+            }
+            return V.verifyConsistency(m, n, p, u(first), u(root));
+          };
+          const out = [];
+          for (const c of cases) {
+            const good = await check(c);
+            // the same case with one byte of one path element changed must fail (when there is a path)
+            let bad = false;
+            if (c[4].length) {
+              const path = c[4].slice();
+              path[0] = (path[0][0] === '0' ? '1' : '0') + path[0].slice(1);
+              bad = await check([c[0], c[1], c[2], c[3], path, c[5]]);
+            }
+            out.push([good, bad]);
+          }
+          return out;
+        }""",
+        cases,
+    )
+    wrong = [(c[:3], r) for c, r in zip(cases, results, strict=True) if r != [True, False]]
+    assert not wrong
+    assert len(cases) == 2 * sum(range(1, 18))
