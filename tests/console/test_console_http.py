@@ -208,3 +208,23 @@ def test_a_code_is_accepted_once(site: ConsoleSite) -> None:
     assert replay.headers["location"] == "/console/login?problem=refused"
     assert console_events(site, person.username)[-1]["reason"] == "code_reused"
     next_step(site.clock)
+
+
+def test_a_session_opened_in_one_worker_is_known_and_ended_in_another(tmp_path: Path) -> None:
+    """Two app instances over one database stand for two worker processes."""
+    settings = deployment_settings(tmp_path)
+    clock = FixedClock()
+    with running_gateway(settings, clock) as first, running_gateway(settings, clock) as second:
+        site = ConsoleSite(first)
+        try:
+            client = site.sign_in(site.person())
+            other = httpx.Client(
+                base_url=second.base_url, cookies={"gw_console": client.cookies["gw_console"]}
+            )
+            site.clients.append(other)
+            assert other.get("/console/overview").status_code == 200
+            token = form_token(client.get("/console/overview").text)
+            assert client.post("/console/logout", data={"csrf": token}).status_code == 303
+            assert other.get("/console/overview").status_code == 303
+        finally:
+            site.close()
