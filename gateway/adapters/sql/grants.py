@@ -37,7 +37,12 @@ from sqlalchemy.types import TypeDecorator
 
 from gateway.domain.grants import ConsentEvidence, Grant, GrantTerms, Revocation, RevokeReason
 from gateway.domain.identifiers import IdType, SubjectKind
-from gateway.errors import ConfigurationError, Conflict, NotFound, Unavailable
+from gateway.errors import (
+    ConfigurationError,
+    GrantAlreadyRevoked,
+    GrantNotFound,
+    GrantStoreError,
+)
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -213,9 +218,7 @@ class SqlGrantStore:
             return action()
         except SQLAlchemyError as exc:
             # The driver's message may quote parameters; only the error type leaves this adapter.
-            raise Unavailable(
-                f"the grant store failed ({type(exc).__name__})", code="grant_store_unavailable"
-            ) from exc
+            raise GrantStoreError(f"the grant store failed ({type(exc).__name__})") from exc
 
     # --- writes ---
 
@@ -259,13 +262,9 @@ class SqlGrantStore:
                 ).rowcount
                 row = conn.execute(select(_t).where(_t.c.id == grant_id)).first()
             if row is None or row._mapping["ledger_index"] is None:
-                raise NotFound("no such authorization grant", code="grant_not_found", field="grant_id")
+                raise GrantNotFound("no such authorization grant", field="grant_id")
             if changed != 1:
-                raise Conflict(
-                    "the authorization grant was already revoked",
-                    code="grant_already_revoked",
-                    field="grant_id",
-                )
+                raise GrantAlreadyRevoked("the authorization grant was already revoked", field="grant_id")
             return _grant(row)
 
         result: Grant = self._guard(run)
