@@ -31,10 +31,16 @@ from fastapi.templating import Jinja2Templates
 from gateway.console import charts
 from gateway.console.i18n import DEFAULT_LANGUAGE, LANGUAGES, translate
 from gateway.domain.ledger.entry import EntryFilter
-from gateway.errors import GatewayError, InvalidRequest
+from gateway.errors import (
+    ConsoleLocked,
+    ConsoleLoginRefused,
+    ConsoleSessionExpired,
+    GatewayError,
+    InvalidRequest,
+)
 from gateway.ports import ConsoleUser
 from gateway.services.audit import AuditService
-from gateway.services.console_auth import STAGE_ENROL, ConsoleAuth, LoginRefused
+from gateway.services.console_auth import STAGE_ENROL, ConsoleAuth
 from gateway.services.console_views import (
     BASELINE_DAYS,
     SPIKE_FACTOR,
@@ -309,8 +315,8 @@ async def login(request: Request, auth: AuthDep) -> Response:
         session = auth.login(
             values.get("username", "")[:64], values.get("password", "")[:256], values.get("code", "")[:16]
         )
-    except LoginRefused as exc:
-        problem = "locked" if exc.code == "console_locked" else "refused"
+    except (ConsoleLoginRefused, ConsoleLocked, ConsoleSessionExpired) as exc:
+        problem = "locked" if isinstance(exc, ConsoleLocked) else "refused"
         return RedirectResponse(f"/console/login?problem={problem}", status_code=303)
     target = "/console/enrol" if session.stage == STAGE_ENROL else "/console/overview"
     response = RedirectResponse(target, status_code=303)
@@ -346,8 +352,8 @@ async def enrol(request: Request, auth: AuthDep, form: FormDep) -> Response:
     token, _ = _enrolling(request, auth)
     try:
         session = auth.enrol(token, form.get("code", "")[:16])
-    except LoginRefused as exc:
-        if exc.code == "console_session_expired":
+    except (ConsoleLoginRefused, ConsoleLocked, ConsoleSessionExpired) as exc:
+        if isinstance(exc, ConsoleSessionExpired):
             raise LoginNeeded(expired=True) from exc
         return RedirectResponse("/console/enrol?problem=1", status_code=303)
     response = RedirectResponse("/console/overview", status_code=303)

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.errors import AuthenticationFailed
+from gateway.errors import ConsoleLocked, ConsoleLoginRefused, ConsoleSessionExpired
 from gateway.ports import Clock, ConsoleSessionStore, ConsoleUser, ConsoleUserDirectory, Ledger, Receipt
 
 MAX_FAILURES = 5
@@ -26,12 +26,6 @@ ABSOLUTE_S = 8 * 3600
 ENROL_S = 10 * 60
 STAGE_FULL = "full"
 STAGE_ENROL = "enrol"
-
-
-class LoginRefused(AuthenticationFailed):
-    """The console refuses a login; the code says only as much as a person needs."""
-
-    code = "console_login_refused"
 
 
 def account_key(username: str) -> str:
@@ -85,16 +79,16 @@ class ConsoleAuth:
         self.max_failures = max_failures
         self.lockout_s = lockout_s
 
-    def _fail(self, account: str, user: ConsoleUser | None, reason: str) -> LoginRefused:
+    def _fail(
+        self, account: str, user: ConsoleUser | None, reason: str
+    ) -> ConsoleLoginRefused | ConsoleLocked:
         locked = self.sessions.record_failure(
             account, self.clock.now(), limit=self.max_failures, lock_for_s=self.lockout_s
         )
         self.ledger.append(console_record("login_failed", user, reason=reason, locked=locked))
         if locked:
-            return LoginRefused(
-                "too many failed attempts; the account is locked for a while", code="console_locked"
-            )
-        return LoginRefused("the name, password or code is wrong", code="console_login_refused")
+            return ConsoleLocked("too many failed attempts; the account is locked for a while")
+        return ConsoleLoginRefused("the name, password or code is wrong")
 
     def login(self, username: str, password: str, code: str) -> ConsoleSession:
         """Check the password and the TOTP code; a person not yet enrolled gets an enrolment session."""
@@ -103,9 +97,7 @@ class ConsoleAuth:
         if self.sessions.locked_until(account, now) is not None:
             known = self.users.get(username)
             self.ledger.append(console_record("login_failed", known, reason="locked", locked=True))
-            raise LoginRefused(
-                "too many failed attempts; the account is locked for a while", code="console_locked"
-            )
+            raise ConsoleLocked("too many failed attempts; the account is locked for a while")
         user = self.users.check_password(username, password)
         if user is None:
             raise self._fail(account, self.users.get(username), "bad_password")
@@ -120,7 +112,7 @@ class ConsoleAuth:
         found = self.sessions.touch(token, self.clock.now(), idle_s=ENROL_S, absolute_s=ENROL_S)
         user = self.users.get(found[0]) if found else None
         if found is None or user is None or found[1] != STAGE_ENROL:
-            raise LoginRefused("the enrolment has expired; sign in again", code="console_session_expired")
+            raise ConsoleSessionExpired("the enrolment has expired; sign in again")
         account = account_key(user.username)
         self._check_code(account, user, code)
         self.sessions.revoke(token)
