@@ -37,7 +37,9 @@ def stacked_days(title: str, days: Sequence[str], counts: Mapping[str, Mapping[s
                 f'<rect class="{cls}" x="{x + 2:.1f}" y="{y:.1f}" width="{bar - 4:.1f}" height="{h:.1f}">'
                 f"<title>{escape(day)} {escape(decision)}: {n}</title></rect>"
             )
-        parts.append(f'<text x="{x + bar / 2:.1f}" y="{height + 16}" class="axis">{escape(day[5:])}</text>')
+        parts.append(
+            f'<text x="{x + bar / 2:.1f}" y="{height + 16}" class="axis day">{escape(day[5:])}</text>'
+        )
     parts.append(f'<text x="2" y="12" class="axis">{peak}</text></svg>')
     return Markup("".join(parts))  # noqa: S704 - every value above is escaped or a number
 

@@ -405,7 +405,9 @@ def _summary(view: dict[str, Any]) -> dict[str, Any]:
         "decision": record.get("decision"),
         "event": record.get("event") or record.get("status") or record.get("action"),
         "reasons": ", ".join(str(c) for c in record.get("reason_codes") or []),
-        "items": ", ".join(str(i.get("item")) for i in record.get("items") or [] if isinstance(i, dict)),
+        "catalog_items": ", ".join(
+            str(i.get("item")) for i in record.get("items") or [] if isinstance(i, dict)
+        ),
     }
 
 

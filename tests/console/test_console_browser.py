@@ -322,6 +322,7 @@ def test_subject_report_is_a_post_and_is_registered(chromium: Browser, auditor: 
     page.click("#make-report")
     page.wait_for_selector("#report-count")
     assert page.locator("#report tbody tr").count() >= 5
+    assert "market.admin_penalty" in page.inner_text("#report")  # which items were asked about
     assert value not in page.url
     assert not any(value in url for url in chromium.urls)
     assert value not in page.content()
