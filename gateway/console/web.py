@@ -30,7 +30,7 @@ from fastapi.templating import Jinja2Templates
 
 from gateway.console import charts
 from gateway.console.i18n import DEFAULT_LANGUAGE, LANGUAGES, translate
-from gateway.domain.ledger.entry import EntryFilter
+from gateway.domain.ledger.terms import EntryFilter
 from gateway.errors import (
     ConsoleLocked,
     ConsoleLoginRefused,

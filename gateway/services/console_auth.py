@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.domain.ledger.records import ConsoleRecord
 from gateway.errors import ConsoleLocked, ConsoleLoginRefused, ConsoleSessionExpired
 from gateway.ports import Clock, ConsoleSessionStore, ConsoleUser, ConsoleUserDirectory, Ledger, Receipt
 
@@ -35,15 +36,14 @@ def account_key(username: str) -> str:
     ).hexdigest()
 
 
-def console_record(event: str, user: ConsoleUser | None, **details: Any) -> dict[str, Any]:
+def console_record(event: str, user: ConsoleUser | None, **details: Any) -> ConsoleRecord:
     """A ledger record of a console event (login, login_failed, enrolled, logout, export)."""
-    return {
-        "kind": "console",
-        "event": event,
-        "client_id": user.actor.client_id if user else None,
-        "department": user.department if user else None,
-        **details,
-    }
+    return ConsoleRecord(
+        event=event,
+        client_id=user.actor.client_id if user else None,
+        department=user.department if user else None,
+        details=details,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from gateway.domain.ledger.entry import EntryFilter, StoredEntry, format_time
+from gateway.domain.ledger.envelope import StoredEntry, format_time
+from gateway.domain.ledger.terms import EntryFilter
 from gateway.domain.transparency.checkpoint import SignedCheckpoint
 from gateway.errors import NotFound
 from gateway.services.audit import CSV_COLUMNS, AuditService, entry_view

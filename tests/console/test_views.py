@@ -2,33 +2,47 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any, ClassVar
 
 from gateway.adapters.key_files import FileKeyStore
-from gateway.domain.ledger.entry import EntryFilter, grant_record
+from gateway.domain.ledger.records import LedgerRecord
+from gateway.domain.ledger.terms import EntryFilter
 from gateway.services.audit import build_audit_service
 from gateway.services.console_views import SPIKE_MINIMUM, ConsoleViews
 from tests.conftest import FixedClock
 from tests.support.ledger import open_ledger, sample_record
 
 
-def _grant(
-    grant_id: str, *, until: str, accepted: bool = True, action: str = "register"
-) -> dict[str, object]:
-    return grant_record(
-        grant_id=grant_id,
-        action=action,
-        client_id="consent-desk",
-        department="finance",
-        subjects=[],
-        recipient="housing",
-        purpose="admin_licensing_review",
-        items=["market.admin_penalty"],
-        valid_from="2026-11-01T00:00:00Z",
-        valid_until=until,
-        accepted=accepted,
-        reasons=[] if accepted else [{"code": "grant_lifetime", "clause": "(14)"}],
+@dataclass(frozen=True)
+class GrantShaped(LedgerRecord):
+    """A grant entry with the fields the grants page reads, written as GrantRecord writes them."""
+
+    kind: ClassVar[str] = "grant"
+    fields: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, **self.fields}
+
+
+def _grant(grant_id: str, *, until: str, accepted: bool = True, action: str = "register") -> GrantShaped:
+    return GrantShaped(
+        {
+            "grant_id": grant_id,
+            "action": action,
+            "client_id": "consent-desk",
+            "department": "finance",
+            "subjects": [],
+            "recipient": "housing",
+            "purpose": "admin_licensing_review",
+            "items": [{"item": "market.admin_penalty", "fields": [], "rows": 0}],
+            "valid_from": "2026-11-01T00:00:00Z",
+            "valid_until": until,
+            "decision": "allow" if accepted else "deny",
+            "reason_codes": [] if accepted else ["grant_lifetime"],
+        }
     )
 
 
@@ -71,7 +85,7 @@ def test_a_department_far_above_its_usual_volume_is_named(
         ledger.append(sample_record(1, secret))
         views = ConsoleViews(build_audit_service(ledger, keystore))
         overview = views.overview(clock.now())
-    assert [s["department"] for s in overview.spikes] == [sample_record(0, secret)["department"]]
+    assert [s["department"] for s in overview.spikes] == [sample_record(0, secret).as_dict()["department"]]
     assert overview.spikes[0]["today"] == SPIKE_MINIMUM
     assert overview.total == 21 + SPIKE_MINIMUM + 1
     assert sum(sum(d.values()) for d in overview.by_day_decision.values()) == overview.total

@@ -6,13 +6,15 @@ import base64
 import csv
 import io
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from gateway.adapters.key_files import FileKeyStore
 from gateway.adapters.sql.ledger import SqlLedger, ed25519_verify
-from gateway.domain.ledger.entry import EntryFilter, subject_commitment
+from gateway.domain.ledger.commitments import subject_commitment
+from gateway.domain.ledger.terms import EntryFilter
 from gateway.domain.transparency.checkpoint import open_checkpoint
 from gateway.errors import InvalidIdentifier, InvalidRequest, LedgerError, NotFound
 from gateway.ports import Actor
@@ -118,11 +120,9 @@ def test_checkpoint_is_signed_on_demand_only_when_the_log_grew(
 
 
 def test_csv_export_is_flat_filtered_and_formula_safe(service: AuditService, ledger: SqlLedger) -> None:
-    record = {
-        **sample_record(50, b"k" * 32),
-        "legal_basis": '=HYPERLINK("http://x")',
-        "department": "tax_bureau",
-    }
+    record = replace(
+        sample_record(50, b"k" * 32), legal_basis='=HYPERLINK("http://x")', department="tax_bureau"
+    )
     ledger.append(record)
     text = "".join(service.export_csv(EntryFilter(department="tax_bureau")))
     rows = list(csv.reader(io.StringIO(text)))

@@ -43,16 +43,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from gateway.domain.ledger.entry import (
-    EntryFilter,
-    EntryTerms,
-    StoredEntry,
-    canonical_record,
-    entry_terms,
-    envelope_bytes,
-    format_time,
-    parse_export_line,
-)
+from gateway.domain.ledger.envelope import StoredEntry, canonical_record, envelope_bytes, format_time
+from gateway.domain.ledger.export import parse_export_line
+from gateway.domain.ledger.records import LedgerRecord
+from gateway.domain.ledger.terms import EntryFilter, EntryTerms, entry_terms
 from gateway.domain.transparency import merkle
 from gateway.domain.transparency.checkpoint import (
     Checkpoint,
@@ -62,7 +56,7 @@ from gateway.domain.transparency.checkpoint import (
     verifier_key,
 )
 from gateway.errors import ConfigurationError, GatewayError, InvalidRequest, KeyUnavailable, LedgerError
-from gateway.ports import JSON, Clock, KeyStore, Receipt
+from gateway.ports import Clock, KeyStore, Receipt
 
 log = logging.getLogger("gateway.ledger")
 
@@ -295,7 +289,7 @@ class _Pending:
 
     __slots__ = ("_done", "entry", "error", "receipt", "record", "terms")
 
-    def __init__(self, entry: Mapping[str, JSON]) -> None:
+    def __init__(self, entry: LedgerRecord) -> None:
         self.entry = entry
         self.record = b""
         self.terms: EntryTerms | None = None
@@ -322,8 +316,9 @@ class _Pending:
     def prepare(self) -> None:
         """Canonicalize and index the entry; raise LedgerError when it cannot be registered."""
         try:
-            self.record = canonical_record(self.entry)
-            self.terms = entry_terms(self.entry)
+            fields = self.entry.as_dict()
+            self.record = canonical_record(fields)
+            self.terms = entry_terms(fields)
         except InvalidRequest as exc:
             raise LedgerError(f"ledger entry refused: {exc.detail}") from exc
 
@@ -410,7 +405,7 @@ class SqlLedger:
 
     # --- appends (the Ledger port) ---
 
-    def append(self, entry: Mapping[str, JSON]) -> Receipt:
+    def append(self, entry: LedgerRecord) -> Receipt:
         """Durably append one entry; return once its batch is committed. Raise LedgerError on failure."""
         # The committer thread encodes the entry: callers only wait, so it is not starved of the GIL
         # every time it hands it over for a database call.
@@ -423,7 +418,7 @@ class SqlLedger:
             self._cond.notify()
         return pending.wait(self.append_timeout_s)
 
-    def append_many(self, entries: Sequence[Mapping[str, JSON]]) -> list[Receipt]:
+    def append_many(self, entries: Sequence[LedgerRecord]) -> list[Receipt]:
         """Append several entries in one transaction (all or none), bypassing the group-commit queue.
 
         For imports and bulk registration; request handlers use ``append``.
@@ -849,7 +844,7 @@ class SqlLedgerSource:
 
 
 class ExportFileSource:
-    """Reads a JSON Lines export (see ``gateway.domain.ledger.entry`` for the line format)."""
+    """Reads a JSON Lines export (see ``gateway.domain.ledger.export`` for the line format)."""
 
     fully_signed = True  # an export ends with a checkpoint of its own size
 
