@@ -12,23 +12,27 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from gateway.adapters.client_files import ClientRegistry
+from gateway.adapters.console_users import FileUserDirectory, users_file_beside
 from gateway.adapters.desensitizer import CatalogDesensitizer
 from gateway.adapters.key_files import FileKeyStore
 from gateway.adapters.oauth_server import OAuthServer
 from gateway.adapters.policy.catalog_files import load_catalog
 from gateway.adapters.policy.pool import PooledPolicyEngine
 from gateway.adapters.presidio import PresidioScanner
+from gateway.adapters.sql.console_sessions import SqlConsoleSessions
 from gateway.adapters.sql.grants import SqlGrantStore
 from gateway.adapters.sql.ledger import SqlLedger
 from gateway.adapters.sql.sources import SqlSourceRegistry
 from gateway.adapters.tokens import ExternalIssuer, JwtAuthenticator, TokenIssuer
 from gateway.api.deps import QueryLimits, Services
+from gateway.console.views import ConsoleViews
 from gateway.domain.catalog import Catalog
 from gateway.domain.desensitize.text_scan import FastScanner
 from gateway.errors import ConfigurationError
 from gateway.logging import configure_logging
 from gateway.ports import Clock, PolicyEngine, TextScanner
 from gateway.services.audit import AuditService
+from gateway.services.console_auth import ConsoleAuth
 from gateway.services.grants import GrantService
 from gateway.services.query import DECISION_ENTRYPOINT, QueryService
 from gateway.settings import Settings, load_settings
@@ -57,6 +61,8 @@ class Components:
     authenticator: JwtAuthenticator
     closers: list[Callable[[], None]] = field(default_factory=list)
     checks: dict[str, Callable[[], bool]] = field(default_factory=dict)
+    console_auth: ConsoleAuth | None = None
+    console_views: ConsoleViews | None = None
 
     @property
     def services(self) -> Services:
@@ -70,6 +76,8 @@ class Components:
             authorization_server=self.authorization_server,
             readiness=self.readiness,
             limits=QueryLimits(max_subjects=self.settings.max_subjects),
+            console_auth=self.console_auth,
+            console_views=self.console_views,
         )
 
     def readiness(self) -> dict[str, bool]:
@@ -189,6 +197,12 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
         "policy_engine": lambda: isinstance(engine.evaluate(DECISION_ENTRYPOINT, {}), dict),
         "ledger": lambda: ledger.head() is not None,
     }
+    # Console users sit beside the clients file; sessions share the ledger's database with every worker.
+    console_sessions = SqlConsoleSessions(settings.ledger_url)
+    closers.append(console_sessions.close)
+    console_auth = ConsoleAuth(
+        FileUserDirectory(users_file_beside(settings.clients_file)), console_sessions, ledger, clock
+    )
     return Components(
         settings=settings,
         catalog=catalog,
@@ -200,15 +214,20 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
         authenticator=authenticator,
         closers=closers,
         checks=checks,
+        console_auth=console_auth,
+        console_views=ConsoleViews(audit),
     )
 
 
 def create_gateway_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     """The app for ``settings``; components are built when it starts serving."""
     from gateway.api.app import create_app
+    from gateway.console.web import install_console
 
     configure_logging(settings.log_level)
-    return create_app(lambda: build_components(settings, clock))
+    app = create_app(lambda: build_components(settings, clock))
+    install_console(app)
+    return app
 
 
 def app_from_environment() -> FastAPI:

@@ -27,7 +27,10 @@ Rego METADATA, not here) through ``problem_code``.
     │   ├── WrongAudience             wrong_audience
     │   ├── WrongTokenType            wrong_token_type
     │   ├── TokenExpired              token_expired
-    │   └── TokenNotYetValid          token_not_yet_valid
+    │   ├── TokenNotYetValid          token_not_yet_valid
+    │   ├── ConsoleLoginRefused       console_login_refused
+    │   ├── ConsoleLocked             console_locked
+    │   └── ConsoleSessionExpired     console_session_expired
     ├── MethodNotAllowed              method_not_allowed       405
     ├── HttpError                     http_error               400
     ├── InsufficientScope             insufficient_scope       403
@@ -230,6 +233,24 @@ class TokenNotYetValid(AuthenticationFailed):
     """The token is not valid yet, or was issued in the future."""
 
     code = "token_not_yet_valid"
+
+
+class ConsoleLoginRefused(AuthenticationFailed):
+    """A console sign-in failed: the name, the password or the one-time code is wrong (not said which)."""
+
+    code = "console_login_refused"
+
+
+class ConsoleLocked(AuthenticationFailed):
+    """Too many failed console sign-ins in a row: the account is locked for a while."""
+
+    code = "console_locked"
+
+
+class ConsoleSessionExpired(AuthenticationFailed):
+    """The console session (or the enrolment in progress) has ended; sign in again."""
+
+    code = "console_session_expired"
 
 
 class MethodNotAllowed(GatewayError):

@@ -346,3 +346,83 @@ class AuthorizationServer(Protocol):
     def metadata(self) -> dict[str, JSON]:
         """The RFC 8414 authorization server metadata."""
         ...
+
+
+# --- the console: people, not OAuth clients ---
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleUser:
+    """A person who signs in to the console: their department, role and the scopes that role carries."""
+
+    username: str
+    display_name: str
+    department: str
+    role: str
+    scopes: frozenset[str]
+    totp_digest: str  # a digest of the current TOTP seed, so a reset seed is known to need enrolment
+
+    @property
+    def actor(self) -> Actor:
+        """How the person appears in ledger records: ``console:<username>`` for their department."""
+        return Actor(f"console:{self.username}", self.department)
+
+
+class ConsoleUserDirectory(Protocol):
+    """The configured console users (a file beside the clients file)."""
+
+    def get(self, username: str) -> ConsoleUser | None:
+        """The enabled user named ``username``, or None (unknown or disabled)."""
+        ...
+
+    def check_password(self, username: str, password: str) -> ConsoleUser | None:
+        """The enabled user if ``password`` is theirs; unknown names cost what a wrong password costs."""
+        ...
+
+    def totp_step(self, username: str, code: str, now: datetime) -> int | None:
+        """The TOTP time step ``code`` is valid for at ``now`` (one step of drift allowed), or None."""
+        ...
+
+    def enrolment_uri(self, username: str) -> str:
+        """The otpauth:// URI an authenticator app enrols from."""
+        ...
+
+
+class ConsoleSessionStore(Protocol):
+    """Sessions, failure counts and used TOTP steps, shared by every worker process."""
+
+    def locked_until(self, account: str, now: datetime) -> datetime | None:
+        """When the lockout of ``account`` ends, or None when it is not locked."""
+        ...
+
+    def record_failure(self, account: str, now: datetime, *, limit: int, lock_for_s: int) -> bool:
+        """Count one failed attempt; True when this attempt locked the account."""
+        ...
+
+    def clear_failures(self, account: str) -> None:
+        """Forget failed attempts after a successful login."""
+        ...
+
+    def claim_totp_step(self, account: str, step: int) -> bool:
+        """True once per account and step, and only for steps later than every step claimed before."""
+        ...
+
+    def is_enrolled(self, account: str, totp_digest: str) -> bool:
+        """True when the person confirmed this TOTP seed with a code."""
+        ...
+
+    def mark_enrolled(self, account: str, totp_digest: str) -> None:
+        """Record that the person confirmed this TOTP seed."""
+        ...
+
+    def create(self, username: str, stage: str, now: datetime) -> str:
+        """A new session (``stage``: enrol | full); returns the token, only its digest is stored."""
+        ...
+
+    def touch(self, token: str, now: datetime, *, idle_s: int, absolute_s: int) -> tuple[str, str] | None:
+        """(username, stage) of a live session, refreshing its idle timer; None if gone or expired."""
+        ...
+
+    def revoke(self, token: str) -> None:
+        """End one session (logout)."""
+        ...

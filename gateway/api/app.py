@@ -52,6 +52,9 @@ def create_app(build: Callable[[], Served] | None = None) -> FastAPI:
         version="0.1.0",
         summary="Catalog-scoped, policy-decided, desensitized and registered access to credit information.",
         lifespan=lifespan,
+        # The docs pages are served by the console from vendored assets (no CDN), see gateway.console.
+        docs_url=None,
+        redoc_url=None,
     )
     install_problem_handlers(app)
     for module in (health, catalog, auth, queries, grants, audit):

@@ -22,6 +22,7 @@ from gateway.ports import Authenticator as Authenticator
 from gateway.ports import AuthorizationServer
 from gateway.ports import Principal as Principal
 from gateway.services.audit import AuditService
+from gateway.services.console_auth import ConsoleAuth
 from gateway.services.grants import GrantService
 from gateway.services.query import QueryService
 
@@ -45,6 +46,8 @@ class Services:
     authorization_server: AuthorizationServer
     readiness: Callable[[], dict[str, bool]]
     limits: QueryLimits
+    console_auth: ConsoleAuth | None = None
+    console_views: object | None = None  # gateway.console.views.ConsoleViews (the console sits above the api)
 
 
 def services(request: Request) -> Services:

@@ -203,6 +203,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     chash = clients.add_parser("hash-secret", help="hash a client secret read from stdin")
     chash.set_defaults(func=cmd_clients_hash)
+
+    from gateway.cli.users import add_users_parser
+
+    add_users_parser(sub)
     return parser
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from gateway.adapters.client_files import ClientRegistry, new_client
+from gateway.adapters.console_users import UserFile, add_user
 from gateway.adapters.key_files import FileKeyStore
 from gateway.demo.data import DemoManifest, demo_manifest, write_demo_sqlite
 
@@ -26,6 +27,10 @@ DEMO_CLIENTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 )
 
 
+# The demo's console account: an auditor of the audit office.
+DEMO_AUDITOR = ("demo.auditor", "演示审计员", "audit_office", "auditor")
+
+
 @dataclass(frozen=True, slots=True)
 class Demo:
     """What `gateway demo` prepared."""
@@ -35,6 +40,7 @@ class Demo:
     clients: list[dict[str, Any]]
     manifest: DemoManifest
     base_url: str
+    console_user: dict[str, str]
 
 
 def _clients(directory: Path) -> list[dict[str, Any]]:
@@ -63,6 +69,23 @@ def _clients(directory: Path) -> list[dict[str, Any]]:
     return clients
 
 
+def _console_user(directory: Path) -> dict[str, str]:
+    """Create the demo auditor's console account once; later runs reuse it."""
+    listing = directory / "demo-users.json"
+    users_file = directory / "users.yaml"
+    if listing.exists() and users_file.exists():
+        saved: dict[str, str] = json.loads(listing.read_text(encoding="utf-8"))
+        return saved
+    username, display, department, role = DEMO_AUDITOR
+    users = UserFile.load(users_file)
+    record, password = add_user(users, username, department=department, role=role, display_name=display)
+    users.save(users_file)
+    account = {"username": username, "password": password, "totp_seed": record.totp_secret, "role": role}
+    listing.write_text(json.dumps(account, indent=2, ensure_ascii=False) + "\n")
+    listing.chmod(0o600)
+    return account
+
+
 def prepare_demo(directory: Path, policies_dir: Path, *, host: str, port: int) -> Demo:
     """Build demo databases, keys, clients and a settings file under ``directory``."""
     directory = directory.resolve()
@@ -84,7 +107,7 @@ def prepare_demo(directory: Path, policies_dir: Path, *, host: str, port: int) -
     }
     config_file = directory / "gateway.yaml"
     config_file.write_text(yaml.safe_dump(settings, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    return Demo(directory, config_file, clients, demo_manifest(), base_url)
+    return Demo(directory, config_file, clients, demo_manifest(), base_url, _console_user(directory))
 
 
 def example_query(demo: Demo) -> dict[str, Any]:
@@ -118,4 +141,15 @@ def print_welcome(demo: Demo) -> None:
     )
     print()
     print(f"Catalog: {demo.base_url}/v1/catalog   API docs: {demo.base_url}/docs")
+    account = demo.console_user
+    print()
+    print(
+        f"Auditor console: {demo.base_url}/console   (account saved in {demo.directory / 'demo-users.json'})"
+    )
+    print(f"  user {account['username']}   password {account['password']}")
+    print(f"  TOTP seed {account['totp_seed']}  (scan the QR code shown at first sign-in, or type the seed")
+    print(
+        "  into an authenticator app; a code now: .venv/bin/python -c \"import pyotp; print(pyotp.TOTP('"
+        f"{account['totp_seed']}').now())\")"
+    )
     print(flush=True)

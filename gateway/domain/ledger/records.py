@@ -31,8 +31,8 @@ accepted by the store and the audit filter already, their record comes with the 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from gateway.domain.decision import Reason
@@ -283,12 +283,39 @@ class SubjectReportRecord(LedgerRecord):
         }
 
 
+@dataclass(frozen=True, slots=True)
+class ConsoleRecord(LedgerRecord):
+    """Something a person did in the console: sign-in, failed sign-in, enrolment, sign-out, export.
+
+    ``client_id`` is ``console:<username>`` when the account is known, else None (the typed name of
+    an unknown account is never recorded); ``details`` never hold a password or a one-time code.
+    """
+
+    kind: ClassVar[str] = "console"
+
+    event: str
+    client_id: str | None
+    department: str | None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Record form."""
+        return {
+            **dict(self.details),
+            "kind": self.kind,
+            "event": self.event,
+            "client_id": self.client_id,
+            "department": self.department,
+        }
+
+
 RECORD_TYPES: tuple[type[LedgerRecord], ...] = (
     QueryRecord,
     GrantRecord,
     RevocationRecord,
     ReviewRecord,
     SubjectReportRecord,
+    ConsoleRecord,
 )
 # Every kind the store accepts: those written above, and ``repair`` (see the module docstring).
 KINDS = frozenset({t.kind for t in RECORD_TYPES} | {"repair"})

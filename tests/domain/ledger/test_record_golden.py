@@ -19,6 +19,7 @@ from gateway.domain.ledger.commitments import SubjectRef, subject_commitment
 from gateway.domain.ledger.envelope import canonical_record, envelope_bytes
 from gateway.domain.ledger.records import (
     RECORD_TYPES,
+    ConsoleRecord,
     GrantRecord,
     ItemRelease,
     LedgerRecord,
@@ -158,6 +159,16 @@ CASES: dict[str, Callable[[], LedgerRecord]] = {
     "subject_report": lambda: SubjectReportRecord(
         subject=_ref(), client_id="auditor-1", department="audit_office", entries_found=3
     ),
+    # As services/console_auth.py writes a failed sign-in of a known account and an export.
+    "console_login_failed": lambda: ConsoleRecord(
+        "login_failed", "console:li.auditor", "audit_office", {"reason": "bad_code", "locked": False}
+    ),
+    "console_export": lambda: ConsoleRecord(
+        "export",
+        "console:li.auditor",
+        "audit_office",
+        {"format": "csv", "filters": {"decision": "deny"}, "checkpoint_size": 12},
+    ),
 }
 
 
@@ -266,6 +277,14 @@ GOLDEN = {
         '{"client_id":"auditor-1","department":"audit_office","entries_found":3,"kind":"subject_repor'
         't","subjects":[{"commitment":"9480648aa5a293e72a7926da0d23dc6f318db8b9959ae79b306b2d9cb7ca38'
         'bf","id_type":"resident_id","subject_kind":"natural_person"}]}'
+    ),
+    "console_login_failed": (
+        '{"client_id":"console:li.auditor","department":"audit_office","event":"login_failed","kind":"co'
+        'nsole","locked":false,"reason":"bad_code"}'
+    ),
+    "console_export": (
+        '{"checkpoint_size":12,"client_id":"console:li.auditor","department":"audit_office","event":"exp'
+        'ort","filters":{"decision":"deny"},"format":"csv","kind":"console"}'
     ),
 }
 

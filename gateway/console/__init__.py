@@ -1,0 +1,1 @@
+"""The auditor console: pages for people, under ``/console``, and the offline API docs."""

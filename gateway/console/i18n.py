@@ -1,0 +1,140 @@
+"""The console's words in Chinese (the default) and English."""
+
+from __future__ import annotations
+
+LANGUAGES = ("zh", "en")
+DEFAULT_LANGUAGE = "zh"
+
+# key -> (Chinese, English)
+MESSAGES: dict[str, tuple[str, str]] = {
+    "title": ("信用信息共享网关 · 审计控制台", "Credit gateway · audit console"),
+    "nav.overview": ("概览", "Overview"),
+    "nav.ledger": ("登记簿", "Ledger"),
+    "nav.review": ("审核队列", "Review"),
+    "nav.subject": ("主体报告", "Subject report"),
+    "nav.grants": ("授权", "Grants"),
+    "nav.consistency": ("一致性核验", "Consistency"),
+    "nav.docs": ("接口文档", "API docs"),
+    "logout": ("退出登录", "Sign out"),
+    "language": ("语言", "Language"),
+    "login.title": ("登录", "Sign in"),
+    "login.username": ("用户名", "User name"),
+    "login.password": ("密码", "Password"),
+    "login.code": ("动态验证码（6 位）", "One-time code (6 digits)"),
+    "login.submit": ("登录", "Sign in"),
+    "login.refused": ("用户名、密码或验证码错误。", "The name, password or code is wrong."),
+    "login.locked": (
+        "失败次数过多，账户已暂时锁定。",
+        "Too many failed attempts; the account is locked for a while.",
+    ),
+    "login.expired": ("会话已过期，请重新登录。", "Your session has expired; please sign in again."),
+    "enrol.title": ("绑定动态验证码", "Set up your one-time codes"),
+    "enrol.help": (
+        "用身份验证器应用扫描二维码（或手动输入密钥），然后输入应用显示的 6 位验证码。",
+        "Scan the QR code with an authenticator app (or type the key), then enter the 6-digit code it shows.",
+    ),
+    "enrol.seed": ("密钥", "Key"),
+    "enrol.submit": ("确认", "Confirm"),
+    "overview.title": ("概览", "Overview"),
+    "overview.by_day": ("近 14 天查询量（按决定）", "Queries over the last 14 days, by decision"),
+    "overview.by_department": ("按部门", "By department"),
+    "overview.by_purpose": ("按用途", "By purpose"),
+    "overview.by_decision": ("按决定", "By decision"),
+    "overview.reasons": ("主要拒绝原因", "Top refusal reasons"),
+    "overview.checkpoint": ("最新签名检查点", "Latest signed checkpoint"),
+    "overview.age": ("签名于 {age} 秒前", "signed {age} s ago"),
+    "overview.size": ("条目数", "entries"),
+    "overview.open_reviews": ("待处理的标记", "Open flags"),
+    "overview.spikes": ("今日查询量异常的部门", "Departments far above their usual volume today"),
+    "overview.spike_rule": (
+        "规则：今日查询数不少于 {minimum} 条，且不低于此前 {days} 天日均值的 {factor} 倍。",
+        "Rule: at least {minimum} queries today, and at least {factor} times the daily mean of the previous {days} days.",
+    ),
+    "overview.no_spikes": ("今日没有异常部门。", "No department is far above its usual volume today."),
+    "overview.usual": ("日均", "usual"),
+    "overview.today": ("今日", "today"),
+    "overview.witnesses": (
+        "见证人联署：无（尚未配置见证人）",
+        "Witness cosignatures: none (no witness configured)",
+    ),
+    "ledger.title": ("登记簿", "Ledger"),
+    "ledger.filter": ("筛选", "Filter"),
+    "ledger.since": ("起始日期", "From"),
+    "ledger.until": ("截止日期（含）", "To (inclusive)"),
+    "ledger.kind": ("类型", "Kind"),
+    "ledger.client": ("客户端", "Client"),
+    "ledger.department": ("部门", "Department"),
+    "ledger.purpose": ("用途", "Purpose"),
+    "ledger.item": ("目录项", "Catalog item"),
+    "ledger.decision": ("决定", "Decision"),
+    "ledger.reason": ("原因代码", "Reason code"),
+    "ledger.review": ("审核状态", "Review state"),
+    "ledger.order": ("顺序", "Order"),
+    "ledger.any": ("全部", "any"),
+    "ledger.apply": ("应用", "Apply"),
+    "ledger.next": ("下一页", "Next page"),
+    "ledger.none": ("没有符合条件的条目。", "No entry matches."),
+    "ledger.index": ("序号", "Index"),
+    "ledger.time": ("登记时间（UTC）", "Logged at (UTC)"),
+    "ledger.export": ("导出", "Export"),
+    "ledger.export_help": (
+        "按当前筛选条件导出，截止于最新签名检查点。",
+        "Export with the current filters, cut at the latest signed checkpoint.",
+    ),
+    "entry.title": ("条目 {index}", "Entry {index}"),
+    "entry.record": ("经核验的规范记录（原始字节）", "Canonical record (the exact bytes checked)"),
+    "entry.receipt": ("回执", "Receipt"),
+    "entry.proof": ("包含证明", "Inclusion proof"),
+    "entry.verdict": ("浏览器核验结论", "Verdict of the check in your browser"),
+    "entry.checking": ("正在核验……", "Checking…"),
+    "entry.summary": ("摘要（服务器所示）", "Summary (as the server shows it)"),
+    "entry.reviews": ("审核记录", "Reviews"),
+    "entry.review_form": ("审核此条目", "Review this entry"),
+    "entry.comment": ("意见（不得包含证件号码）", "Comment (no identifier numbers)"),
+    "entry.mark_reviewed": ("标记为已审核", "Mark reviewed"),
+    "entry.mark_flagged": ("标记为可疑", "Flag"),
+    "entry.key": ("日志公钥", "Log key"),
+    "review.title": ("审核队列", "Review queue"),
+    "review.help": ("尚未审核或已被标记的查询条目。", "Query entries not yet reviewed, or flagged."),
+    "review.unreviewed": ("未审核", "Unreviewed"),
+    "review.flagged": ("已标记", "Flagged"),
+    "subject.title": ("主体报告", "Subject report"),
+    "subject.help": (
+        "输入证件号码：仅用于计算承诺值，不会保存，也不会出现在网址中。本次查询本身会被登记。",
+        "Type the identifier: it is only used to compute the commitment, never stored or put in a URL. The lookup itself is registered.",
+    ),
+    "subject.id_type": ("证件类型", "Identifier type"),
+    "subject.value": ("证件号码", "Identifier"),
+    "subject.submit": ("生成报告", "Make the report"),
+    "subject.count": ("共 {count} 条涉及此主体的登记", "{count} entries touched this subject"),
+    "subject.registered": ("本次查询已登记为条目 {index}。", "This lookup was registered as entry {index}."),
+    "subject.print": ("打印", "Print"),
+    "grants.title": ("授权（跨部门）", "Grants (all departments)"),
+    "grants.state": ("状态", "State"),
+    "grants.recipient": ("接收方", "Recipient"),
+    "grants.valid_until": ("有效期至", "Valid until"),
+    "grants.none": ("登记簿中没有授权。", "No grant in the ledger."),
+    "consistency.title": ("两个检查点之间的一致性", "Consistency between two checkpoints"),
+    "consistency.help": (
+        "选择两个签名检查点，浏览器将核验两者的签名以及较早的树是否为较晚的树的前缀。",
+        "Pick two signed checkpoints; your browser checks both signatures and that the older tree is a prefix of the newer.",
+    ),
+    "consistency.first": ("较早的检查点", "Older checkpoint"),
+    "consistency.second": ("较晚的检查点", "Newer checkpoint"),
+    "consistency.check": ("核验", "Check"),
+    "error.title": ("出错了", "Something went wrong"),
+    "error.scope": ("您的角色没有此功能的权限。", "Your role does not allow this."),
+    "error.csrf": (
+        "表单已过期或来源不明，请重试。",
+        "The form is stale or did not come from this console; try again.",
+    ),
+}
+
+
+def translate(language: str, key: str, **values: object) -> str:
+    """The message ``key`` in ``language`` (Chinese when unknown), with ``values`` filled in."""
+    pair = MESSAGES.get(key)
+    if pair is None:
+        return key
+    text = pair[1] if language == "en" else pair[0]
+    return text.format(**values) if values else text
