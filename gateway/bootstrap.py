@@ -17,6 +17,8 @@ from gateway.adapters.desensitizer import CatalogDesensitizer
 from gateway.adapters.key_files import FileKeyStore
 from gateway.adapters.policy.catalog_files import load_catalog
 from gateway.adapters.presidio import PresidioScanner
+from gateway.adapters.sql import migrate
+from gateway.adapters.sql.engine import make_engine
 from gateway.adapters.sql.grants import SqlGrantStore
 from gateway.adapters.sql.ledger import SqlLedger
 from gateway.adapters.sql.sources import SqlSourceRegistry
@@ -117,10 +119,14 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
     engine = build_engine(settings)
     sources = SqlSourceRegistry(settings.sources)
     closers.append(sources.close)
-    ledger = SqlLedger(settings.ledger_url, keystore, origin=settings.ledger_origin, clock=clock)
+    database = make_engine(settings.ledger_url)
+    closers.append(database.dispose)
+    migrate.prepare_for_serving(database)
+    ledger = SqlLedger(
+        settings.ledger_url, keystore, origin=settings.ledger_origin, clock=clock, engine=database
+    )
     closers.append(ledger.close)
-    grant_store = SqlGrantStore(settings.ledger_url)
-    closers.append(grant_store.close)
+    grant_store = SqlGrantStore(settings.ledger_url, engine=database)
     grants = GrantService(store=grant_store, engine=engine, ledger=ledger, keystore=keystore, clock=clock)
     # Both scanners use the same recognizer rules and find the same entities (asserted in
     # bench/desensitize_bench.py); the fast one skips Presidio's per-call overhead on the hot path.

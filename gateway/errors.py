@@ -145,6 +145,13 @@ class LedgerError(Unavailable):
     title = "Ledger unavailable"
 
 
+class GrantStoreError(Unavailable):
+    """The grant store could not be read or written."""
+
+    code = "grant_store_unavailable"
+    title = "Grant store unavailable"
+
+
 class KeyUnavailable(Unavailable):
     """A key needed on the request path is missing or unusable."""
 

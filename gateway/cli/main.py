@@ -40,6 +40,10 @@ def _serve(config_file: Path, host: str, port: int, workers: int) -> int:
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
+    from gateway.cli.db import check_db_for_serving
+
+    # Once, before any worker starts: a refused database is one line here, not a traceback per worker.
+    check_db_for_serving(config_file)
     os.environ["GATEWAY_CONFIG_FILE"] = str(config_file.resolve())
     config = uvicorn.Config(
         "gateway.bootstrap:app_from_environment",
@@ -135,6 +139,12 @@ def cmd_ledger_verify(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from gateway.cli.db import run_db_upgrade
+
+    return run_db_upgrade(Path(args.config))
+
+
 def cmd_clients_hash(args: argparse.Namespace) -> int:
     import getpass
 
@@ -205,6 +215,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verify.add_argument("--quiet", action="store_true")
     verify.set_defaults(func=cmd_ledger_verify)
+
+    db = sub.add_parser("db", help="gateway database tools").add_subparsers(dest="db_cmd", required=True)
+    upgrade = db.add_parser(
+        "upgrade", help="create or migrate the ledger and grant schema to the newest revision"
+    )
+    upgrade.add_argument("--config", required=True, help="YAML settings file (its ledger_url is migrated)")
+    upgrade.set_defaults(func=cmd_db_upgrade)
 
     clients = sub.add_parser("clients", help="client tools").add_subparsers(dest="clients_cmd", required=True)
     chash = clients.add_parser("hash-secret", help="hash a client secret read from stdin")

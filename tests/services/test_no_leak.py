@@ -42,6 +42,7 @@ from gateway.domain.query import ItemRequest, QuerySpec
 from gateway.errors import PolicyDenied
 from gateway.ports import JSON, Actor
 from gateway.services.query import QueryService
+from tests.support.ledger import migrate_database
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
@@ -168,6 +169,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     keys = FileKeyStore(tmp / "keys")
     keys.init()
     clock = Clock()
+    migrate_database(f"sqlite:///{tmp / 'ledger.db'}")
     ledger = SqlLedger(f"sqlite:///{tmp / 'ledger.db'}", keys, "no-leak.test", clock)
     sources = SqlSourceRegistry(urls)
     recorder = RecordingDesensitizer(CatalogDesensitizer(keys, FastScanner(), clock))

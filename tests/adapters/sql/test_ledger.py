@@ -25,8 +25,10 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from gateway.adapters.crypto.ed25519 import ed25519_verify
 from gateway.adapters.key_files import FileKeyStore
-from gateway.adapters.sql.ledger import SqlLedger, SqlLedgerSource, ed25519_verify
+from gateway.adapters.sql.ledger import SqlLedger
+from gateway.adapters.sql.ledger_source import SqlLedgerSource
 from gateway.domain.ledger.entry import EntryFilter, decode_envelope, subject_commitment
 from gateway.domain.transparency import merkle
 from gateway.domain.transparency.checkpoint import open_checkpoint
@@ -34,7 +36,15 @@ from gateway.errors import InvalidRequest, LedgerError
 from gateway.services.ledger_verify import verify_ledger
 from tests.conftest import FixedClock
 from tests.support import rfc9162
-from tests.support.ledger import ORIGIN, ledger_target, open_ledger, public_keys, resident_id, sample_record
+from tests.support.ledger import (
+    ORIGIN,
+    ledger_target,
+    migrate_database,
+    open_ledger,
+    public_keys,
+    resident_id,
+    sample_record,
+)
 
 REPO = Path(__file__).resolve().parents[3]
 CLOSE = {"connection": "close"}  # no keep-alive: every request may land on either worker
@@ -357,6 +367,7 @@ def test_an_unwritable_ledger_fails_closed_and_recovers(
 def test_a_closed_ledger_refuses_appends(
     tmp_path: Path, keystore: FileKeyStore, clock: FixedClock, secret: bytes
 ) -> None:
+    migrate_database(f"sqlite:///{tmp_path / 'l.db'}")
     ledger = SqlLedger(f"sqlite:///{tmp_path / 'l.db'}", keystore, ORIGIN, clock)
     ledger.close()
     with pytest.raises(LedgerError):
