@@ -175,7 +175,8 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
     checks: dict[str, Callable[[], bool]] = {
         # An empty query must come back as a well-formed refusal: the engine loads and answers.
         "policy_engine": lambda: isinstance(engine.evaluate(DECISION_ENTRYPOINT, {}), dict),
-        "ledger": lambda: ledger.head() is not None,
+        # False when the head holds entries no signed checkpoint covers (written without the key).
+        "ledger": ledger.covered,
     }
     return Components(
         settings=settings,

@@ -24,13 +24,17 @@ def run_db_upgrade(config_file: Path) -> int:
 
 
 def check_db_for_serving(config_file: Path) -> None:
-    """What ``gateway serve`` does before it starts workers: migrate embedded SQLite, check others."""
+    """What ``gateway serve`` does before it starts workers: migrate embedded SQLite, check others,
+    and refuse a ledger created with another origin than the configured one."""
     from gateway.adapters.sql import migrate
     from gateway.adapters.sql.engine import make_engine
+    from gateway.adapters.sql.ledger import require_origin
     from gateway.settings import load_settings
 
-    engine = make_engine(load_settings(config_file).ledger_url)
+    settings = load_settings(config_file)
+    engine = make_engine(settings.ledger_url)
     try:
         migrate.prepare_for_serving(engine)
+        require_origin(engine, settings.ledger_origin)
     finally:
         engine.dispose()

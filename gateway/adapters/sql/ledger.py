@@ -14,24 +14,38 @@ Serializing writers across threads, worker processes and replicas:
 
 Each entry stores its leaf bytes, its leaf hash and the columns the audit API filters on; every
 completed interior node of the tree is stored too, so an append never recomputes the tree.
-Checkpoints are signed with the keystore's Ed25519 ``ledger`` key every ``checkpoint_every``
-entries, when ``checkpoint_interval_s`` has passed since the last one, and on demand
-(``checkpoint()``). The schema comes from the migrations: the ledger refuses a database that is not
-migrated to the newest revision.
+The schema comes from the migrations: the ledger refuses a database that is not migrated to the
+newest revision.
+
+No unsigned tail. The head row carries a checkpoint note, signed with the keystore's Ed25519
+``ledger`` key, of exactly its size and root; every batch replaces it in the batch's own
+transaction, so each committed batch is covered by a signed checkpoint before any of its callers is
+released. Before it writes (or publishes a checkpoint) the ledger checks that the head it is about
+to build on is covered by such a note and that the stored frontier yields that root. Anyone who can
+write the database but not sign can append entries and recompute the head and nodes, but cannot
+produce that note: the ledger then refuses to append (fails closed), logs it, and reports not ready.
+The ledger never signs a head it did not build. The notes published as checkpoints
+(``ledger_checkpoints``) are these head notes, kept every ``checkpoint_every`` entries, when
+``checkpoint_interval_s`` has passed since the last one, and on demand (``checkpoint()``).
+
+Identity. The origin (the checkpoint's log name) is stored in the head row when the ledger is
+created; a ledger opened with another origin refuses to start, naming both. Entry times are taken
+under the write lock and never run backwards against the index (a later index never gets an
+earlier time, whatever the clocks of several writers say).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, Row
 
-from gateway.adapters.crypto.ed25519 import Ed25519Signer, ed25519_public_key
+from gateway.adapters.crypto.ed25519 import Ed25519Signer, ed25519_public_key, ed25519_verify
 from gateway.adapters.sql import migrate
 from gateway.adapters.sql.committer import GroupCommitter, Pending
 from gateway.adapters.sql.engine import (
@@ -54,7 +68,13 @@ from gateway.adapters.sql.schema import (
 )
 from gateway.domain.ledger.entry import EntryTerms, envelope_bytes, format_time
 from gateway.domain.transparency import merkle
-from gateway.domain.transparency.checkpoint import Checkpoint, SignedCheckpoint, sign_checkpoint, verifier_key
+from gateway.domain.transparency.checkpoint import (
+    Checkpoint,
+    SignedCheckpoint,
+    open_checkpoint,
+    sign_checkpoint,
+    verifier_key,
+)
 from gateway.errors import ConfigurationError, GatewayError, LedgerError
 from gateway.ports import JSON, Clock, KeyStore, Receipt
 
@@ -62,6 +82,34 @@ log = logging.getLogger("gateway.ledger")
 
 LEDGER_KEY = "ledger"
 _HEAD_ID = 1
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def stored_origin(conn: Connection) -> str | None:
+    """The origin the ledger was created with; None for a ledger not created yet.
+
+    A ledger created before the origin was stored gives the origin of its latest checkpoint.
+    """
+    origin = conn.execute(sa.select(ledger_head.c.origin).where(ledger_head.c.id == _HEAD_ID)).scalar()
+    if origin is not None:
+        return str(origin)
+    note = conn.execute(
+        sa.select(ledger_checkpoints.c.note).order_by(ledger_checkpoints.c.size.desc()).limit(1)
+    ).scalar()
+    return None if note is None else str(note).split("\n", 1)[0]
+
+
+def require_origin(engine: Engine, origin: str) -> None:
+    """Refuse (ConfigurationError) a ledger that was created with another origin than ``origin``."""
+    with map_sql_errors(LedgerError, "the ledger could not read its origin"), engine.connect() as conn:
+        found = stored_origin(conn)
+    if found is not None and found != origin:
+        raise ConfigurationError(
+            f"the ledger was created with origin {found!r} but this gateway is configured with "
+            f"ledger_origin {origin!r}",
+            field="ledger_origin",
+            accepted=repr(found),
+        )
 
 
 def _terms_rows(index: int, terms: EntryTerms) -> list[tuple[Any, ...]]:
@@ -103,17 +151,24 @@ class SqlLedger(SqlLedgerReader):
         lock = "" if is_sqlite(self.engine) else " FOR UPDATE"
         # The hot path in plain SQL (no statement compilation per batch); names are our own.
         self._head_select = (
-            f"SELECT size, frontier, checkpoint_size, checkpoint_at FROM {head_table} WHERE id = {mark}{lock}"  # noqa: S608
+            "SELECT size, frontier, root_hash, checkpoint_size, checkpoint_at, signed_note "  # noqa: S608
+            f"FROM {head_table} WHERE id = {mark}{lock}"
         )
         self._head_update = (
-            f"UPDATE {head_table} SET size = {mark}, frontier = {mark}, root_hash = {mark} WHERE id = {mark}"  # noqa: S608
+            f"UPDATE {head_table} SET size = {mark}, frontier = {mark}, root_hash = {mark}, "  # noqa: S608
+            f"signed_note = {mark} WHERE id = {mark}"
         )
+        entries_table = qualified_name(self.engine, ledger_entries)
+        self._time_select = f"SELECT logged_at_us FROM {entries_table} WHERE idx = {mark}"  # noqa: S608
+        self._verify_keys = self.public_keys()
+        self._covered: tuple[str, int, bytes, bytes] | None = None  # the last head this process found covered
         self._insert = {
             t.name: insert_sql(self.engine, t) for t in (ledger_entries, ledger_nodes, ledger_terms)
         }
         try:
             migrate.require_current(self.engine)
             self._create_head()
+            require_origin(self.engine, origin)
         except GatewayError:
             self.engine.dispose()
             raise
@@ -127,8 +182,15 @@ class SqlLedger(SqlLedgerReader):
             on_idle=self._timed_checkpoint,
         )
         # The genesis checkpoint (size 0) starts the clock of the time-based checkpoints; only the
-        # first process to get here signs it.
-        self.checkpoint()
+        # first process to get here publishes it. A head no signed note covers is not published:
+        # the ledger still opens (its reads are evidence), but reports not ready and refuses appends.
+        if self.covered():
+            self.checkpoint()
+        else:
+            log.error(
+                "ledger head not covered by a signed checkpoint: entries were written without the "
+                "signing key; appends and checkpoints are refused"
+            )
 
     @property
     def max_batch(self) -> int:
@@ -141,7 +203,11 @@ class SqlLedger(SqlLedgerReader):
         return self._committer.timeout_s
 
     def _create_head(self) -> None:
-        """The head row of an empty tree, unless another process wrote it first."""
+        """The head row of an empty tree with its origin and signed note, unless it exists already.
+
+        A head from before revision 0002 gets the origin of its checkpoints (or this one).
+        """
+        genesis = self._sign(0, merkle.EMPTY_ROOT, self.clock.now())
         values = {
             "id": _HEAD_ID,
             "size": 0,
@@ -149,10 +215,82 @@ class SqlLedger(SqlLedgerReader):
             "root_hash": merkle.EMPTY_ROOT,
             "checkpoint_size": -1,
             "checkpoint_at": 0,
+            "origin": self.origin,
+            "signed_note": genesis.note,
         }
         dialect_insert = sqlite.insert if is_sqlite(self.engine) else postgresql.insert
-        with map_sql_errors(LedgerError, "the ledger could not create its head"), self.engine.begin() as conn:
+        with (
+            map_sql_errors(LedgerError, "the ledger could not create its head"),
+            write_connection(self.engine) as conn,
+            conn.begin(),
+        ):
             conn.execute(dialect_insert(ledger_head).values(**values).on_conflict_do_nothing())
+            origin = stored_origin(conn) or self.origin
+            conn.execute(
+                sa.update(ledger_head)
+                .where(ledger_head.c.id == _HEAD_ID, ledger_head.c.origin.is_(None))
+                .values(origin=origin)
+            )
+
+    def _sign(self, size: int, root: bytes, now: datetime) -> SignedCheckpoint:
+        return sign_checkpoint(
+            Checkpoint(self.origin, size, root),
+            public_key=self._signer.public_key,
+            sign=self._signer.sign,
+            timestamp=int(now.timestamp()),
+        )
+
+    # --- no unsigned tail ---
+
+    def _covering_note(self, conn: Connection, head: Row[Any]) -> str | None:
+        if head.signed_note is not None:
+            return str(head.signed_note)
+        # A head from before revision 0002: the checkpoint of exactly its size covers it.
+        note = conn.execute(
+            sa.select(ledger_checkpoints.c.note).where(ledger_checkpoints.c.size == head.size)
+        ).scalar()
+        return None if note is None else str(note)
+
+    def _is_covered(self, conn: Connection, head: Row[Any]) -> bool:
+        """True when a note signed with the ledger key covers the head's size and root, and the
+        stored frontier (what the next entries build on) yields that root."""
+        size, root = int(head.size), bytes(head.root_hash)
+        note = self._covering_note(conn, head)
+        if note is None:
+            return False
+        frontier = bytes(head.frontier)
+        if self._covered == (note, size, root, frontier):
+            return True
+        try:
+            signed = open_checkpoint(
+                note, public_keys=self._verify_keys, verify=ed25519_verify, name=self.origin
+            )
+        except (GatewayError, ValueError):
+            return False
+        if signed.size != size or signed.root_hash != root:
+            return False
+        if merkle.Frontier.from_bytes(size, frontier).root() != root:
+            return False
+        self._covered = (note, size, root, frontier)
+        return True
+
+    def _require_covered(self, conn: Connection, head: Row[Any]) -> None:
+        if self._is_covered(conn, head):
+            return
+        log.error(
+            "ledger head not covered by a signed checkpoint: entries were written without the "
+            "signing key; appends and checkpoints are refused",
+            extra={"tree_size": int(head.size)},
+        )
+        raise LedgerError(
+            "the ledger holds entries that no signed checkpoint covers (written without the signing "
+            "key); it refuses to append or sign on top of them"
+        )
+
+    def covered(self) -> bool:
+        """Readiness: the head is covered by a signed checkpoint, so appends can go on."""
+        with map_sql_errors(LedgerError, "the ledger could not read its head"), self.engine.connect() as conn:
+            return self._is_covered(conn, self._read_head(conn))
 
     # --- keys ---
 
@@ -190,14 +328,26 @@ class SqlLedger(SqlLedgerReader):
         with map_sql_errors(LedgerError, "the ledger could not register the entries"):
             return self._write_batch(batch)
 
-    def _write_batch(self, batch: Sequence[Pending]) -> list[Receipt]:
+    def _entry_time(self, conn: Connection, size: int) -> datetime:
+        """Now, or the time of the entry before if a writer's clock is behind it: never backwards."""
         now = self.clock.now()
-        logged_at = format_time(now)
-        logged_us = micros(now)
+        if size == 0:
+            return now
+        last = conn.exec_driver_sql(self._time_select, (size - 1,)).scalar()
+        if last is not None and micros(now) < int(last):
+            return _EPOCH + timedelta(microseconds=int(last))
+        return now
+
+    def _write_batch(self, batch: Sequence[Pending]) -> list[Receipt]:
         with write_connection(self.engine) as conn:
             head = conn.exec_driver_sql(self._head_select, (_HEAD_ID,)).one_or_none()
             if head is None:
                 raise LedgerError("the ledger head row is missing")
+            self._require_covered(conn, head)
+            # Under the write lock: the next writer's time cannot be taken before this one's.
+            now = self._entry_time(conn, int(head.size))
+            logged_at = format_time(now)
+            logged_us = micros(now)
             frontier = merkle.Frontier.from_bytes(int(head.size), bytes(head.frontier))
             entries: list[tuple[Any, ...]] = []
             nodes: list[tuple[Any, ...]] = []
@@ -235,20 +385,23 @@ class SqlLedger(SqlLedgerReader):
             if terms:
                 conn.exec_driver_sql(self._insert["ledger_terms"], terms)
             root = frontier.root()
-            conn.exec_driver_sql(self._head_update, (frontier.size, frontier.to_bytes(), root, _HEAD_ID))
-            signed = self._checkpoint_due(head, frontier.size, int(now.timestamp()))
-            if signed:
-                values = self._insert_checkpoint(conn, frontier.size, root, now)
-                conn.execute(sa.update(ledger_head).where(ledger_head.c.id == _HEAD_ID).values(**values))
+            note = self._sign(frontier.size, root, now)
+            conn.exec_driver_sql(
+                self._head_update, (frontier.size, frontier.to_bytes(), root, note.note, _HEAD_ID)
+            )
+            published = self._checkpoint_due(head, frontier.size, int(now.timestamp()))
+            if published:
+                self._publish(conn, note)
             conn.commit()
-        self._dirty = not signed
+        self._covered = (note.note, frontier.size, root, frontier.to_bytes())
+        self._dirty = not published
         return receipts
 
     # --- checkpoints ---
 
-    def _lock_head(self, conn: Connection) -> Row[Any]:
+    def _read_head(self, conn: Connection, *, lock: bool = False) -> Row[Any]:
         stmt = sa.select(ledger_head).where(ledger_head.c.id == _HEAD_ID)
-        if not is_sqlite(self.engine):
+        if lock and not is_sqlite(self.engine):
             stmt = stmt.with_for_update()
         head = conn.execute(stmt).one_or_none()
         if head is None:
@@ -264,35 +417,42 @@ class SqlLedger(SqlLedgerReader):
             or now_s - int(head.checkpoint_at) >= self.checkpoint_interval_s
         )
 
-    def _insert_checkpoint(self, conn: Connection, size: int, root: bytes, now: datetime) -> dict[str, int]:
-        timestamp = int(now.timestamp())
-        signed = sign_checkpoint(
-            Checkpoint(self.origin, size, root),
-            public_key=self._signer.public_key,
-            sign=self._signer.sign,
-            timestamp=timestamp,
-        )
+    def _publish(self, conn: Connection, signed: SignedCheckpoint) -> None:
+        """Keep ``signed`` (a head note) as a published checkpoint and note it in the head."""
         conn.execute(
             ledger_checkpoints.insert().values(
-                size=size, root_hash=root, signed_at=timestamp, note=signed.note
+                size=signed.size, root_hash=signed.root_hash, signed_at=signed.timestamp, note=signed.note
             )
         )
-        return {"checkpoint_size": size, "checkpoint_at": timestamp}
+        conn.execute(
+            sa.update(ledger_head)
+            .where(ledger_head.c.id == _HEAD_ID)
+            .values(checkpoint_size=signed.size, checkpoint_at=signed.timestamp)
+        )
+
+    def _publish_head(self, conn: Connection, *, only_if_due: bool) -> bool:
+        """Publish the head's own note as a checkpoint (never a new signature over a head)."""
+        head = self._read_head(conn, lock=True)
+        size = int(head.size)
+        if int(head.checkpoint_size) == size:
+            return False
+        if only_if_due and not self._checkpoint_due(head, size, int(self.clock.now().timestamp())):
+            return False
+        self._require_covered(conn, head)
+        note = self._covering_note(conn, head)
+        assert note is not None  # noqa: S101 - covered just above
+        self._publish(conn, open_checkpoint(note, public_keys=self._verify_keys, verify=ed25519_verify))
+        return True
 
     def _timed_checkpoint(self) -> None:
         if not self._dirty:
             return
         try:
-            now = self.clock.now()
             with (
-                map_sql_errors(LedgerError, "the ledger could not sign a timed checkpoint"),
+                map_sql_errors(LedgerError, "the ledger could not publish a timed checkpoint"),
                 write_connection(self.engine) as conn,
             ):
-                head = self._lock_head(conn)
-                size = int(head.size)
-                if self._checkpoint_due(head, size, int(now.timestamp())):
-                    values = self._insert_checkpoint(conn, size, bytes(head.root_hash), now)
-                    conn.execute(sa.update(ledger_head).where(ledger_head.c.id == _HEAD_ID).values(**values))
+                if self._publish_head(conn, only_if_due=True):
                     self._dirty = False
                 conn.commit()
         except GatewayError as exc:
@@ -303,18 +463,12 @@ class SqlLedger(SqlLedgerReader):
 
         Reading first keeps auditors' requests off the write lock unless there is something to sign.
         """
-        with map_sql_errors(LedgerError, "the ledger could not sign a checkpoint"):
+        with map_sql_errors(LedgerError, "the ledger could not publish a checkpoint"):
             with self.engine.connect() as conn:
                 head = conn.execute(sa.select(ledger_head.c.size, ledger_head.c.checkpoint_size)).one()
             if int(head.size) != int(head.checkpoint_size):
-                now = self.clock.now()
                 with write_connection(self.engine) as conn:
-                    locked = self._lock_head(conn)
-                    if int(locked.checkpoint_size) != int(locked.size):
-                        values = self._insert_checkpoint(conn, int(locked.size), bytes(locked.root_hash), now)
-                        conn.execute(
-                            sa.update(ledger_head).where(ledger_head.c.id == _HEAD_ID).values(**values)
-                        )
+                    self._publish_head(conn, only_if_due=False)
                     conn.commit()
         found = self.latest_checkpoint()
         if found is None:  # pragma: no cover - signed just above

@@ -85,8 +85,12 @@ def current_revision(engine: Engine) -> str | None:
         return _revision(conn, schema_of(engine))
 
 
-def upgrade(engine: Engine) -> Upgrade:
-    """Create or migrate the gateway database to ``head_revision()``; safe from several processes."""
+def upgrade(engine: Engine, revision: str | None = None) -> Upgrade:
+    """Create or migrate the gateway database to ``revision`` (default: the newest).
+
+    Safe from several processes at once.
+    """
+    target = revision or head_revision()
     schema = schema_of(engine)
     with (
         map_sql_errors(LedgerError, "the gateway database could not be migrated"),
@@ -104,11 +108,11 @@ def upgrade(engine: Engine) -> Upgrade:
         if before == BASELINE and not sa.inspect(conn).has_table(VERSION_TABLE, schema=schema):
             log.info("stamping a database created before migrations", extra={"revision": BASELINE})
             command.stamp(_config(conn), BASELINE)
-        if before != head_revision():
-            command.upgrade(_config(conn), "head")
+        if before != target:
+            command.upgrade(_config(conn), target)
         after = _revision(conn, schema)
-    if after != head_revision():  # pragma: no cover - alembic raised otherwise
-        raise LedgerError("the gateway database did not reach the newest schema")
+    if after != target:  # pragma: no cover - alembic raised otherwise
+        raise LedgerError(f"the gateway database did not reach schema revision {target}")
     if before != after:
         log.info("gateway database migrated", extra={"from_revision": before, "to_revision": after})
     return Upgrade(before, after)

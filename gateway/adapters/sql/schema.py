@@ -46,6 +46,10 @@ ledger_head = sa.Table(
     sa.Column("root_hash", sa.LargeBinary, nullable=False),
     sa.Column("checkpoint_size", sa.BigInteger, nullable=False),
     sa.Column("checkpoint_at", sa.BigInteger, nullable=False),  # POSIX seconds
+    # The origin the ledger was created with (NULL only in a ledger created before revision 0002).
+    sa.Column("origin", sa.String(200), nullable=True),
+    # The signed checkpoint note of exactly (size, root_hash), replaced with every batch.
+    sa.Column("signed_note", sa.Text, nullable=True),
 )
 
 ledger_entries = sa.Table(
