@@ -1,8 +1,57 @@
-"""The gateway's single error hierarchy.
+"""The gateway's single error hierarchy: one class per stable machine code.
 
-Every error carries a stable machine ``code`` (what a caller may branch on), an HTTP ``status`` hint
-used only by ``gateway.api``, and optionally the request ``field`` it concerns and what would be
-accepted instead. Messages never contain a personal value.
+Every error carries a class-level ``code`` (what a caller may branch on), an HTTP ``status`` hint used
+only by ``gateway.api``, a ``title``, and optionally the request ``field`` it concerns and what would be
+``accepted`` instead. Messages never contain a personal value. A code belongs to exactly one class and
+no instance changes it; the two policy refusals report the policy's own reason code (defined in the
+Rego METADATA, not here) through ``problem_code``.
+
+    GatewayError                      gateway_error            500
+    ├── InvalidRequest                invalid_request          422
+    │   ├── InvalidIdentifier         invalid_identifier
+    │   ├── GrantSubjectNotPersonal   grant_subject_not_personal
+    │   └── CheckpointError           checkpoint_invalid
+    ├── VerificationError             verification_failed      422
+    ├── NotFound                      not_found                404
+    │   └── GrantNotFound             grant_not_found
+    ├── Conflict                      conflict                 409
+    │   └── GrantAlreadyRevoked       grant_already_revoked
+    ├── AuthenticationFailed          invalid_token            401
+    │   ├── MissingToken              missing_token
+    │   ├── MalformedToken            malformed_token
+    │   ├── UnsignedToken             unsigned_token
+    │   ├── DisallowedAlgorithm       disallowed_algorithm
+    │   ├── BadSignature              bad_signature
+    │   ├── WrongIssuer               wrong_issuer
+    │   ├── WrongAudience             wrong_audience
+    │   ├── WrongTokenType            wrong_token_type
+    │   ├── TokenExpired              token_expired
+    │   └── TokenNotYetValid          token_not_yet_valid
+    ├── MethodNotAllowed              method_not_allowed       405
+    ├── HttpError                     http_error               400
+    ├── InsufficientScope             insufficient_scope       403
+    ├── PolicyDenied                  policy_denied            403  (problem code: the policy's reason)
+    ├── GrantRefused                  grant_refused            422  (problem code: the policy's reason)
+    ├── InternalError                 internal_error           500
+    ├── Unavailable                   unavailable              503
+    │   ├── PolicyEngineError         policy_engine_error
+    │   │   └── CatalogMismatch       catalog_mismatch
+    │   ├── SourceError               source_unavailable
+    │   ├── LedgerError               ledger_unavailable
+    │   ├── GrantStoreError           grant_store_unavailable
+    │   ├── GrantsNotConfigured       grants_unavailable
+    │   ├── KeyUnavailable            key_unavailable
+    │   └── DesensitizationError      desensitization_failed
+    │       ├── UnreleasedField       unreleased_field
+    │       ├── MissingObligation     missing_obligation
+    │       ├── UnknownOperator       unknown_operator
+    │       ├── UnknownAlgorithm      unknown_algorithm
+    │       ├── BadEncryptionKey      bad_encryption_key
+    │       ├── DecryptionFailed      decryption_failed
+    │       └── ResidualPersonalData  residual_personal_data
+    └── ConfigurationError            configuration_error      500
+
+``error_classes()`` lists them all; the README's table and the OpenAPI document are tested against it.
 """
 
 from __future__ import annotations
@@ -24,7 +73,6 @@ class GatewayError(Exception):
         *,
         field: str | None = None,
         accepted: str | None = None,
-        code: str | None = None,
         clause: str | None = None,
         extra: Mapping[str, Any] | None = None,
     ) -> None:
@@ -34,9 +82,11 @@ class GatewayError(Exception):
         self.accepted = accepted
         self.clause = clause
         self.extra: dict[str, Any] = dict(extra or {})
-        if code is not None:
-            # Instance-level code refines the class default (e.g. a specific policy reason).
-            self.code = code  # type: ignore[misc]  # ClassVar default, instance override on purpose
+
+    @property
+    def problem_code(self) -> str:
+        """The code a caller sees: the class's code, except where a policy names its own reason."""
+        return self.code
 
 
 class InvalidRequest(GatewayError):
@@ -54,12 +104,41 @@ class InvalidIdentifier(InvalidRequest):
     title = "Invalid subject identifier"
 
 
+class GrantSubjectNotPersonal(InvalidRequest):
+    """An authorization grant names a legal person, which needs none."""
+
+    code = "grant_subject_not_personal"
+    title = "Grants are given by natural persons"
+
+
+class CheckpointError(InvalidRequest):
+    """A signed checkpoint does not parse, or its signature does not verify."""
+
+    code = "checkpoint_invalid"
+    title = "Invalid checkpoint"
+
+
+class VerificationError(GatewayError):
+    """A Merkle proof or a ledger does not verify."""
+
+    code = "verification_failed"
+    status = 422
+    title = "Verification failed"
+
+
 class NotFound(GatewayError):
     """The named resource does not exist."""
 
     code = "not_found"
     status = 404
     title = "Not found"
+
+
+class GrantNotFound(NotFound):
+    """No authorization grant has this id (or the caller may not see it)."""
+
+    code = "grant_not_found"
+    title = "Authorization grant not found"
 
 
 class Conflict(GatewayError):
@@ -70,12 +149,95 @@ class Conflict(GatewayError):
     title = "Conflict"
 
 
+class GrantAlreadyRevoked(Conflict):
+    """The grant was revoked before."""
+
+    code = "grant_already_revoked"
+    title = "Authorization grant already revoked"
+
+
 class AuthenticationFailed(GatewayError):
     """No valid bearer token or client credentials were presented."""
 
     code = "invalid_token"
     status = 401
     title = "Authentication failed"
+
+
+class MissingToken(AuthenticationFailed):
+    """No bearer token was sent."""
+
+    code = "missing_token"
+
+
+class MalformedToken(AuthenticationFailed):
+    """The token is not a well-formed JWS with the claims an access token needs."""
+
+    code = "malformed_token"
+
+
+class UnsignedToken(AuthenticationFailed):
+    """The token is unsigned (``alg: none``)."""
+
+    code = "unsigned_token"
+
+
+class DisallowedAlgorithm(AuthenticationFailed):
+    """The token is signed with an algorithm the gateway does not accept."""
+
+    code = "disallowed_algorithm"
+
+
+class BadSignature(AuthenticationFailed):
+    """The signature does not verify with a known key of the issuer."""
+
+    code = "bad_signature"
+
+
+class WrongIssuer(AuthenticationFailed):
+    """The token's issuer is not trusted."""
+
+    code = "wrong_issuer"
+
+
+class WrongAudience(AuthenticationFailed):
+    """The token is meant for another audience."""
+
+    code = "wrong_audience"
+
+
+class WrongTokenType(AuthenticationFailed):
+    """The token is not an access token (``typ: at+jwt``)."""
+
+    code = "wrong_token_type"
+
+
+class TokenExpired(AuthenticationFailed):
+    """The token has expired."""
+
+    code = "token_expired"
+
+
+class TokenNotYetValid(AuthenticationFailed):
+    """The token is not valid yet, or was issued in the future."""
+
+    code = "token_not_yet_valid"
+
+
+class MethodNotAllowed(GatewayError):
+    """The path exists but not with this HTTP method."""
+
+    code = "method_not_allowed"
+    status = 405
+    title = "Method not allowed"
+
+
+class HttpError(GatewayError):
+    """Any other refusal of the HTTP layer itself (before a route runs)."""
+
+    code = "http_error"
+    status = 400
+    title = "HTTP error"
 
 
 class InsufficientScope(GatewayError):
@@ -86,34 +248,53 @@ class InsufficientScope(GatewayError):
     title = "Insufficient scope"
 
 
-class PolicyDenied(GatewayError):
-    """The policy decided to refuse the request; ``reasons`` say why."""
-
-    code = "policy_denied"
-    status = 403
-    title = "Refused by policy"
+class _PolicyRefusal(GatewayError):
+    """A refusal decided by a Rego policy: the caller sees the policy's first reason code."""
 
     def __init__(
         self,
         detail: str,
         *,
         reasons: Sequence[Mapping[str, Any]] = (),
-        code: str | None = None,
+        reason_code: str | None = None,
         clause: str | None = None,
         field: str | None = None,
         receipt: Mapping[str, Any] | None = None,
+        extra: Mapping[str, Any] | None = None,
     ) -> None:
-        super().__init__(detail, code=code, clause=clause, field=field)
+        super().__init__(detail, clause=clause, field=field, extra=extra)
         self.reasons = [dict(r) for r in reasons]
+        self.reason_code = reason_code
         self.receipt = dict(receipt) if receipt is not None else None
 
+    @property
+    def problem_code(self) -> str:
+        """The policy's reason code (stable, from the rule's METADATA), else the class code."""
+        return self.reason_code or self.code
 
-class GrantRefused(GatewayError):
+
+class PolicyDenied(_PolicyRefusal):
+    """The policy decided to refuse the request; ``reasons`` say why."""
+
+    code = "policy_denied"
+    status = 403
+    title = "Refused by policy"
+
+
+class GrantRefused(_PolicyRefusal):
     """An authorization grant was refused (blanket, lifetime, mandatory, retroactive...)."""
 
     code = "grant_refused"
     status = 422
     title = "Authorization grant refused"
+
+
+class InternalError(GatewayError):
+    """Something unexpected failed; the request is refused and nothing is returned."""
+
+    code = "internal_error"
+    status = 500
+    title = "Internal error"
 
 
 class Unavailable(GatewayError):
@@ -129,6 +310,13 @@ class PolicyEngineError(Unavailable):
 
     code = "policy_engine_error"
     title = "Policy engine unavailable"
+
+
+class CatalogMismatch(PolicyEngineError):
+    """The policy released something the gateway's catalog does not describe."""
+
+    code = "catalog_mismatch"
+    title = "Policy and catalog disagree"
 
 
 class SourceError(Unavailable):
@@ -152,6 +340,13 @@ class GrantStoreError(Unavailable):
     title = "Grant store unavailable"
 
 
+class GrantsNotConfigured(Unavailable):
+    """A query names a grant but this gateway has no grant store."""
+
+    code = "grants_unavailable"
+    title = "Grants unavailable"
+
+
 class KeyUnavailable(Unavailable):
     """A key needed on the request path is missing or unusable."""
 
@@ -166,9 +361,65 @@ class DesensitizationError(Unavailable):
     title = "Desensitization failed"
 
 
+class UnreleasedField(DesensitizationError):
+    """A row carries a field the decision did not release."""
+
+    code = "unreleased_field"
+
+
+class MissingObligation(DesensitizationError):
+    """A released personal field has no desensitization obligation."""
+
+    code = "missing_obligation"
+
+
+class UnknownOperator(DesensitizationError):
+    """An obligation names an operator the desensitizer does not have."""
+
+    code = "unknown_operator"
+
+
+class UnknownAlgorithm(DesensitizationError):
+    """An encryption algorithm the gateway does not implement."""
+
+    code = "unknown_algorithm"
+
+
+class BadEncryptionKey(DesensitizationError):
+    """An encryption key of the wrong size for its algorithm."""
+
+    code = "bad_encryption_key"
+
+
+class DecryptionFailed(DesensitizationError):
+    """A ciphertext is malformed, of another algorithm, or fails authentication."""
+
+    code = "decryption_failed"
+
+
+class ResidualPersonalData(DesensitizationError):
+    """The residual guard found an uncleared identifier about to leave; the response is refused."""
+
+    code = "residual_personal_data"
+
+
 class ConfigurationError(GatewayError):
     """The gateway's configuration, catalog or policies are invalid."""
 
     code = "configuration_error"
     status = 500
     title = "Configuration error"
+
+
+def error_classes() -> list[type[GatewayError]]:
+    """Every error class, parents before children: the one list of the gateway's stable codes."""
+    out: list[type[GatewayError]] = []
+
+    def walk(cls: type[GatewayError]) -> None:
+        if not cls.__name__.startswith("_"):
+            out.append(cls)
+        for sub in cls.__subclasses__():
+            walk(sub)
+
+    walk(GatewayError)
+    return out

@@ -49,7 +49,13 @@ from gateway.domain.desensitize.text_scan import (
     might_leak,
     residual_entities,
 )
-from gateway.errors import ConfigurationError, DesensitizationError
+from gateway.errors import (
+    ConfigurationError,
+    MissingObligation,
+    ResidualPersonalData,
+    UnknownOperator,
+    UnreleasedField,
+)
 from gateway.ports import JSON, Clock, KeyStore, TextScanner
 
 log = logging.getLogger("gateway.desensitize")
@@ -166,9 +172,8 @@ class CatalogDesensitizer:
         for row in rows:
             if not row.keys() <= names:
                 # A column with no obligation would leave undesensitized: refuse rather than guess.
-                raise DesensitizationError(
+                raise UnreleasedField(
                     f"row of item {item.item_id!r} carries fields the decision did not release",
-                    code="unreleased_field",
                     extra={"item": item.item_id, "fields": sorted(row.keys() - names)},
                 )
             released: dict[str, JSON] = {}
@@ -215,9 +220,8 @@ class CatalogDesensitizer:
         for name in item.fields:
             obligation = item.obligations.get(name)
             if obligation is None:
-                raise DesensitizationError(
+                raise MissingObligation(
                     f"field {name!r} of item {item.item_id!r} has no obligation",
-                    code="missing_obligation",
                     field=name,
                 )
             spec = fields.get(name)
@@ -260,7 +264,7 @@ class CatalogDesensitizer:
             cipher = self._cipher(recipient)
             aad = associated_data(self._algorithm, recipient, item_id, field)
             return lambda v: None if v is None else cipher.encrypt(v, aad)
-        raise DesensitizationError(f"unknown operator {op!r}", code="unknown_operator", field=field)
+        raise UnknownOperator(f"unknown operator {op!r}", field=field)
 
     def _scan_function(self) -> ValueFn:
         scanner = self._scanner
@@ -303,9 +307,8 @@ class CatalogDesensitizer:
             "residual personal data blocked",
             extra={"item": item_id, "field": field, "entities": entities},
         )
-        raise DesensitizationError(
+        raise ResidualPersonalData(
             f"field {field!r} of item {item_id!r} would release {', '.join(entities)} in clear",
-            code="residual_personal_data",
             field=field,
             extra={"item": item_id, "entities": entities},
         )

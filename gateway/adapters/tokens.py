@@ -42,7 +42,21 @@ from joserfc.errors import (
 from joserfc.jwk import JWKRegistry, Key, OKPKey
 from joserfc.jws import JWSRegistry
 
-from gateway.errors import AuthenticationFailed, ConfigurationError, KeyUnavailable
+from gateway.errors import (
+    AuthenticationFailed,
+    BadSignature,
+    ConfigurationError,
+    DisallowedAlgorithm,
+    KeyUnavailable,
+    MalformedToken,
+    MissingToken,
+    TokenExpired,
+    TokenNotYetValid,
+    UnsignedToken,
+    WrongAudience,
+    WrongIssuer,
+    WrongTokenType,
+)
 from gateway.ports import Clock, KeyStore, Principal
 
 log = logging.getLogger("gateway.tokens")
@@ -75,8 +89,26 @@ class _GatewayJWSRegistry(JWSRegistry):
 _REGISTRY = _GatewayJWSRegistry(algorithms=ACCEPTED_ALGORITHMS, strict_check_header=False)
 
 
+_REFUSALS: dict[str, type[AuthenticationFailed]] = {
+    cls.code: cls
+    for cls in (
+        MissingToken,
+        MalformedToken,
+        UnsignedToken,
+        DisallowedAlgorithm,
+        BadSignature,
+        WrongIssuer,
+        WrongAudience,
+        WrongTokenType,
+        TokenExpired,
+        TokenNotYetValid,
+    )
+}
+
+
 def _refuse(code: str, detail: str) -> AuthenticationFailed:
-    return AuthenticationFailed(detail, code=code)
+    """The refusal class for ``code`` (every token failure has its own stable code)."""
+    return _REFUSALS[code](detail)
 
 
 def _epoch(moment: datetime) -> int:
@@ -432,9 +464,8 @@ class JwtAuthenticator:
         if alg.lower() == "none":
             raise _refuse("unsigned_token", "unsigned tokens (alg none) are refused")
         if alg not in ACCEPTED_ALGORITHMS:
-            raise AuthenticationFailed(
+            raise DisallowedAlgorithm(
                 f"algorithm {alg[:20]!r} is not accepted",
-                code="disallowed_algorithm",
                 accepted=" ".join(ACCEPTED_ALGORITHMS),
             )
         if "crit" in header or "b64" in header or "jku" in header or "x5u" in header or "jwk" in header:

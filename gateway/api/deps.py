@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from gateway.errors import AuthenticationFailed, InsufficientScope
+from gateway.errors import InsufficientScope, MissingToken
 from gateway.ports import Authenticator as Authenticator
 from gateway.ports import Principal as Principal
 
@@ -17,7 +17,7 @@ def bearer_token(request: Request) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise AuthenticationFailed("a bearer token is required", code="missing_token")
+        raise MissingToken("a bearer token is required")
     return token.strip()
 
 

@@ -10,7 +10,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gateway.errors import AuthenticationFailed, GatewayError, PolicyDenied
+from gateway.errors import (
+    AuthenticationFailed,
+    GatewayError,
+    HttpError,
+    InternalError,
+    InvalidRequest,
+    MethodNotAllowed,
+    NotFound,
+    PolicyDenied,
+)
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "urn:credit-gateway:problem:"
@@ -44,7 +53,7 @@ def error_response(exc: GatewayError) -> JSONResponse:
     status = exc.status
     if isinstance(exc, AuthenticationFailed):
         status = 401
-    return problem_response(status, exc.code, exc.title, exc.detail, extra)
+    return problem_response(status, exc.problem_code, exc.title, exc.detail, extra)
 
 
 def _location(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -57,7 +66,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def gateway_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, GatewayError)  # noqa: S101 - registered for GatewayError only
-        log.info("request refused", extra={"code": exc.code, "status": exc.status})
+        log.info("request refused", extra={"code": exc.problem_code, "status": exc.status})
         return error_response(exc)
 
     async def validation_error(_: Request, exc: Exception) -> JSONResponse:
@@ -69,21 +78,26 @@ def install_problem_handlers(app: FastAPI) -> None:
         ]
         first = errors[0] if errors else {"field": "body", "message": "invalid"}
         return problem_response(
-            422,
-            "invalid_request",
-            "Invalid request",
+            InvalidRequest.status,
+            InvalidRequest.code,
+            InvalidRequest.title,
             f"{first['field']}: {first['message']}",
             {"field": first["field"], "errors": errors},
         )
 
     async def http_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)  # noqa: S101
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        code = {404: NotFound.code, 405: MethodNotAllowed.code}.get(exc.status_code, HttpError.code)
         return problem_response(exc.status_code, code, str(exc.detail), str(exc.detail))
 
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.error("unexpected error", extra={"error_type": type(exc).__name__})
-        return problem_response(500, "internal_error", "Internal error", "the request could not be completed")
+        return problem_response(
+            InternalError.status,
+            InternalError.code,
+            InternalError.title,
+            "the request could not be completed",
+        )
 
     app.add_exception_handler(GatewayError, gateway_error)
     app.add_exception_handler(RequestValidationError, validation_error)

@@ -155,6 +155,22 @@ def cmd_clients_hash(args: argparse.Namespace) -> int:
     return 0
 
 
+def error_table() -> str:
+    """The Markdown table of every stable error code, as the README shows it."""
+    from gateway.errors import error_classes
+
+    rows = ["| code | status | meaning |", "|---|---|---|"]
+    for cls in error_classes():
+        doc = (cls.__doc__ or "").strip().replace("``", "`")
+        rows.append(f"| `{cls.code}` | {cls.status} | {doc} |")
+    return "\n".join(rows)
+
+
+def cmd_errors(args: argparse.Namespace) -> int:
+    print(error_table())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gateway", description="Credit information sharing gateway")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -224,6 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     upgrade.set_defaults(func=cmd_db_upgrade)
 
     clients = sub.add_parser("clients", help="client tools").add_subparsers(dest="clients_cmd", required=True)
+    errors = sub.add_parser("errors", help="print the table of stable error codes")
+    errors.set_defaults(func=cmd_errors)
+
     chash = clients.add_parser("hash-secret", help="hash a client secret read from stdin")
     chash.set_defaults(func=cmd_clients_hash)
     return parser
@@ -239,7 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from gateway.errors import GatewayError
 
         if isinstance(exc, GatewayError):
-            print(f"error [{exc.code}]: {exc.detail}", file=sys.stderr)
+            print(f"error [{exc.problem_code}]: {exc.detail}", file=sys.stderr)
             return 2
         raise
 

@@ -8,7 +8,7 @@ the consent: how and when it was obtained, where it is recorded, whether it was 
 This module checks only the *shape* of a grant. Whether a well-shaped grant is acceptable (blanket,
 lifetime, mandatory, retroactive...) is decided by the Rego policy ``data.gateway.grants.registration``
 so that security teams can tune it; what a stored grant covers on the query path is decided by
-``data.gateway.grants.covered_items``. Pure: times are arguments, nothing is read or written here.
+``data.gateway.coverage.covered_items``. Pure: times are arguments, nothing is read or written here.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 from gateway.domain.identifiers import IdType, SubjectKind
 from gateway.domain.ledger.entry import contains_identifier
 from gateway.domain.times import rfc3339
-from gateway.errors import InvalidRequest
+from gateway.errors import GrantSubjectNotPersonal, InvalidRequest
 
 MAX_PURPOSES = 20
 MAX_ITEMS = 100
@@ -267,9 +267,8 @@ def validate_terms(terms: GrantTerms) -> None:
 def require_personal(kind: SubjectKind, field: str = "subject") -> None:
     """Grants are for natural persons and individual businesses; legal persons need none."""
     if not kind.is_personal:
-        raise InvalidRequest(
+        raise GrantSubjectNotPersonal(
             "authorization grants are given by natural persons (or individual businesses)",
             field=field,
             accepted="a resident ID, or a unified social credit code starting with 92",
-            code="grant_subject_not_personal",
         )

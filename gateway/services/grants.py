@@ -31,7 +31,7 @@ from gateway.domain.grants import (
 from gateway.domain.identifiers import SubjectId
 from gateway.domain.ledger.entry import SubjectRef, grant_record, subject_commitment
 from gateway.domain.times import rfc3339
-from gateway.errors import Conflict, GrantRefused, LedgerError, NotFound, PolicyEngineError
+from gateway.errors import Conflict, GrantNotFound, GrantRefused, LedgerError, PolicyEngineError
 from gateway.ports import JSON, Actor, Clock, GrantStore, KeyStore, Ledger, PolicyEngine, Receipt
 
 REGISTRATION_ENTRYPOINT = "gateway.grants.registration"
@@ -120,7 +120,7 @@ class GrantService:
             log.info("grant refused", extra={"code": first["code"], "reasons": len(reasons)})
             raise GrantRefused(
                 first["message"],
-                code=first["code"],
+                reason_code=first["code"],
                 clause=first["clause"],
                 field=first.get("field"),
                 extra={"reasons": reasons, "receipt": receipt.as_dict(), "policy_revision": revision},
@@ -139,7 +139,7 @@ class GrantService:
         """A registered grant the actor's department registered or receives; NotFound otherwise."""
         grant = self.store.get(grant_id) if is_grant_id(grant_id) else None
         if grant is None or grant.ledger_index is None or not grant.visible_to(actor.department):
-            raise NotFound("no such authorization grant", code="grant_not_found", field="grant_id")
+            raise GrantNotFound("no such authorization grant", field="grant_id")
         return grant
 
     def list_grants(

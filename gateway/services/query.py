@@ -17,7 +17,14 @@ from gateway.domain.decision import Decision, parse_decision
 from gateway.domain.identifiers import SubjectId
 from gateway.domain.ledger.entry import ItemRelease, SubjectRef, canonical_json, query_record, response_digest
 from gateway.domain.query import SUBJECT_KEY, QuerySpec, build_policy_input, plan_read
-from gateway.errors import GatewayError, LedgerError, PolicyDenied, Unavailable
+from gateway.errors import (
+    CatalogMismatch,
+    GatewayError,
+    GrantsNotConfigured,
+    InternalError,
+    LedgerError,
+    PolicyDenied,
+)
 from gateway.ports import (
     JSON,
     Actor,
@@ -86,7 +93,7 @@ class QueryService:
             self._register_failure(draft, exc)
             if isinstance(exc, GatewayError):
                 raise
-            raise Unavailable("the query could not be completed", code="internal_error") from exc
+            raise InternalError("the query could not be completed") from exc
 
         try:
             results, releases = self._read(caller, spec, decision, now)
@@ -109,7 +116,7 @@ class QueryService:
             self._register_failure(draft, exc)
             if isinstance(exc, GatewayError):
                 raise
-            raise Unavailable("the query could not be completed", code="internal_error") from exc
+            raise InternalError("the query could not be completed") from exc
         receipt = self._register(record)
         body["receipt"] = receipt.as_dict()
         log.info(
@@ -124,7 +131,7 @@ class QueryService:
         draft.policy_revision = self.engine.revision
         if spec.grant_id is not None:
             if self.grants is None:
-                raise Unavailable("grants are not configured on this gateway", code="grants_unavailable")
+                raise GrantsNotConfigured("grants are not configured on this gateway")
             grant = self.grants.grant_for_query(spec.grant_id, draft.caller.department)
             if grant is None:
                 reason = {
@@ -136,7 +143,7 @@ class QueryService:
                 receipt = self._register(draft.record(decision="deny", reasons=[reason]))
                 raise PolicyDenied(
                     reason["message"],
-                    code="grant_not_found",
+                    reason_code="grant_not_found",
                     clause="(14)",
                     field="grant_id",
                     reasons=[reason],
@@ -160,7 +167,7 @@ class QueryService:
             first = decision.reasons[0]
             raise PolicyDenied(
                 first.message,
-                code=decision.primary_code,
+                reason_code=decision.primary_code,
                 clause=first.clause,
                 field=_reason_field(first.item, first.field, spec),
                 reasons=reasons,
@@ -183,7 +190,7 @@ class QueryService:
             if item_decision is None or item is None:
                 # An allow that does not cover every requested item, or covers one the catalog
                 # lacks, means policy and catalog disagree: refuse rather than guess.
-                raise Unavailable("policy and catalog disagree", code="catalog_mismatch")
+                raise CatalogMismatch("policy and catalog disagree")
             query = plan_read(item, item_decision, spec.subjects, now.date(), self.max_rows_per_item)
             rows = self.sources.source(item.source.database).fetch(query)
             grouped: dict[int, list[dict[str, JSON]]] = {}
@@ -213,7 +220,7 @@ class QueryService:
         if isinstance(exc, LedgerError):
             return  # the ledger itself failed; a second append would fail the same way
         if isinstance(exc, GatewayError):
-            code = exc.code
+            code = exc.problem_code
         else:
             code = "internal_error"
             log.error("unexpected failure on the query path", extra={"error_type": type(exc).__name__})

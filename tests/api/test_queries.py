@@ -305,10 +305,10 @@ def test_undefined_decision_refuses(tmp_path: Path) -> None:
 
     policies = tmp_path / "policies"
     shutil.copytree(Path(__file__).resolve().parents[2] / "policies", policies)
-    query = policies / "gateway" / "query.rego"
+    query = policies / "gateway" / "query" / "query.rego"
     # A policy whose decision rule is never defined: the engine answers "undefined".
     query.write_text(query.read_text().replace("\ndecision := ", "\nunused_decision := "))
-    (policies / "gateway" / "query_test.rego").unlink()
+    (policies / "gateway" / "query" / "query_test.rego").unlink()
     with _failure_deployment(tmp_path, policies_dir=policies) as gw:
         response = gw.query(
             "platform", licensing_query(gw.manifest.legal_person.value, "market.admin_penalty")

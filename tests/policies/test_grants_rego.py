@@ -1,8 +1,10 @@
-"""The grant rules' own Rego tests on the embedded engine, and the rules' METADATA contract.
+"""The grant rules' own Rego tests on the embedded engine, and the grant packages' codes.
 
-``opa test policies/`` runs the same ``test_`` rules on a real OPA; here regorus runs them, so both
-engines are held to one suite. The METADATA checks keep every reason rule's ``custom.code`` and
-``custom.clause`` equal to what the rule actually emits, and every code in the reporting order.
+Registration (``gateway.grants``) and query coverage (``gateway.coverage``) each have a ``_test``
+package beside them. ``opa test policies/`` runs the same ``test_`` rules on a real OPA; here regorus
+runs them, so both engines are held to one suite. Every registration code is in the reporting order,
+and each package emits exactly its own codes (tests/policies/test_policy_metadata.py holds every
+package's METADATA to the code and clause each rule emits).
 """
 
 from __future__ import annotations
@@ -12,12 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import regorus
 import yaml
 
+from gateway.adapters.policy.regorus import PolicySources, build_engine, load_policy_sources
+
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
-GRANTS = POLICIES / "gateway" / "grants.rego"
-GRANTS_TEST = POLICIES / "gateway" / "grants_test.rego"
+GRANTS = POLICIES / "gateway" / "grants" / "grants.rego"
+GRANTS_TEST = POLICIES / "gateway" / "grants" / "grants_test.rego"
+COVERAGE = POLICIES / "gateway" / "coverage" / "coverage.rego"
+COVERAGE_TEST = POLICIES / "gateway" / "coverage" / "coverage_test.rego"
 
 REGISTRATION_CODES = {
     "grant_malformed",
@@ -58,17 +63,24 @@ QUERY_CODES = {
 }
 
 
+def _sources(**replaced: str) -> PolicySources:
+    """Every module (tests included) and data file, with some modules' text replaced."""
+    sources = load_policy_sources(POLICIES, include_tests=True)
+    modules = tuple((rel, replaced.get(rel, text)) for rel, text in sources.modules)
+    return PolicySources(sources.root, modules, sources.data, sources.data_files, sources.revision)
+
+
 def _engine() -> Any:
-    engine = regorus.Engine()
-    engine.add_policy(GRANTS.name, GRANTS.read_text())
-    engine.add_policy(GRANTS_TEST.name, GRANTS_TEST.read_text())
-    engine.add_data(
-        {"grant_settings": yaml.safe_load((POLICIES / "grant_settings" / "data.yaml").read_text())}
-    )
+    engine, _ = build_engine(_sources())
     return engine
 
 
-TEST_RULES = re.findall(r"^(test_[a-z0-9_]+) if\b", GRANTS_TEST.read_text(), re.MULTILINE)
+def _tests(path: Path, package: str) -> list[tuple[str, str]]:
+    names = re.findall(r"^(test_[a-z0-9_]+) if\b", path.read_text(), re.MULTILINE)
+    return [(package, name) for name in names]
+
+
+TEST_RULES = _tests(GRANTS_TEST, "gateway.grants_test") + _tests(COVERAGE_TEST, "gateway.coverage_test")
 
 
 def test_the_suite_is_not_empty() -> None:
@@ -76,9 +88,14 @@ def test_the_suite_is_not_empty() -> None:
     assert len(TEST_RULES) == len(set(TEST_RULES)), "a test rule name is used twice"
 
 
-@pytest.mark.parametrize("rule", TEST_RULES)
-def test_rego_rule_passes_on_regorus(rule: str) -> None:
-    assert _engine().eval_rule(f"data.gateway.grants_test.{rule}") is True
+@pytest.fixture(scope="module")
+def engine() -> Any:
+    return _engine()
+
+
+@pytest.mark.parametrize(("package", "rule"), TEST_RULES)
+def test_rego_rule_passes_on_regorus(engine: Any, package: str, rule: str) -> None:
+    assert engine.eval_rule(f"data.{package}.{rule}") is True
 
 
 def test_a_broken_rule_fails_the_suite() -> None:
@@ -86,9 +103,7 @@ def test_a_broken_rule_fails_the_suite() -> None:
     source = GRANTS.read_text()
     broken = source.replace("\tnot valid_until_given\n", "\tfalse\n")
     assert broken != source
-    engine = regorus.Engine()
-    engine.add_policy(GRANTS.name, broken)
-    engine.add_policy(GRANTS_TEST.name, GRANTS_TEST.read_text())
+    engine, _ = build_engine(_sources(**{"gateway/grants/grants.rego": broken}))
     assert engine.eval_rule("data.gateway.grants_test.test_missing_end_refused") is not True
 
 
@@ -102,9 +117,10 @@ def _metadata_blocks(source: str) -> list[tuple[dict[str, Any], str]]:
     return blocks
 
 
-def test_every_reason_rule_declares_the_code_and_clause_it_emits() -> None:
+@pytest.mark.parametrize(("path", "codes"), [(GRANTS, REGISTRATION_CODES), (COVERAGE, QUERY_CODES)])
+def test_every_reason_rule_declares_the_code_and_clause_it_emits(path: Path, codes: set[str]) -> None:
     declared: set[str] = set()
-    for meta, rule in _metadata_blocks(GRANTS.read_text())[1:]:  # [0] is the package block
+    for meta, rule in _metadata_blocks(path.read_text())[1:]:  # [0] is the package block
         custom = meta.get("custom") or {}
         if "code" not in custom:
             continue
@@ -113,26 +129,23 @@ def test_every_reason_rule_declares_the_code_and_clause_it_emits() -> None:
         assert f'"clause": "{clause}"' in rule, f"{code}: METADATA clause {clause} is not what it emits"
         assert re.fullmatch(r"\(\d{1,2}\)", clause)
         declared.add(code)
-    assert declared == REGISTRATION_CODES | QUERY_CODES
+    assert declared == codes
 
 
-def test_every_emitted_code_has_metadata() -> None:
-    emitted = set(re.findall(r'"code": "(grant_[a-z_]+)"', GRANTS.read_text()))
-    assert emitted == REGISTRATION_CODES | QUERY_CODES
+@pytest.mark.parametrize(("path", "codes"), [(GRANTS, REGISTRATION_CODES), (COVERAGE, QUERY_CODES)])
+def test_every_emitted_code_has_metadata(path: Path, codes: set[str]) -> None:
+    emitted = set(re.findall(r'"code": "(grant_[a-z_]+)"', path.read_text()))
+    assert emitted == codes
 
 
-def test_code_order_lists_every_registration_code_once() -> None:
-    engine = regorus.Engine()
-    engine.add_policy(GRANTS.name, GRANTS.read_text())
+def test_code_order_lists_every_registration_code_once(engine: Any) -> None:
     order = engine.eval_rule("data.gateway.grants.code_order")
     assert len(order) == len(set(order))
     assert set(order) == REGISTRATION_CODES
 
 
-def test_entrypoints_are_marked() -> None:
-    entrypoints = {
-        rule.split(" ", 1)[0]
-        for meta, rule in _metadata_blocks(GRANTS.read_text())
-        if meta.get("entrypoint") is True
-    }
-    assert entrypoints == {"registration", "covered_items"}
+@pytest.mark.parametrize(("path", "expected"), [(GRANTS, {"registration"}), (COVERAGE, {"covered_items"})])
+def test_entrypoints_are_marked(path: Path, expected: set[str]) -> None:
+    blocks = _metadata_blocks(path.read_text())
+    entrypoints = {rule.split(" ", 1)[0] for meta, rule in blocks if meta.get("entrypoint") is True}
+    assert entrypoints == expected

@@ -108,8 +108,8 @@ def covered(service: GrantService, grant_id: str, **query: Any) -> tuple[set[str
     """Ask the real policy what the stored grant covers now, and why not."""
     document = service.grant_for_query(grant_id, query.get("department", "housing"))
     policy_input = query_input(service, document, **query)
-    items = service.engine.evaluate("gateway.grants.covered_items", policy_input)
-    reasons = service.engine.evaluate("gateway.grants.query_reasons", policy_input)
+    items = service.engine.evaluate("gateway.coverage.covered_items", policy_input)
+    reasons = service.engine.evaluate("gateway.coverage.query_reasons", policy_input)
     return set(items), {r["code"] for r in reasons}
 
 
@@ -146,7 +146,7 @@ def test_refusal_is_registered_and_nothing_stored(service: GrantService, db: Gra
     with pytest.raises(GrantRefused) as caught:
         service.register(REGISTRAR, PERSON, replace(TERMS, valid_until=None))
     refused = caught.value
-    assert refused.code == "grant_lifetime"
+    assert refused.problem_code == "grant_lifetime"
     assert refused.clause == "(14)"
     assert refused.field == "valid_until"
     assert [r["code"] for r in refused.extra["reasons"]] == ["grant_lifetime"]
@@ -163,7 +163,7 @@ def test_refusal_reports_the_first_reason_in_policy_order(service: GrantService)
         service.register(
             REGISTRAR, PERSON, replace(TERMS, recipient="all", consent=replace(TERMS.consent, separate=False))
         )
-    assert caught.value.code == "grant_blanket_recipient"
+    assert caught.value.problem_code == "grant_blanket_recipient"
     assert [r["code"] for r in caught.value.extra["reasons"]] == [
         "grant_blanket_recipient",
         "grant_not_separate",
@@ -208,7 +208,7 @@ def test_missing_rules_fail_closed(
     db: GrantDatabase, keystore: FileKeyStore, clock: FixedClock, tmp_path: Path
 ) -> None:
     policies = write_policies(tmp_path / "empty")
-    (policies / "gateway" / "grants.rego").write_text("package gateway.grants\n")
+    (policies / "gateway" / "grants" / "grants.rego").write_text("package gateway.grants\n")
     service = GrantService(db.store, RegorusEngine(policies), db.ledger, keystore, clock)
     with pytest.raises(PolicyEngineError):
         service.register(REGISTRAR, PERSON, TERMS)
@@ -222,7 +222,7 @@ def test_maximum_validity_is_tuned_in_policy_data(
     service = GrantService(db.store, strict, db.ledger, keystore, clock)
     with pytest.raises(GrantRefused) as caught:
         service.register(REGISTRAR, PERSON, TERMS)
-    assert caught.value.code == "grant_validity_too_long"
+    assert caught.value.problem_code == "grant_validity_too_long"
     service.register(REGISTRAR, PERSON, replace(TERMS, valid_until=T0 + timedelta(days=20)))
 
 
@@ -238,7 +238,7 @@ def test_real_catalog_accepts_a_specific_grant(
         service.register(
             REGISTRAR, PERSON, replace(terms, recipient="market_regulation", items=("tax.major_violation",))
         )
-    assert caught.value.code == "grant_purpose_not_for_item"
+    assert caught.value.problem_code == "grant_purpose_not_for_item"
 
 
 # --- reading ---

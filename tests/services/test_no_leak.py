@@ -203,7 +203,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                             service.run(Actor(f"{department}-client", department), query)
                             outcomes["allowed"] += 1
                         except PolicyDenied as refused:
-                            outcomes[refused.code] += 1
+                            outcomes[refused.problem_code] += 1
     yield World(catalog, data, service, recorder, outcomes)
     sources.close()
     ledger.close()

@@ -119,9 +119,10 @@ TEST_CATALOG: dict[str, Any] = {
 
 
 def write_policies(directory: Path, settings: Mapping[str, Any] | None = None) -> Path:
-    """A policies directory: the real grant rules and settings, and the pinned test catalog."""
-    (directory / "gateway").mkdir(parents=True, exist_ok=True)
-    shutil.copy(POLICIES / "gateway" / "grants.rego", directory / "gateway" / "grants.rego")
+    """A policies directory: the real policy modules and grant settings, and the pinned test catalog."""
+    # Every policy module, not only the grant packages: registration reads the merged catalog and the
+    # shared helpers, and coverage reads the request facts and the one definition of "needs a grant".
+    shutil.copytree(POLICIES / "gateway", directory / "gateway", ignore=shutil.ignore_patterns("*_test.rego"))
     (directory / "grant_settings").mkdir(exist_ok=True)
     if settings is None:
         shutil.copy(POLICIES / "grant_settings" / "data.yaml", directory / "grant_settings" / "data.yaml")

@@ -45,7 +45,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from gmssl import sm4 as gmssl_sm4
 
 from gateway.domain.desensitize.operators import hkdf_sha256
-from gateway.errors import DesensitizationError
+from gateway.errors import BadEncryptionKey, DecryptionFailed, UnknownAlgorithm
 
 AES_256_GCM = "aes-256-gcm"
 SM4_GCM = "sm4-gcm"
@@ -185,7 +185,7 @@ SM4_GCM_BACKEND: Callable[[bytes], _Aead] = OpenSslSm4Gcm if _openssl_has_sm4_gc
 def recipient_key(secret: bytes, recipient: str, algorithm: str = AES_256_GCM) -> bytes:
     """The key ``recipient`` decrypts its values with, derived from the gateway's encryption secret."""
     if algorithm not in _KEY_BYTES:
-        raise DesensitizationError(f"unknown encryption algorithm {algorithm!r}", code="unknown_algorithm")
+        raise UnknownAlgorithm(f"unknown encryption algorithm {algorithm!r}")
     info = b"encryption\x00" + algorithm.encode() + b"\x00" + recipient.encode("utf-8")
     return hkdf_sha256(secret, info=info, length=_KEY_BYTES[algorithm])
 
@@ -212,9 +212,7 @@ class FieldCipher:
 
     def __init__(self, key: bytes, algorithm: str = AES_256_GCM) -> None:
         if _KEY_BYTES.get(algorithm) != len(key):
-            raise DesensitizationError(
-                f"a {algorithm} key must be {_KEY_BYTES.get(algorithm)} bytes", code="bad_encryption_key"
-            )
+            raise BadEncryptionKey(f"a {algorithm} key must be {_KEY_BYTES.get(algorithm)} bytes")
         self.algorithm = algorithm
         self._aead: _Aead = _AesGcm(key) if algorithm == AES_256_GCM else SM4_GCM_BACKEND(key)
         self._prefix = f"{VERSION}:{algorithm}:"
@@ -233,17 +231,15 @@ class FieldCipher:
         return self._prefix + base64.b64encode(nonce + sealed).decode("ascii")
 
     def decrypt(self, token: str, aad: bytes) -> JSON:
-        """The value back; DesensitizationError(code="decryption_failed") if anything is off."""
+        """The value back; DecryptionFailed if anything is off."""
         if not token.startswith(self._prefix):
-            raise DesensitizationError("not a ciphertext of this algorithm", code="decryption_failed")
+            raise DecryptionFailed("not a ciphertext of this algorithm")
         try:
             raw = base64.b64decode(token[len(self._prefix) :], validate=True)
             plaintext = self._aead.open(raw[:NONCE_BYTES], raw[NONCE_BYTES:], aad)
             return json.loads(plaintext.decode("utf-8"))
         except (InvalidTag, binascii.Error, ValueError) as exc:
-            raise DesensitizationError(
-                "ciphertext failed authentication or is malformed", code="decryption_failed"
-            ) from exc
+            raise DecryptionFailed("ciphertext failed authentication or is malformed") from exc
 
 
 def algorithm_of(token: str) -> str:
@@ -251,7 +247,7 @@ def algorithm_of(token: str) -> str:
     version, _, rest = token.partition(":v1:")
     algorithm = rest.partition(":")[0]
     if version != "enc" or algorithm not in ALGORITHMS:
-        raise DesensitizationError("not an enc:v1 ciphertext", code="decryption_failed")
+        raise DecryptionFailed("not an enc:v1 ciphertext")
     return algorithm
 
 

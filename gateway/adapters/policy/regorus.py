@@ -195,13 +195,28 @@ def build_engine(sources: PolicySources, *, skip_broken: bool = False) -> tuple[
     return engine, broken
 
 
+# What ``eval_rule_as_json`` answers for an undefined rule (a rule could also hold this very string).
+_UNDEFINED = '"<undefined>"'
+
+
 def evaluate_rule(engine: Any, path: str) -> tuple[bool, JSON]:
     """Evaluate ``path`` (``data.x.y``) on a prepared engine: (defined, value). Raises what regorus raises.
 
-    A query rather than ``eval_rule``: the query answers "undefined" unambiguously (no result) and
-    encodes sets as arrays, where ``eval_rule`` fails on sets of objects and cannot tell a missing
-    rule from an undefined one.
+    ``eval_rule_as_json`` first: a query (``eval_query``) prepares every loaded module again on each
+    call, about 100 us with the gateway's policies, where evaluating the decision rule itself costs a
+    fraction of that; and like the query it encodes sets as arrays (``eval_rule`` fails on sets of
+    objects). What it cannot answer is left to the query, which answers it unambiguously: a path that
+    is no rule (a package, a key inside a rule, a rule that does not exist; regorus raises) and an
+    undefined rule (regorus answers a string that a rule could also hold).
     """
+    try:
+        text = engine.eval_rule_as_json(path)
+    except RuntimeError as exc:
+        if "not a valid rule path" not in str(exc):
+            raise
+        text = _UNDEFINED
+    if text.strip() != _UNDEFINED:
+        return True, json.loads(text)
     answer = json.loads(engine.eval_query_as_json(path))
     results = answer.get("result") or []
     if not results:

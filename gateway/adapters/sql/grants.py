@@ -21,7 +21,7 @@ from gateway.adapters.sql.errors import map_sql_errors
 from gateway.adapters.sql.schema import authorization_grants
 from gateway.domain.grants import ConsentEvidence, Grant, GrantTerms, Revocation, RevokeReason
 from gateway.domain.identifiers import IdType, SubjectKind
-from gateway.errors import Conflict, GatewayError, GrantStoreError, NotFound
+from gateway.errors import GatewayError, GrantAlreadyRevoked, GrantNotFound, GrantStoreError
 
 _t = authorization_grants
 
@@ -148,13 +148,9 @@ class SqlGrantStore:
             ).rowcount
             row = conn.execute(select(_t).where(_t.c.id == grant_id)).first()
         if row is None or row.ledger_index is None:
-            raise NotFound("no such authorization grant", code="grant_not_found", field="grant_id")
+            raise GrantNotFound("no such authorization grant", field="grant_id")
         if changed != 1:
-            raise Conflict(
-                "the authorization grant was already revoked",
-                code="grant_already_revoked",
-                field="grant_id",
-            )
+            raise GrantAlreadyRevoked("the authorization grant was already revoked", field="grant_id")
         return _grant(row)
 
     def mark_revocation_registered(self, grant_id: str, ledger_index: int) -> None:

@@ -28,7 +28,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from gateway.errors import InvalidRequest
+from gateway.errors import CheckpointError
 
 ED25519 = 0x01
 COSIGNATURE_V1 = 0x04
@@ -39,8 +39,8 @@ Sign = Callable[[bytes], bytes]
 Verify = Callable[[bytes, bytes, bytes], bool]  # (public key, message, signature) -> ok
 
 
-def _invalid(detail: str) -> InvalidRequest:
-    return InvalidRequest(detail, field="checkpoint", accepted="a C2SP tlog-checkpoint signed note")
+def _invalid(detail: str) -> CheckpointError:
+    return CheckpointError(detail, field="checkpoint", accepted="a C2SP tlog-checkpoint signed note")
 
 
 def _check_name(name: str) -> str:

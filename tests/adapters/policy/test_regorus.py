@@ -58,13 +58,13 @@ def _decide(engine: RegorusEngine, document: dict[str, Any]) -> dict[str, Any]:
 def test_serving_loads_policies_without_their_tests() -> None:
     sources = load_policy_sources(POLICIES_DIR)
     names = [rel for rel, _ in sources.modules]
-    assert "gateway/query.rego" in names
+    assert "gateway/query/query.rego" in names
     assert not [n for n in names if n.endswith("_test.rego")]
 
 
 def test_test_run_loads_the_tests_too() -> None:
     sources = load_policy_sources(POLICIES_DIR, include_tests=True)
-    assert "gateway/query_test.rego" in [rel for rel, _ in sources.modules]
+    assert "gateway/query/query_test.rego" in [rel for rel, _ in sources.modules]
 
 
 def test_catalog_files_become_data_at_their_directory_path() -> None:
@@ -122,7 +122,7 @@ def test_revision_does_not_depend_on_the_directory(policies_copy: Path) -> None:
 
 def test_revision_changes_when_a_policy_changes(policies_copy: Path) -> None:
     before = RegorusEngine(policies_copy).revision
-    query = policies_copy / "gateway" / "query.rego"
+    query = policies_copy / "gateway" / "query" / "query.rego"
     query.write_text(query.read_text() + "\n# reviewed\n")
     assert RegorusEngine(policies_copy).revision != before
 
@@ -142,7 +142,7 @@ def test_revision_changes_when_a_file_is_added(policies_copy: Path) -> None:
 
 def test_revision_ignores_tests_which_never_decide(policies_copy: Path) -> None:
     before = RegorusEngine(policies_copy).revision
-    test = policies_copy / "gateway" / "query_test.rego"
+    test = policies_copy / "gateway" / "query" / "query_test.rego"
     test.write_text(test.read_text() + "\n# reviewed\n")
     assert RegorusEngine(policies_copy).revision == before
 
@@ -273,6 +273,43 @@ def test_missing_rule_is_none_like_opa(engine: RegorusEngine) -> None:
 def test_defined_rule_is_its_value(engine: RegorusEngine, catalog_revision: str) -> None:
     document = decision_input(catalog_revision, subjects=[MINOR])
     assert engine.evaluate("gateway.request.minor_subject", document) is True
+
+
+PROBE = """package probe
+
+undefined_rule := 1 if input.never
+
+looks_undefined := "<undefined>"
+
+null_rule := null
+
+objects contains {"a": 1} if true
+
+keyed[k] := 1 if some k in ["x"]
+"""
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("probe.undefined_rule", None),
+        ("probe.looks_undefined", "<undefined>"),
+        ("probe.null_rule", None),
+        ("probe.objects", [{"a": 1}]),
+        ("probe.keyed", {"x": 1}),
+        ("probe.keyed.x", 1),
+        ("probe.keyed.y", None),
+        (
+            "probe",
+            {"looks_undefined": "<undefined>", "null_rule": None, "objects": [{"a": 1}], "keyed": {"x": 1}},
+        ),
+        ("probe.no_such_rule", None),
+    ],
+)
+def test_every_kind_of_path_answers_as_opa(tmp_path: Path, path: str, expected: Any) -> None:
+    """The fast rule evaluation and its fallback to a query answer what OPA's Data API would."""
+    (tmp_path / "probe.rego").write_text(PROBE)
+    assert RegorusEngine(tmp_path).evaluate(path, {}) == expected
 
 
 def test_policy_error_is_a_policy_engine_error(policies_copy: Path) -> None:

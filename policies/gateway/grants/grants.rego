@@ -1,11 +1,11 @@
 # METADATA
-# title: Authorization grants
+# title: Authorization grant registration
 # description: >-
 #   Clause (14): personal credit information is collected and used only with the person's consent,
 #   never without authorization, under mandatory authorization or under a one-time authorization for
 #   life; the purpose, method and scope are stated. PIPL arts. 14-16 and 23 refine what a valid consent
-#   is. Two entrypoints: `registration` decides whether a grant may be registered, and `covered_items`
-#   (with `query_reasons` and `release_reasons`) decides what a stored grant covers on the query path.
+#   is. The entrypoint `registration` decides whether a grant may be registered, against the merged
+#   catalog (gateway.catalog); what a stored grant covers on the query path is gateway.coverage.
 #   Times come in the input (`now`), never from the engine's clock.
 # custom:
 #   clause: "(14)"
@@ -33,65 +33,20 @@ configured_settings := data.grant_settings if is_object(data.grant_settings)
 
 settings := object.union(default_settings, configured_settings)
 
-# --- Time helpers: only canonical RFC 3339 strings within the engines' range are parsed ---
+now_ns := data.gateway.lib.instant(input.now)
 
-rfc3339_pattern := `^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})$`
+# --- Catalog lookups, in the merged catalog (a local catalog cannot redefine a national entry) ---
 
-ns_per_day := ((24 * 60) * 60) * 1000000000
+known_items contains id if some id, _ in data.gateway.catalog.items
 
-year_of(value) := to_number(substring(value, 0, 4)) if {
-	is_string(value)
-	regex.match(rfc3339_pattern, value)
-}
+known_purposes contains code if some code, _ in data.gateway.catalog.purposes
 
-# Both OPA and regorus raise (not undefine) on times outside 1678-2262, so never parse those.
-instant(value) := time.parse_rfc3339_ns(value) if {
-	year := year_of(value)
-	year >= 1971
-	year < 2260
-}
+known_departments contains id if some id, _ in data.gateway.catalog.departments
 
-now_ns := instant(input.now)
-
-# --- Catalog lookups (every catalog under data.catalog is merged) ---
-
-# regorus raises on `in` over null, so optional collections are normalized first.
-as_object(value) := value if is_object(value)
-
-as_object(value) := {} if not is_object(value)
-
-as_array(value) := value if is_array(value)
-
-as_array(value) := [] if not is_array(value)
-
-known_items contains id if {
-	some catalog in data.catalog
-	some id, _ in as_object(catalog.items)
-}
-
-known_purposes contains code if {
-	some catalog in data.catalog
-	some code, _ in as_object(catalog.purposes)
-}
-
-known_departments contains id if {
-	some catalog in data.catalog
-	some id, _ in as_object(catalog.departments)
-}
-
-statutory_purposes contains code if {
-	some catalog in data.catalog
-	some code, purpose in as_object(catalog.purposes)
-	purpose.statutory_duty == true
-}
-
-catalog_item(id) := item if {
-	some catalog in data.catalog
-	item := catalog.items[id]
-}
+catalog_item(id) := data.gateway.catalog.items[id]
 
 blanket_values contains lower(token) if {
-	some token in as_array(settings.blanket_tokens)
+	some token in data.gateway.lib.as_array(settings.blanket_tokens)
 	is_string(token)
 }
 
@@ -116,14 +71,14 @@ recipient_may_receive(item, _) if item.share_scope.mode == "unconditional"
 
 recipient_may_receive(item, recipient) if {
 	item.share_scope.mode == "conditional"
-	recipient in as_array(item.share_scope.departments)
+	recipient in data.gateway.lib.as_array(item.share_scope.departments)
 }
 
 purpose_in_scope(item, _) if item.share_scope.mode == "unconditional"
 
 purpose_in_scope(item, purpose) if {
 	item.share_scope.mode == "conditional"
-	purpose in as_array(item.share_scope.purposes)
+	purpose in data.gateway.lib.as_array(item.share_scope.purposes)
 }
 
 # A purpose justifies an item when the catalog says which fields it needs from it and the item's
@@ -133,9 +88,6 @@ purpose_serves(item, purpose) if {
 	purpose_in_scope(item, purpose)
 }
 
-# =====================================================================================
-# (a) Registration: data.gateway.grants.registration
-# =====================================================================================
 
 # Every optional or malformed part is normalized, so that the two engines agree even on input the
 # API would never send: regorus succeeds on `not f(x.missing)` where OPA fails the whole body.
@@ -148,11 +100,11 @@ default consent_doc := {}
 consent_doc := grant.consent if is_object(grant.consent)
 
 # Collections are iterated only when they have the right type: regorus raises on iterating null.
-grant_purposes := as_array(object.get(grant, "purposes", null))
+grant_purposes := data.gateway.lib.as_array(object.get(grant, "purposes", null))
 
-grant_items := as_array(object.get(grant, "items", null))
+grant_items := data.gateway.lib.as_array(object.get(grant, "items", null))
 
-grant_fields := as_object(object.get(grant, "fields", null))
+grant_fields := data.gateway.lib.as_object(object.get(grant, "fields", null))
 
 named_items contains id if {
 	some id in grant_items
@@ -177,23 +129,16 @@ item_limit(purpose) := settings.max_items_per_purpose if not settings.purpose_it
 
 valid_until_given if is_string(grant.valid_until)
 
-sentinel_end if year_of(grant.valid_until) >= settings.sentinel_year
+sentinel_end if data.gateway.lib.year_of(grant.valid_until) >= settings.sentinel_year
 
-from_ns := instant(grant.valid_from)
+from_ns := data.gateway.lib.instant(grant.valid_from)
 
-until_ns := instant(grant.valid_until)
+until_ns := data.gateway.lib.instant(grant.valid_until)
 
-consent_ns := instant(grant.consent.obtained_at)
+consent_ns := data.gateway.lib.instant(grant.consent.obtained_at)
 
 # The authorization runs from whichever came first: the consent or the start of validity.
 start_ns := min({from_ns, consent_ns})
-
-strings_only(values) if {
-	is_array(values)
-	every value in values {
-		is_string(value)
-	}
-}
 
 fields_well_formed if object.get(grant, "fields", null) == null
 
@@ -201,7 +146,7 @@ fields_well_formed if {
 	is_object(grant.fields)
 	every item_id, names in grant_fields {
 		is_string(item_id)
-		strings_only(names)
+		data.gateway.lib.strings_only(names)
 	}
 }
 
@@ -213,8 +158,8 @@ valid_until_well_formed if until_ns
 
 well_formed if {
 	is_string(grant.recipient)
-	strings_only(grant.purposes)
-	strings_only(grant.items)
+	data.gateway.lib.strings_only(grant.purposes)
+	data.gateway.lib.strings_only(grant.items)
 	fields_well_formed
 	is_string(grant.subject_kind)
 	from_ns
@@ -272,6 +217,11 @@ reason_set contains {
 	blanket(code)
 }
 
+# METADATA
+# title: Blanket purpose
+# custom:
+#   code: grant_blanket_purpose
+#   clause: "(14)"
 reason_set contains {
 	"code": "grant_blanket_purpose",
 	"message": "a grant must state specific purposes, not all purposes",
@@ -297,6 +247,11 @@ reason_set contains {
 	blanket(id)
 }
 
+# METADATA
+# title: Blanket items
+# custom:
+#   code: grant_blanket_items
+#   clause: "(14)"
 reason_set contains {
 	"code": "grant_blanket_items",
 	"message": "a grant must name specific catalog items, not all items",
@@ -319,7 +274,7 @@ reason_set contains {
 	"field": "fields",
 } if {
 	some item_id, names in grant_fields
-	some name in as_array(names)
+	some name in data.gateway.lib.as_array(names)
 	blanket(name)
 }
 
@@ -393,6 +348,11 @@ reason_set contains {
 	not item_id in grant_items
 }
 
+# METADATA
+# title: Unknown field
+# custom:
+#   code: grant_unknown_field
+#   clause: "(1)"
 reason_set contains {
 	"code": "grant_unknown_field",
 	"message": sprintf("item %s has no field %s", [item_id, name]),
@@ -401,7 +361,7 @@ reason_set contains {
 } if {
 	some item_id, names in grant_fields
 	item_id in named_items
-	some name in as_array(names)
+	some name in data.gateway.lib.as_array(names)
 	is_string(name)
 	not blanket(name)
 	not catalog_item(item_id).fields[name]
@@ -420,7 +380,7 @@ reason_set contains {
 	"field": "items",
 } if {
 	some id in named_items
-	not object.get(grant, "subject_kind", null) in as_array(object.get(as_object(catalog_item(id)), "subject_kinds", []))
+	not object.get(grant, "subject_kind", null) in data.gateway.lib.as_array(object.get(data.gateway.lib.as_object(catalog_item(id)), "subject_kinds", []))
 }
 
 # METADATA
@@ -552,7 +512,7 @@ reason_set contains {
 	"field": "valid_until",
 } if {
 	not sentinel_end
-	until_ns - start_ns > settings.max_validity_days * ns_per_day
+	until_ns - start_ns > settings.max_validity_days * data.gateway.lib.ns_per_day
 }
 
 # METADATA
@@ -613,11 +573,11 @@ reason_set contains {
 #   clause: "(14)"
 reason_set contains {
 	"code": "grant_consent_method_not_accepted",
-	"message": sprintf("consent method must be one of: %s", [concat(", ", as_array(settings.consent_methods))]),
+	"message": sprintf("consent method must be one of: %s", [concat(", ", data.gateway.lib.as_array(settings.consent_methods))]),
 	"clause": "(14)",
 	"field": "consent.method",
 } if {
-	not object.get(consent_doc, "method", null) in as_array(settings.consent_methods)
+	not object.get(consent_doc, "method", null) in data.gateway.lib.as_array(settings.consent_methods)
 }
 
 # METADATA
@@ -700,322 +660,3 @@ allow if {
 # custom:
 #   clause: "(14)"
 registration := {"allow": allow, "reasons": reasons}
-
-# =====================================================================================
-# (b) Query path: data.gateway.grants.covered_items / query_reasons / release_reasons
-# =====================================================================================
-
-query_purpose := input.purpose.code if is_object(input.purpose)
-
-query_purpose := input.purpose if is_string(input.purpose)
-
-# The stored grant the query presented (built by the gateway from its store, never from the caller).
-presented := input.grant if is_object(input.grant)
-
-presented_items := as_array(object.get(presented, "items", null))
-
-presented_purposes := as_array(object.get(presented, "purposes", null))
-
-requested_items := as_array(object.get(input, "items", null))
-
-query_subjects := as_array(object.get(input, "subjects", null))
-
-# Legal persons need no grant; a subject without a kind is treated as a person (fail closed).
-personal_subject(subject) if not subject.kind
-
-personal_subject(subject) if {
-	is_string(subject.kind)
-	subject.kind != "legal_person"
-}
-
-personal_subjects := [subject | some subject in query_subjects; personal_subject(subject)]
-
-# Parsed once per evaluation (a rule value is computed once; a function call is not).
-presented_from_ns := instant(object.get(presented, "valid_from", null))
-
-presented_until_ns := instant(object.get(presented, "valid_until", null))
-
-grant_in_force if {
-	presented.revoked == false
-	presented_from_ns <= now_ns
-	now_ns < presented_until_ns
-}
-
-subject_matches if {
-	count(personal_subjects) > 0
-	every subject in personal_subjects {
-		subject.commitment == presented.subject_commitment
-	}
-}
-
-recipient_matches if input.requester.department == presented.recipient
-
-purpose_matches if query_purpose in presented_purposes
-
-requested_fields(requested) := requested.fields if is_array(requested.fields)
-
-# object.get, not `requested.fields`: OPA fails `not f(x.missing)` where regorus succeeds.
-requested_fields(requested) := [] if not is_array(object.get(requested, "fields", null))
-
-fields_within(_, limits) if limits == null
-
-fields_within(requested, limits) if {
-	is_object(limits)
-	not limits[requested.id]
-}
-
-# When the grant limits an item's fields, the query must name its fields, all within the limit:
-# a query naming none would get whatever the purpose needs, which may be more than was consented to.
-fields_within(requested, limits) if {
-	allowed := as_array(limits[requested.id])
-	is_array(requested.fields)
-	every name in requested.fields {
-		name in allowed
-	}
-}
-
-# METADATA
-# title: Items a presented grant covers for this query
-# description: >-
-#   The requested item ids the stored grant covers: same subject for every personal subject, the
-#   requester is the recipient, the purpose is one of the grant's, the item (and requested fields)
-#   are in the grant, valid_from <= now < valid_until, not revoked.
-# entrypoint: true
-# custom:
-#   clause: "(14)"
-covered_items contains id if {
-	grant_in_force
-	subject_matches
-	recipient_matches
-	purpose_matches
-	some requested in requested_items
-	id := requested.id
-	is_string(id)
-	id in presented_items
-	fields_within(requested, object.get(presented, "fields", null))
-}
-
-# The fields the grant limits each covered item to (the query named a subset of them).
-# (The value is bound in the body: regorus 0.13 drops `x[k] := ref[k]` head values.)
-field_limits[id] := allowed if {
-	some id in covered_items
-	allowed := presented.fields[id]
-}
-
-# METADATA
-# title: Grant revoked
-# description: The person withdrew the consent (PIPL art. 15); it stops the very next query.
-# custom:
-#   code: grant_revoked
-#   clause: "(14)"
-query_reasons contains {
-	"code": "grant_revoked",
-	"message": "the authorization grant has been revoked",
-	"clause": "(14)",
-} if {
-	presented.revoked != false
-}
-
-# METADATA
-# title: Grant expired
-# description: The query comes at or after valid_until (or the grant has no usable end).
-# custom:
-#   code: grant_expired
-#   clause: "(14)"
-query_reasons contains {
-	"code": "grant_expired",
-	"message": "the authorization grant has expired",
-	"clause": "(14)",
-} if {
-	now_ns >= presented_until_ns
-}
-
-query_reasons contains {
-	"code": "grant_expired",
-	"message": "the authorization grant has expired",
-	"clause": "(14)",
-} if {
-	presented
-	not presented_until_ns
-}
-
-# METADATA
-# title: Grant not yet valid
-# description: The query comes before valid_from (or the grant has no usable start).
-# custom:
-#   code: grant_not_yet_valid
-#   clause: "(14)"
-query_reasons contains {
-	"code": "grant_not_yet_valid",
-	"message": "the authorization grant is not valid yet",
-	"clause": "(14)",
-} if {
-	now_ns < presented_from_ns
-}
-
-query_reasons contains {
-	"code": "grant_not_yet_valid",
-	"message": "the authorization grant is not valid yet",
-	"clause": "(14)",
-} if {
-	presented
-	not presented_from_ns
-}
-
-# METADATA
-# title: Grant for another subject
-# description: Every personal subject of the query must be the grant's subject.
-# custom:
-#   code: grant_subject_mismatch
-#   clause: "(14)"
-query_reasons contains {
-	"code": "grant_subject_mismatch",
-	"message": "the authorization grant was given by another person",
-	"clause": "(14)",
-	"field": "subjects",
-} if {
-	presented
-	not subject_matches
-}
-
-# METADATA
-# title: Grant for another recipient
-# description: Only the recipient department named in the grant may rely on it.
-# custom:
-#   code: grant_recipient_mismatch
-#   clause: "(14)"
-query_reasons contains {
-	"code": "grant_recipient_mismatch",
-	"message": "the authorization grant names another recipient department",
-	"clause": "(14)",
-} if {
-	presented
-	not recipient_matches
-}
-
-# METADATA
-# title: Grant for another purpose
-# description: The query's purpose must be one the person consented to.
-# custom:
-#   code: grant_purpose_mismatch
-#   clause: "(14)"
-query_reasons contains {
-	"code": "grant_purpose_mismatch",
-	"message": "the authorization grant does not cover this purpose",
-	"clause": "(14)",
-	"field": "purpose",
-} if {
-	presented
-	not purpose_matches
-}
-
-# METADATA
-# title: Item not in the grant
-# description: Each requested item must be one the grant names.
-# custom:
-#   code: grant_item_not_covered
-#   clause: "(14)"
-query_reasons contains {
-	"code": "grant_item_not_covered",
-	"message": "the authorization grant does not cover this item",
-	"clause": "(14)",
-	"item": requested.id,
-} if {
-	presented
-	some requested in requested_items
-	not requested.id in presented_items
-}
-
-# METADATA
-# title: Field not in the grant
-# description: >-
-#   When the grant limits an item's fields, the query names its fields and each is among them.
-# custom:
-#   code: grant_field_not_covered
-#   clause: "(14)"
-query_reasons contains {
-	"code": "grant_field_not_covered",
-	"message": "the authorization grant does not cover this field of the item",
-	"clause": "(14)",
-	"item": requested.id,
-	"field": name,
-} if {
-	some requested in requested_items
-	requested.id in presented_items
-	allowed := as_array(presented.fields[requested.id])
-	some name in requested_fields(requested)
-	not name in allowed
-}
-
-query_reasons contains {
-	"code": "grant_field_not_covered",
-	"message": "the authorization grant limits this item's fields: the query must name them",
-	"clause": "(14)",
-	"item": requested.id,
-} if {
-	some requested in requested_items
-	requested.id in presented_items
-	is_array(presented.fields[requested.id])
-	not is_array(object.get(requested, "fields", null))
-}
-
-# --- The whole clause (14) rule for the query path, ready for data.gateway.query.decision ---
-
-statutory_query if query_purpose in statutory_purposes
-
-# Personal information needs a grant unless the purpose is a statutory duty from the catalog.
-grant_needed if {
-	not statutory_query
-	count(personal_subjects) > 0
-}
-
-uncovered_items contains requested.id if {
-	grant_needed
-	some requested in requested_items
-	not requested.id in covered_items
-}
-
-# METADATA
-# title: Authorization required
-# description: >-
-#   Personal credit information is released only under a statutory-duty purpose or a grant that
-#   covers the query; none was presented.
-# custom:
-#   code: grant_required
-#   clause: "(14)"
-release_reasons contains {
-	"code": "grant_required",
-	"message": "personal information is released only for a statutory duty or under the person's authorization grant",
-	"clause": "(14)",
-	"field": "grant",
-} if {
-	grant_needed
-	not presented
-}
-
-release_reasons contains reason if {
-	grant_needed
-	count(uncovered_items) > 0
-	some reason in query_reasons
-}
-
-# Fail closed: an uncovered item with no explanation above still gets a reason.
-release_reasons contains {
-	"code": "grant_item_not_covered",
-	"message": "the authorization grant does not cover this item",
-	"clause": "(14)",
-	"item": id,
-} if {
-	presented
-	count(query_reasons) == 0
-	some id in uncovered_items
-}
-
-# True when some item is released on the grant's account: the query's ledger entry names the grant.
-relied_on_grant if {
-	grant_needed
-	count(covered_items) > 0
-	count(uncovered_items) == 0
-}
-
-grant_id := presented.id if relied_on_grant

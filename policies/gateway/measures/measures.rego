@@ -12,9 +12,12 @@ package gateway.measures
 
 _absent if object.get(input, "measure", null) == null
 
+# Looked up by key in each catalog, not in the merged measures list.
 _listed if {
 	is_string(input.measure)
-	_ = data.gateway.catalog.measures[input.measure]
+	catalogs := data.catalog
+	some name, _ in catalogs
+	_ = catalogs[name].measures[input.measure]
 }
 
 # METADATA

@@ -10,23 +10,9 @@
 #   clause: "(14)"
 package gateway.fields
 
-# regorus raises on `in` over null (OPA does not): optional lists are normalized first.
-_list(value) := value if {
-	is_array(value)
-} else := []
-
 # METADATA
 # title: The fields the stated purpose needs, per known item
-needed[id] := names if {
-	some id in data.gateway.request.known_ids
-	listed := object.get(data.gateway.catalog.items[id], ["purpose_fields", input.purpose], [])
-	names := {name | some name in _list(listed)}
-}
-
-_serves_purpose(id) if count(needed[id]) > 0
-
-# The item's field definitions, looked up once per item rather than once per field.
-_defined(id) := object.get(data.gateway.catalog.items[id], "fields", {})
+needed := data.gateway.request.needed
 
 # METADATA
 # title: The catalog names the fields this purpose needs from the item
@@ -41,10 +27,12 @@ deny contains {
 	"message": "the catalog names no field of this item that the purpose needs",
 	"item": id,
 } if {
-	some id in data.gateway.request.known_ids
 	data.gateway.request.purpose_known
-	not id in data.gateway.share_scope.purpose_outside_scope
-	not _serves_purpose(id)
+	need := data.gateway.request.needed
+	outside := data.gateway.share_scope.purpose_outside_scope
+	some id in data.gateway.request.known_ids
+	not id in outside
+	object.get(need, id, set()) == set()
 }
 
 # METADATA
@@ -59,10 +47,9 @@ deny contains {
 	"item": id,
 	"field": name,
 } if {
+	items := data.gateway.request.items
 	some id, names in data.gateway.request.fields
-	defined := _defined(id)
-	some name in names
-	not defined[name]
+	some name in names - _names(object.get(items[id], "fields", {}))
 }
 
 # METADATA
@@ -77,11 +64,16 @@ deny contains {
 	"item": id,
 	"field": name,
 } if {
+	items := data.gateway.request.items
+	needs := data.gateway.request.needed
 	some id, names in data.gateway.request.fields
-	need := needed[id]
+	need := needs[id]
 	count(need) > 0
-	defined := _defined(id)
-	some name in names
-	defined[name]
-	not name in need
+	some name in (names & _names(object.get(items[id], "fields", {}))) - need
 }
+
+# The field names an item defines. Set operations rather than one `not` per requested field: each
+# negation costs a few microseconds in regorus.
+_names(defined) := {name | some name, spec in defined; spec != false} if is_object(defined)
+
+_names(defined) := set() if not is_object(defined)

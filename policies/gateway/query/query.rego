@@ -47,25 +47,16 @@ info contains reason if some reason in data.gateway.obligations.info
 #   The requested fields (narrowed to a grant's field limits when the item is released on the
 #   grant's account), each with its obligation, and the item's row filters.
 released[id] := entry if {
+	limits := data.gateway.privacy.field_limits
+	obligations := data.gateway.obligations.for_item
+	filters := data.gateway.row_filters.for_item
 	some id, requested in data.gateway.request.fields
-	names := _granted_fields(id, requested)
-	all_obligations := data.gateway.obligations.for_item[id]
-	filters := data.gateway.row_filters.for_item[id]
+	names := requested & object.get(limits, id, requested)
 	entry := {
 		"fields": sort([name | some name in names]),
-		"obligations": object.filter(all_obligations, names),
-		"row_filters": filters,
+		"obligations": object.filter(obligations[id], names),
+		"row_filters": filters[id],
 	}
-}
-
-_granted_fields(id, requested) := requested & limits if {
-	limits := data.gateway.privacy.field_limits[id]
-} else := requested
-
-_complete(id) if {
-	entry := released[id]
-	count(entry.fields) > 0
-	count(entry.obligations) == count(entry.fields)
 }
 
 # METADATA
@@ -73,8 +64,11 @@ _complete(id) if {
 # description: No refusal, and every requested item fully worked out.
 allow if {
 	count(deny) == 0
+	items := released
 	every id in data.gateway.request.requested_ids {
-		_complete(id)
+		entry := items[id]
+		count(entry.fields) > 0
+		count(entry.obligations) == count(entry.fields)
 	}
 }
 
@@ -132,7 +126,6 @@ _ordered(reason_set) := [entry[5] | some entry in sort([key |
 #   are informational (statutory duty or grant, minors, the measure applied).
 # entrypoint: true
 # custom:
-#   code: decision
 #   clause: "(13)"
 decision := {"allow": true, "reasons": _ordered(info), "items": released} if {
 	allow

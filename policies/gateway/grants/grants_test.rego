@@ -6,6 +6,7 @@
 #   what these tests mean.
 package gateway.grants_test
 
+import data.gateway.fixtures_test as fixtures
 import data.gateway.grants
 
 # --- Fixtures -----------------------------------------------------------------------------------
@@ -19,69 +20,6 @@ pinned_settings := {
 	"purpose_item_limits": {"talent_program": 1},
 	"consent_methods": ["written", "electronic_signature", "online_explicit", "in_person_recorded"],
 	"blanket_tokens": ["all", "any", "every", "everything", "*", "全部", "所有", "任意"],
-}
-
-catalog_fixture := {
-	"national": {
-		"kind": "national",
-		"departments": {"court": {"name": "Court"}, "housing": {"name": "Housing"}, "tax": {"name": "Tax"}},
-		"purposes": {
-			"admin_licensing": {"statutory_duty": false, "applies_measure": false},
-			"talent_program": {"statutory_duty": false, "applies_measure": false},
-			"tax_enforcement": {"statutory_duty": true, "applies_measure": true},
-		},
-		"items": {
-			"judgment_debtors": {
-				"subject_kinds": ["natural_person", "legal_person"],
-				"share_scope": {"mode": "unconditional"},
-				"purpose_fields": {"admin_licensing": ["name", "case_no"], "talent_program": ["case_no"]},
-				"fields": {"name": {"class": "name"}, "case_no": {"class": "public"}, "id_number": {"class": "resident_id"}},
-			},
-			"tax_arrears": {
-				"subject_kinds": ["natural_person"],
-				"share_scope": {"mode": "conditional", "departments": ["housing"], "purposes": ["admin_licensing"]},
-				"purpose_fields": {"admin_licensing": ["amount"], "talent_program": ["amount"]},
-				"fields": {"amount": {"class": "public"}},
-			},
-			"sealed_records": {
-				"subject_kinds": ["natural_person"],
-				"share_scope": {"mode": "not_shared"},
-				"purpose_fields": {"admin_licensing": ["summary"]},
-				"fields": {"summary": {"class": "free_text"}},
-			},
-			"company_penalties": {
-				"subject_kinds": ["legal_person"],
-				"share_scope": {"mode": "unconditional"},
-				"purpose_fields": {"admin_licensing": ["decision_no"]},
-				"fields": {"decision_no": {"class": "public"}},
-			},
-		},
-	},
-	"local_test": {
-		"kind": "local",
-		"departments": {"social_security": {"name": "Social security"}},
-		"purposes": {},
-		"items": {
-			"social_arrears": {
-				"subject_kinds": ["natural_person"],
-				"share_scope": {"mode": "unconditional"},
-				"purpose_fields": {"admin_licensing": ["amount"], "talent_program": ["amount"]},
-				"fields": {"amount": {"class": "public"}},
-			},
-			"utility_arrears": {
-				"subject_kinds": ["natural_person"],
-				"share_scope": {"mode": "unconditional"},
-				"purpose_fields": {"admin_licensing": ["amount"]},
-				"fields": {"amount": {"class": "public"}},
-			},
-			"fund_arrears": {
-				"subject_kinds": ["natural_person"],
-				"share_scope": {"mode": "unconditional"},
-				"purpose_fields": {"admin_licensing": ["amount"]},
-				"fields": {"amount": {"class": "public"}},
-			},
-		},
-	},
 }
 
 consent := {
@@ -105,7 +43,7 @@ good_grant := {
 
 decide(grant) := decision if {
 	decision := grants.registration with input as {"grant": grant, "now": now}
-		with data.catalog as catalog_fixture
+		with data.catalog as fixtures.catalog
 		with data.grant_settings as pinned_settings
 }
 
@@ -307,7 +245,7 @@ test_validity_counted_from_consent if {
 
 test_maximum_is_tunable if {
 	decision := grants.registration with input as {"grant": good_grant, "now": now}
-		with data.catalog as catalog_fixture
+		with data.catalog as fixtures.catalog
 		with data.grant_settings as {"max_validity_days": 90}
 	decision.allow == false
 	decision.reasons[0].code == "grant_validity_too_long"
@@ -316,7 +254,7 @@ test_maximum_is_tunable if {
 test_default_maximum_without_settings if {
 	long := object.union(good_grant, {"valid_from": "2026-11-20T09:30:00Z", "valid_until": "2027-11-21T09:30:00Z"})
 	decision := grants.registration with input as {"grant": long, "now": now}
-		with data.catalog as catalog_fixture
+		with data.catalog as fixtures.catalog
 		with data.grant_settings as {}
 	decision.allow == true
 }
@@ -393,7 +331,7 @@ test_unparseable_time_refused if {
 
 test_missing_now_refused if {
 	decision := grants.registration with input as {"grant": good_grant}
-		with data.catalog as catalog_fixture
+		with data.catalog as fixtures.catalog
 		with data.grant_settings as pinned_settings
 	decision.allow == false
 	decision.reasons[0].code == "grant_malformed"
@@ -409,167 +347,4 @@ test_no_catalog_refuses_everything if {
 test_reasons_follow_code_order if {
 	decision := decide(object.union(good_grant, {"recipient": "all", "valid_until": null}))
 	[reason.code | some reason in decision.reasons] == ["grant_blanket_recipient", "grant_lifetime"]
-}
-
-# =====================================================================================
-# Query path
-# =====================================================================================
-
-stored := {
-	"id": "9b2f0c5e6a7d4e1f8a3b2c1d0e9f8a7b",
-	"subject_commitment": "c0ffee",
-	"recipient": "housing",
-	"purposes": ["admin_licensing"],
-	"items": ["judgment_debtors", "tax_arrears"],
-	"fields": null,
-	"valid_from": "2026-11-21T00:00:00Z",
-	"valid_until": "2027-05-21T00:00:00Z",
-	"revoked": false,
-}
-
-query := {
-	"requester": {"department": "housing", "client_id": "housing-app"},
-	"purpose": "admin_licensing",
-	"items": [{"id": "judgment_debtors", "fields": ["name", "case_no"]}, {"id": "tax_arrears", "fields": null}],
-	"subjects": [{"commitment": "c0ffee", "kind": "natural_person"}],
-	"grant": stored,
-	"now": now,
-}
-
-covered(q) := items if {
-	items := grants.covered_items with input as q with data.catalog as catalog_fixture
-}
-
-why(q) := {reason.code | some reason in reasons} if {
-	reasons := grants.query_reasons with input as q with data.catalog as catalog_fixture
-}
-
-release(q) := {reason.code | some reason in reasons} if {
-	reasons := grants.release_reasons with input as q with data.catalog as catalog_fixture
-}
-
-with_grant(changes) := object.union(query, {"grant": object.union(stored, changes)})
-
-test_valid_grant_covers_requested_items if {
-	covered(query) == {"judgment_debtors", "tax_arrears"}
-	why(query) == set()
-	release(query) == set()
-}
-
-test_valid_grant_is_relied_on if {
-	grants.relied_on_grant with input as query with data.catalog as catalog_fixture
-
-	# Assign first: regorus 0.13 evaluates `a == b with ...` as undefined.
-	id := grants.grant_id with input as query with data.catalog as catalog_fixture
-	id == stored.id
-}
-
-test_revoked_grant_covers_nothing if {
-	q := with_grant({"revoked": true})
-	covered(q) == set()
-	why(q) == {"grant_revoked"}
-	release(q) == {"grant_revoked"}
-}
-
-test_expired_grant_covers_nothing if {
-	q := object.union(query, {"now": "2027-05-21T00:00:00Z"})
-	covered(q) == set()
-	why(q) == {"grant_expired"}
-}
-
-test_grant_valid_until_last_instant if {
-	covered(object.union(query, {"now": "2027-05-20T23:59:59Z"})) == {"judgment_debtors", "tax_arrears"}
-}
-
-test_grant_not_yet_valid_covers_nothing if {
-	q := object.union(query, {"now": "2026-11-20T23:59:59Z"})
-	covered(q) == set()
-	why(q) == {"grant_not_yet_valid"}
-}
-
-test_other_subject_covers_nothing if {
-	q := object.union(query, {"subjects": [{"commitment": "c0ffee", "kind": "natural_person"}, {"commitment": "bad", "kind": "natural_person"}]})
-	covered(q) == set()
-	why(q) == {"grant_subject_mismatch"}
-}
-
-test_legal_person_subject_needs_no_match if {
-	q := object.union(query, {"subjects": [{"commitment": "c0ffee", "kind": "natural_person"}, {"commitment": "corp", "kind": "legal_person"}]})
-	covered(q) == {"judgment_debtors", "tax_arrears"}
-}
-
-test_subject_without_kind_must_match if {
-	q := object.union(query, {"subjects": [{"commitment": "other"}]})
-	why(q) == {"grant_subject_mismatch"}
-}
-
-test_other_recipient_covers_nothing if {
-	q := object.union(query, {"requester": {"department": "tax"}})
-	covered(q) == set()
-	why(q) == {"grant_recipient_mismatch"}
-}
-
-test_other_purpose_covers_nothing if {
-	q := object.union(query, {"purpose": "talent_program"})
-	covered(q) == set()
-	why(q) == {"grant_purpose_mismatch"}
-}
-
-test_purpose_object_form_accepted if {
-	covered(object.union(query, {"purpose": {"code": "admin_licensing"}})) == {"judgment_debtors", "tax_arrears"}
-}
-
-test_item_outside_grant_not_covered if {
-	q := object.union(query, {"items": [{"id": "judgment_debtors"}, {"id": "social_arrears"}]})
-	covered(q) == {"judgment_debtors"}
-	why(q) == {"grant_item_not_covered"}
-	release(q) == {"grant_item_not_covered"}
-}
-
-test_field_outside_grant_not_covered if {
-	q := with_grant({"fields": {"judgment_debtors": ["case_no"]}})
-	covered(q) == {"tax_arrears"}
-	why(q) == {"grant_field_not_covered"}
-}
-
-test_field_inside_grant_covered_and_limited if {
-	q := object.union(
-		with_grant({"fields": {"judgment_debtors": ["case_no"]}}),
-		{"items": [{"id": "judgment_debtors", "fields": ["case_no"]}, {"id": "tax_arrears"}]},
-	)
-	covered(q) == {"judgment_debtors", "tax_arrears"}
-	limits := grants.field_limits with input as q with data.catalog as catalog_fixture
-	limits == {"judgment_debtors": ["case_no"]}
-}
-
-test_limited_item_without_named_fields_not_covered if {
-	q := object.union(
-		with_grant({"fields": {"judgment_debtors": ["case_no"]}}),
-		{"items": [{"id": "judgment_debtors"}, {"id": "tax_arrears"}]},
-	)
-	covered(q) == {"tax_arrears"}
-	why(q) == {"grant_field_not_covered"}
-}
-
-test_no_grant_for_personal_data_refused if {
-	release(object.union(query, {"grant": null})) == {"grant_required"}
-}
-
-test_statutory_duty_needs_no_grant if {
-	release(object.union(query, {"grant": null, "purpose": "tax_enforcement"})) == set()
-}
-
-test_legal_person_needs_no_grant if {
-	release(object.union(query, {"grant": null, "subjects": [{"commitment": "corp", "kind": "legal_person"}]})) == set()
-}
-
-test_statutory_query_does_not_rely_on_grant if {
-	q := object.union(query, {"purpose": "tax_enforcement"})
-	not grants.relied_on_grant with input as q with data.catalog as catalog_fixture
-}
-
-test_malformed_stored_grant_covers_nothing if {
-	q := with_grant({"valid_until": null, "items": "judgment_debtors"})
-	covered(q) == set()
-	release(q) != set()
 }

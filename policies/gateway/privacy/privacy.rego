@@ -5,7 +5,7 @@
 #   are read only under the requesting department's statutory duty or under the subject's specific,
 #   time-bounded authorization (clause (14)).
 #
-#   What a presented grant covers is decided by gateway.grants (covered_items, field_limits and the
+#   What a presented grant covers is decided by gateway.coverage (covered_items, field_limits and the
 #   reasons it gives when a grant does not cover the query): input.grant is the grant as stored
 #   (gateway.domain.grants.Grant.query_document), never as claimed by the caller. Whether the purpose
 #   is a statutory duty is decided here, from the merged catalog in which national purposes cannot
@@ -16,7 +16,10 @@
 package gateway.privacy
 
 # METADATA
-# title: The query relies on a grant (personal subjects, no statutory duty)
+# title: The query needs a grant (personal subjects, no statutory duty)
+# description: |
+#   The one definition: some subject is a natural person or an individual business, and the purpose
+#   is not a statutory duty in the merged catalog. gateway.coverage gives its refusals only then.
 grant_needed if {
 	data.gateway.request.personal_subject
 	not data.gateway.request.statutory_duty
@@ -26,7 +29,7 @@ grant_needed if {
 # title: Known items a presented grant covers for this requester, purpose and subjects
 covered contains id if {
 	some id in data.gateway.request.known_ids
-	id in data.gateway.grants.covered_items
+	id in data.gateway.coverage.covered_items
 }
 
 # METADATA
@@ -34,7 +37,7 @@ covered contains id if {
 field_limits[id] := names if {
 	grant_needed
 	some id in covered
-	limits := data.gateway.grants.field_limits[id]
+	limits := data.gateway.coverage.field_limits[id]
 	is_array(limits)
 	names := {name | some name in limits}
 }
@@ -58,15 +61,16 @@ deny contains {
 
 # METADATA
 # title: Why a presented grant does not cover the query
-# description: The grant reasons (revoked, expired, another subject, recipient, purpose, item...).
+# description: |
+#   The grant reasons (revoked, expired, another subject, recipient, purpose, item...), each with
+#   its own code and clause in gateway.coverage.
 # custom:
-#   code: grant_reasons
 #   clause: "(14)"
 deny contains reason if {
 	grant_needed
 	some id in data.gateway.request.known_ids
 	not id in covered
-	some reason in data.gateway.grants.release_reasons
+	some reason in data.gateway.coverage.release_reasons
 }
 
 # METADATA

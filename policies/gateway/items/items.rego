@@ -8,18 +8,6 @@
 #   clause: "(1)"
 package gateway.items
 
-# regorus raises on `some x in v` when v is not a collection (OPA undefines the body): input lists
-# and optional catalog lists are normalized first.
-_list(value) := value if {
-	is_array(value)
-} else := []
-
-# Never undefined: `not f(x.missing)` succeeds on regorus and fails the body on OPA, so a subject
-# without a kind must still be refused (null is in no item's subject kinds), on both engines.
-_kind(subject) := object.get(subject, "kind", null) if is_object(subject)
-
-_kind(subject) := null if not is_object(subject)
-
 # METADATA
 # title: Every requested item is in the catalog
 # custom:
@@ -46,7 +34,9 @@ deny contains {
 	"item": id,
 	"field": "subjects",
 } if {
-	some id in data.gateway.request.known_ids
-	some subject in _list(object.get(input, "subjects", null))
-	not _kind(subject) in _list(object.get(data.gateway.catalog.items[id], "subject_kinds", []))
+	kinds := data.gateway.request.subject_kinds
+	some id, item in data.gateway.request.items
+	listed := data.gateway.lib.as_array(object.get(item, "subject_kinds", []))
+	some kind in kinds
+	not kind in listed
 }

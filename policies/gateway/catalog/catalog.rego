@@ -47,13 +47,32 @@ departments := _merge("departments")
 databases := _merge("databases")
 
 # METADATA
+# title: The local catalogs agree wherever they define the same id
+# description: |
+#   With fewer than two local catalogs there is nothing to compare, and nothing is iterated. With
+#   more, the merged items, purposes and measures are built, which fails (object keys must be
+#   unique) when two of them define an id differently: the decision fails rather than pick one.
+consistent if _local_count < 2
+
+consistent if {
+	_local_count >= 2
+	_ = items
+	_ = purposes
+	_ = measures
+}
+
+# Counted inline rather than from `local`, which needs `national`: two rules more on every decision.
+_local_count := count([name | some name, doc in data.catalog; object.get(doc, "kind", null) != "national"])
+
+# METADATA
 # title: Catalog revision
 # description: |
 #   "<name>@<revision>" for every catalog, ordered by name and joined by ";": the same string the
 #   gateway computes from its own copy (gateway.domain.catalog.Catalog.revision), so a request built
 #   against another copy of the catalog than the one this policy sees can be refused.
-revision := concat(";", [sprintf("%s@%v", [name, object.get(data.catalog[name], "revision", "")]) |
-	some name in sort([n | some n, _ in data.catalog])
+revision := concat(";", [sprintf("%s@%v", [name, object.get(catalogs[name], "revision", "")]) |
+	catalogs := data.catalog
+	some name in sort([n | some n, _ in catalogs])
 ])
 
 _merge(section) := object.union(local_only, national_part) if {

@@ -10,18 +10,10 @@
 #   clause: "(3)"
 package gateway.share_scope
 
-# regorus raises on `in` over null (OPA does not): optional lists are normalized first.
-_list(value) := value if {
-	is_array(value)
-} else := []
-
 _sharing_modes := {"unconditional", "conditional"}
 
 # Each known item's share scope, looked up once.
-_scopes[id] := scope if {
-	some id in data.gateway.request.known_ids
-	scope := object.get(data.gateway.catalog.items[id], "share_scope", {})
-}
+_scopes[id] := object.get(item, "share_scope", {}) if some id, item in data.gateway.request.items
 
 _conditional contains id if {
 	some id, scope in _scopes
@@ -32,8 +24,9 @@ _conditional contains id if {
 # title: Known items whose purpose lies outside their conditional share scope
 purpose_outside_scope contains id if {
 	data.gateway.request.purpose_known
+	scopes := _scopes
 	some id in _conditional
-	not input.purpose in _list(object.get(_scopes[id], "purposes", []))
+	not input.purpose in data.gateway.lib.as_array(object.get(scopes[id], "purposes", []))
 }
 
 # METADATA
@@ -61,8 +54,8 @@ deny contains {
 	"message": "the catalog does not share this item",
 	"item": id,
 } if {
-	some id in data.gateway.request.known_ids
-	not _scopes[id].mode in _sharing_modes
+	some id, scope in _scopes
+	not scope.mode in _sharing_modes
 }
 
 # METADATA
@@ -76,10 +69,12 @@ deny contains {
 	"message": "the requesting department is not within the item's share scope",
 	"item": id,
 } if {
-	some id in _conditional
 	# object.get: with no department, `not input.requester.department in ...` would refuse on regorus
 	# and not on OPA (which fails the body when the reference is undefined).
-	not object.get(input, ["requester", "department"], null) in _list(object.get(_scopes[id], "departments", []))
+	department := object.get(input, ["requester", "department"], null)
+	scopes := _scopes
+	some id in _conditional
+	not department in data.gateway.lib.as_array(object.get(scopes[id], "departments", []))
 }
 
 # METADATA

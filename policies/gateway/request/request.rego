@@ -16,28 +16,99 @@ package gateway.request
 personal_kinds := {"natural_person", "individual_business"}
 
 # METADATA
+# title: The input's item entries, an empty list unless they are a list
+# description: Normalized once, here; regorus raises on iterating a value that is not a collection.
+entries := data.gateway.lib.as_array(object.get(input, "items", null))
+
+# METADATA
+# title: The input's subjects, an empty list unless they are a list
+subjects := data.gateway.lib.as_array(object.get(input, "subjects", null))
+
+# METADATA
+# title: The kind of every subject, null for a subject without one
+# description: |
+#   Never undefined: `not f(x.missing)` succeeds on regorus and fails the body on OPA, so a subject
+#   without a kind still has one (null, in no item's subject kinds) on both engines.
+subject_kinds contains object.get(subject, "kind", null) if {
+	some subject in subjects
+	is_object(subject)
+}
+
+subject_kinds contains null if {
+	some subject in subjects
+	not is_object(subject)
+}
+
+# METADATA
 # title: Every item id the request names
 requested_ids contains entry.id if {
-	some entry in _list(object.get(input, "items", null))
+	some entry in entries
 }
 
 # METADATA
-# title: Requested item ids the merged catalog lists
-known_ids contains id if {
+# title: The catalog entry of every requested item the catalog lists
+# description: |
+#   Looked up by key in each catalog, never by merging whole catalogs: a national catalog's entry
+#   when one lists the id (a local catalog cannot override it), else the one local catalog's entry.
+#   Local catalogs that disagree make it fail (gateway.catalog.consistent).
+items[id] := national[0] if {
+	data.gateway.catalog.consistent
+	catalogs := data.catalog
 	some id in requested_ids
-	_ = data.gateway.catalog.items[id]
+	national := [entry | some catalog in catalogs; catalog.kind == "national"; entry := catalog.items[id]]
+	count(national) == 1
+}
+
+items[id] := others[0] if {
+	data.gateway.catalog.consistent
+	catalogs := data.catalog
+	some id in requested_ids
+	not _national_item(catalogs, id)
+	others := [entry |
+		some catalog in catalogs
+		object.get(catalog, "kind", null) != "national"
+		entry := catalog.items[id]
+	]
+	count(others) == 1
+}
+
+# Arrays, not sets, of entries: a set of catalog entries compares whole entries to deduplicate them.
+_national_item(catalogs, id) if {
+	some catalog in catalogs
+	catalog.kind == "national"
+	_ = catalog.items[id]
 }
 
 # METADATA
-# title: Requested item ids the merged catalog does not list
+# title: Requested item ids the catalog lists
+known_ids contains id if some id, _ in items
+
+# METADATA
+# title: Requested item ids the catalog does not list
 unknown_ids contains id if {
 	some id in requested_ids
-	not data.gateway.catalog.items[id]
+	not items[id]
 }
 
 # METADATA
-# title: The catalog entry of the stated purpose
-purpose := data.gateway.catalog.purposes[input.purpose]
+# title: The catalog entry of the stated purpose, looked up by key as items are
+purpose := national[0] if {
+	data.gateway.catalog.consistent
+	catalogs := data.catalog
+	national := [entry | some catalog in catalogs; catalog.kind == "national"; entry := catalog.purposes[input.purpose]]
+	count(national) == 1
+} else := others[0] if {
+	data.gateway.catalog.consistent
+	catalogs := data.catalog
+	national := [entry | some catalog in catalogs; catalog.kind == "national"; entry := catalog.purposes[input.purpose]]
+	count(national) == 0
+	others := [entry |
+		some catalog in catalogs
+		object.get(catalog, "kind", null) != "national"
+		entry := catalog.purposes[input.purpose]
+	]
+	count(others) == 1
+}
 
 # METADATA
 # title: The stated purpose is in the catalog
@@ -56,22 +127,30 @@ applies_measure if purpose.applies_measure == true
 # METADATA
 # title: Some subject is a natural person or an individual business
 personal_subject if {
-	some subject in _list(object.get(input, "subjects", null))
-	subject.kind in personal_kinds
+	some kind in subject_kinds
+	kind in personal_kinds
 }
 
 # METADATA
 # title: Some subject is a natural person under 18 (clause (16))
 # description: A natural person whose minor flag is missing is treated as a minor.
 minor_subject if {
-	some subject in _list(object.get(input, "subjects", null))
+	some subject in subjects
 	subject.kind == "natural_person"
 	object.get(subject, "minor", true) != false
 }
 
 # METADATA
 # title: The decision time, from the input, in nanoseconds since the epoch
-now_ns := time.parse_rfc3339_ns(input.now) if _rfc3339(input.now)
+now_ns := data.gateway.lib.instant(input.now)
+
+# METADATA
+# title: The fields the stated purpose needs, per known item
+needed[id] := names if {
+	some id, item in items
+	listed := object.get(item, ["purpose_fields", input.purpose], [])
+	names := {name | some name in data.gateway.lib.as_array(listed)}
+}
 
 # METADATA
 # title: The fields asked for, per known item
@@ -79,53 +158,43 @@ now_ns := time.parse_rfc3339_ns(input.now) if _rfc3339(input.now)
 #   An entry with fields null (or absent) asks for every field the purpose needs from the item.
 #   The same item named twice is asked for the union of its entries' fields.
 fields[id] := names if {
-	some id in known_ids
-	item := data.gateway.catalog.items[id]
-	names := {name |
-		some entry in _list(object.get(input, "items", null))
+	some id, _ in items
+	explicit := {name | some entry in entries; entry.id == id; is_array(entry.fields); some name in entry.fields}
+	implicit := {name |
+		some entry in entries
 		entry.id == id
-		some name in _entry_fields(entry, item)
+		object.get(entry, "fields", null) == null
+		some name in needed[id]
 	}
+	names := explicit | implicit
 }
 
-_entry_fields(entry, _) := entry.fields if is_array(entry.fields)
-
-_entry_fields(entry, item) := _list(object.get(item, ["purpose_fields", input.purpose], [])) if {
-	object.get(entry, "fields", null) == null
-}
-
-# regorus raises on `some x in v` when v is not a collection (OPA undefines the body): input lists
-# and optional catalog lists are normalized first.
-_list(value) := value if {
-	is_array(value)
-} else := []
-
-_text(value) if {
+# The top-level texts that are stated (non-empty strings), checked once here rather than by one
+# function call per reason rule.
+_stated contains key if {
+	some key, path in {"department": ["requester", "department"], "purpose": ["purpose"], "legal_basis": ["legal_basis"]}
+	value := object.get(input, path, null)
 	is_string(value)
 	value != ""
 }
 
-# Both engines raise (not undefine) on times outside 1678-2262, so only plausible years are parsed.
-_rfc3339(value) if {
-	is_string(value)
-	regex.match(`^(19[7-9][0-9]|2[01][0-9][0-9]|22[0-5][0-9])-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})$`, value)
-}
-
-_nonempty_array(value) if {
-	is_array(value)
-	count(value) > 0
-}
-
-_valid_entry(entry) if {
-	_text(entry.id)
+# The positions of the item entries that name an item and null or a non-empty list of field names.
+_well_formed contains i if {
+	some i, entry in entries
+	is_string(entry.id)
+	entry.id != ""
 	object.get(entry, "fields", null) == null
 }
 
-_valid_entry(entry) if {
-	_text(entry.id)
-	_nonempty_array(entry.fields)
+_well_formed contains i if {
+	some i, entry in entries
+	is_string(entry.id)
+	entry.id != ""
+	is_array(entry.fields)
+	count(entry.fields) > 0
 	every name in entry.fields {
-		_text(name)
+		is_string(name)
+		name != ""
 	}
 }
 
@@ -140,7 +209,7 @@ deny contains {
 	"message": "the requesting department must be stated",
 	"field": "requester.department",
 } if {
-	not _text(object.get(input, ["requester", "department"], null))
+	not "department" in _stated
 }
 
 # METADATA
@@ -154,7 +223,7 @@ deny contains {
 	"message": "the purpose of the query must be stated",
 	"field": "purpose",
 } if {
-	not _text(object.get(input, "purpose", null))
+	not "purpose" in _stated
 }
 
 # METADATA
@@ -168,7 +237,7 @@ deny contains {
 	"message": "the legal basis of the query must be stated",
 	"field": "legal_basis",
 } if {
-	not _text(object.get(input, "legal_basis", null))
+	not "legal_basis" in _stated
 }
 
 # METADATA
@@ -182,7 +251,7 @@ deny contains {
 	"message": "the query must name at least one catalog item",
 	"field": "items",
 } if {
-	not _nonempty_array(object.get(input, "items", null))
+	count(entries) == 0
 }
 
 # METADATA
@@ -199,8 +268,8 @@ deny contains {
 	"message": "each item must name a catalog item id and either null or a non-empty list of field names",
 	"field": "items",
 } if {
-	some entry in _list(object.get(input, "items", null))
-	not _valid_entry(entry)
+	some i, _ in entries
+	not i in _well_formed
 }
 
 # METADATA
@@ -214,7 +283,7 @@ deny contains {
 	"message": "the query must name at least one subject",
 	"field": "subjects",
 } if {
-	not _nonempty_array(object.get(input, "subjects", null))
+	count(subjects) == 0
 }
 
 # METADATA
