@@ -55,12 +55,18 @@ class SqlLedgerSource:
                 map_sql_errors(LedgerError, "the ledger's entries could not be read"),
                 self.engine.connect() as conn,
             ):
-                rows = conn.exec_driver_sql(self._leaves_sql, (after, self.chunk)).all()
+                result = conn.exec_driver_sql(self._leaves_sql, (after, self.chunk))
+                names = list(result.keys())
+                index, leaf, leaf_hash = (names.index(n) for n in ("idx", "leaf", "leaf_hash"))
+                # The driver's own tuples, their columns found by name: building a Row per entry
+                # would make this loop over millions of rows much slower.
+                rows = result.cursor.fetchall()
+                result.close()
             for row in rows:
-                yield int(row.idx), bytes(row.leaf), bytes(row.leaf_hash)
+                yield int(row[index]), bytes(row[leaf]), bytes(row[leaf_hash])
             if len(rows) < self.chunk:
                 return
-            after = int(rows[-1].idx)
+            after = int(rows[-1][index])
 
     def close(self) -> None:
         """Release the connections."""
