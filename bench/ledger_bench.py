@@ -42,17 +42,10 @@ from gateway.adapters.sql import migrate
 from gateway.adapters.sql.engine import make_engine
 from gateway.adapters.sql.ledger import SqlLedger
 from gateway.adapters.sql.ledger_source import SqlLedgerSource
-from gateway.domain.ledger.entry import (
-    ItemRelease,
-    SubjectRef,
-    canonical_record,
-    envelope_bytes,
-    export_checkpoint_line,
-    export_header_line,
-    format_time,
-    query_record,
-    subject_commitment,
-)
+from gateway.domain.ledger.commitments import SubjectRef, subject_commitment
+from gateway.domain.ledger.envelope import canonical_record, envelope_bytes, format_time
+from gateway.domain.ledger.export import export_checkpoint_line, export_header_line
+from gateway.domain.ledger.records import ItemRelease, QueryRecord, RecordedReason
 from gateway.domain.transparency import merkle
 from gateway.domain.transparency.checkpoint import Checkpoint, sign_checkpoint
 from gateway.services.ledger_verify import VerifyResult, verify_ledger
@@ -69,22 +62,24 @@ class SystemClock:
         return datetime.now(UTC)
 
 
-def record(i: int, secret: bytes) -> dict[str, Any]:
+def record(i: int, secret: bytes) -> QueryRecord:
     """A query record of realistic size (about 750 bytes as a leaf)."""
     ref = SubjectRef(
         "resident_id", "natural_person", subject_commitment(secret, "resident_id", f"S{i % 50000}")
     )
-    return query_record(
+    return QueryRecord(
         request_id=f"req-{i:012d}",
         client_id=f"client-{i % 40}",
         department=("market_regulation", "tax_bureau", "court", "housing")[i % 4],
         purpose=("administrative_licensing", "public_procurement", "credit_repair_review")[i % 3],
         legal_basis="《社会信用体系建设法》第十二条",
+        measure=None,
         grant_id=f"grant-{i:010d}",
-        subjects=[ref],
-        items=[ItemRelease("court_judgment_dishonest", ("name", "case_no", "court", "decided_on"), i % 4)],
-        allow=True,
-        reasons=[{"code": "allowed", "clause": "(3)"}],
+        subjects=(ref,),
+        subject_count=1,
+        items=(ItemRelease("court_judgment_dishonest", ("name", "case_no", "court", "decided_on"), i % 4),),
+        decision="allow",
+        reasons=(RecordedReason("allowed", "(3)"),),
         policy_revision="sha256:" + "ab" * 32,
         catalog_revision="national@2026-11-01;local-beijing@2026-10-15",
         response_digest="sha256:" + secrets.token_hex(32),
@@ -180,7 +175,7 @@ def build_export(path: Path, entries: int, store: FileKeyStore, every: int = 100
     with leaves_path.open("wb") as leaves, progress() as bar:
         task = bar.add_task("building the log", total=entries)
         for i in range(entries):
-            leaf = envelope_bytes(i, logged_at, canonical_record(record(i, secret)))
+            leaf = envelope_bytes(i, logged_at, canonical_record(record(i, secret).as_dict()))
             frontier.append(merkle.leaf_hash(leaf))
             leaves.write(leaf + b"\n")
             if frontier.size % every == 0 or frontier.size == entries:

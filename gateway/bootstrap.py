@@ -25,8 +25,6 @@ from gateway.adapters.sql.sources import SqlSourceRegistry
 from gateway.adapters.tokens import ExternalIssuer, JwtAuthenticator, TokenIssuer
 from gateway.domain.catalog import Catalog
 from gateway.domain.desensitize.text_scan import FastScanner
-from gateway.domain.identifiers import SubjectId
-from gateway.domain.ledger.entry import subject_commitment
 from gateway.errors import ConfigurationError
 from gateway.logging import configure_logging
 from gateway.ports import Clock, PolicyEngine, TextScanner
@@ -133,16 +131,13 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
     scanner: TextScanner = PresidioScanner() if settings.text_scanner == "presidio" else FastScanner()
     desensitizer = CatalogDesensitizer(keystore, scanner, clock, algorithm=settings.encryption_algorithm)
 
-    def commit(subject: SubjectId) -> str:
-        return subject_commitment(keystore.secret("commitment"), str(subject.id_type), subject.value)
-
     queries = QueryService(
         catalog=catalog,
         engine=engine,
         sources=sources,
         desensitizer=desensitizer,
         ledger=ledger,
-        commit=commit,
+        commit=grants.commitment,  # the one subject commitment, as grants record it
         clock=clock,
         grants=grants,
         max_rows_per_item=settings.max_rows_per_item,

@@ -15,7 +15,9 @@ from gateway.domain.catalog import FieldSpec
 from gateway.domain.decision import ItemDecision
 from gateway.domain.desensitize.text_scan import Finding
 from gateway.domain.grants import Grant, Revocation
-from gateway.domain.ledger.entry import EntryFilter, StoredEntry
+from gateway.domain.ledger.envelope import StoredEntry
+from gateway.domain.ledger.records import LedgerRecord
+from gateway.domain.ledger.terms import EntryFilter
 from gateway.domain.query import Condition as Condition  # re-exported for adapters
 from gateway.domain.query import SourceQuery as SourceQuery
 from gateway.domain.transparency.checkpoint import SignedCheckpoint
@@ -78,8 +80,8 @@ class Receipt:
 class Ledger(Protocol):
     """The append-only register of queries, grants, reviews and repairs (clause (13))."""
 
-    def append(self, entry: Mapping[str, JSON]) -> Receipt:
-        """Durably append one entry; return only once it is committed. Raise LedgerError on failure."""
+    def append(self, entry: LedgerRecord) -> Receipt:
+        """Durably append one record; return only once it is committed. Raise LedgerError on failure."""
         ...
 
 
@@ -200,8 +202,8 @@ class AuditStore(Protocol):
 
     origin: str
 
-    def append(self, entry: Mapping[str, JSON]) -> Receipt:
-        """Durably append one entry."""
+    def append(self, entry: LedgerRecord) -> Receipt:
+        """Durably append one record."""
         ...
 
     def checkpoint(self) -> SignedCheckpoint:

@@ -12,6 +12,7 @@ import yaml
 from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gateway.adapters.yaml_files import load_yaml
 from gateway.errors import ConfigurationError
 
 
@@ -66,7 +67,7 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     values: dict[str, Any] = {}
     if config_file is not None:
         try:
-            raw = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
+            raw = load_yaml(config_file.read_text(encoding="utf-8")) or {}
         except (OSError, yaml.YAMLError) as exc:
             raise ConfigurationError(f"cannot read configuration file {config_file}") from exc
         if not isinstance(raw, dict):

@@ -30,6 +30,7 @@ from typing import Any
 
 import yaml
 
+from gateway.adapters.yaml_files import load_yaml
 from gateway.errors import ConfigurationError
 
 KNOWN_SCOPES = frozenset(
@@ -222,7 +223,7 @@ class ClientRegistry:
         except OSError as exc:
             raise ConfigurationError(f"clients file {path} cannot be read") from exc
         try:
-            document = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+            document = json.loads(text) if path.suffix == ".json" else load_yaml(text)
         except (ValueError, yaml.YAMLError) as exc:
             raise ConfigurationError(f"clients file {path} is not valid YAML/JSON") from exc
         return cls.from_document(document)

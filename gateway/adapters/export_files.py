@@ -1,6 +1,6 @@
 """A JSON Lines ledger export, read back for ``gateway ledger verify``.
 
-The line format is defined in ``gateway.domain.ledger.entry``.
+The line format is defined in ``gateway.domain.ledger.export``.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from gateway.domain.ledger.entry import parse_export_line
+from gateway.domain.ledger.export import parse_export_line
 
 
 class ExportFileSource:

@@ -15,8 +15,14 @@ The Rego entrypoint ``data.gateway.query.decision`` yields one JSON document::
       }
     }
 
+The grant registration entrypoint ``data.gateway.grants.registration`` yields the same verdict
+without items, and there ``allow`` must hold exactly when no reason is given::
+
+    {"allow": true | false, "reasons": [{"code": "...", "message": "...", "clause": "(14)", "field": "..."}]}
+
 Anything else (undefined, a missing key, a wrong type, an unknown operator or filter) is a
-PolicyEngineError: the request is refused, never defaulted to allow.
+PolicyEngineError: the request is refused, never defaulted to allow. Every entrypoint's document is
+parsed here, with the same reason parser.
 """
 
 from __future__ import annotations
@@ -153,19 +159,42 @@ def _item(item_id: str, raw: Any) -> ItemDecision:
     )
 
 
-def parse_decision(document: Any, policy_revision: str) -> Decision:
-    """Validate the engine's raw output and turn it into a Decision; fail closed on anything odd."""
+def _verdict(document: Any, *, reasons_required: bool) -> tuple[bool, tuple[Reason, ...]]:
+    """The ``allow`` and ``reasons`` every decision document carries, strictly parsed."""
     if not isinstance(document, Mapping):
         raise _fail("undefined or not an object")
     allow = document.get("allow")
     if not isinstance(allow, bool):
         raise _fail("allow must be a boolean")
-    reasons = document.get("reasons", [])
+    reasons = document.get("reasons") if reasons_required else document.get("reasons", [])
+    if not isinstance(reasons, list):
+        raise _fail("reasons must be a list")
+    return allow, tuple(_reason(r) for r in reasons)
+
+
+def parse_decision(document: Any, policy_revision: str) -> Decision:
+    """Validate the query engine's raw output and turn it into a Decision; fail closed on anything odd."""
+    allow, parsed_reasons = _verdict(document, reasons_required=False)
     items = document.get("items", {})
-    if not isinstance(reasons, list) or not isinstance(items, Mapping):
-        raise _fail("reasons must be a list and items an object")
-    parsed_reasons = tuple(_reason(r) for r in reasons)
+    if not isinstance(items, Mapping):
+        raise _fail("items must be an object")
     if not allow and not parsed_reasons:
         raise _fail("a refusal must give at least one reason")
     parsed_items = {str(k): _item(str(k), v) for k, v in items.items()} if allow else {}
     return Decision(allow, parsed_reasons, parsed_items, policy_revision)
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationDecision:
+    """The grant registration policy's verdict: accepted with no reason, or refused with reasons."""
+
+    allow: bool
+    reasons: tuple[Reason, ...]
+
+
+def parse_registration_decision(document: Any) -> RegistrationDecision:
+    """Validate the registration entrypoint's raw output; fail closed on anything odd."""
+    allow, reasons = _verdict(document, reasons_required=True)
+    if allow == bool(reasons):
+        raise _fail("a registration is accepted exactly when there is no reason")
+    return RegistrationDecision(allow, reasons)

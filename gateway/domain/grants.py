@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gateway.domain.identifiers import IdType, SubjectKind
-from gateway.domain.ledger.entry import contains_identifier
+from gateway.domain.ledger.guard import contains_identifier
 from gateway.domain.times import rfc3339
 from gateway.errors import GrantSubjectNotPersonal, InvalidRequest
 

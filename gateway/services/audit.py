@@ -19,18 +19,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gateway.domain.identifiers import parse_subject
-from gateway.domain.ledger.entry import (
-    EntryFilter,
-    StoredEntry,
-    SubjectRef,
-    contains_identifier,
-    export_checkpoint_line,
-    export_header_line,
-    format_time,
-    review_record,
-    subject_commitment,
-    subject_report_record,
-)
+from gateway.domain.ledger.commitments import commit_subject
+from gateway.domain.ledger.envelope import StoredEntry, format_time
+from gateway.domain.ledger.export import export_checkpoint_line, export_header_line
+from gateway.domain.ledger.guard import contains_identifier
+from gateway.domain.ledger.records import ReviewRecord, SubjectReportRecord
+from gateway.domain.ledger.terms import EntryFilter
 from gateway.domain.transparency.checkpoint import SignedCheckpoint
 from gateway.errors import InvalidRequest, NotFound
 from gateway.ports import Actor, AuditStore, KeyStore
@@ -223,17 +217,16 @@ class AuditService:
     def subject_report(self, id_type: str, value: str, auditor: Actor) -> dict[str, Any]:
         """Every entry that touched one subject, found through its commitment; the lookup is registered."""
         subject = parse_subject(id_type, value, field="value")
-        commitment = subject_commitment(self._secret, subject.id_type.value, subject.value)
-        ref = SubjectRef(subject.id_type.value, subject.kind.value, commitment)
+        ref = commit_subject(self._secret, subject)
         found = []
-        for entry in self.store.iter_entries(EntryFilter(subject=commitment)):
+        for entry in self.store.iter_entries(EntryFilter(subject=ref.commitment)):
             found.append(entry_view(entry))
             if len(found) > MAX_SUBJECT_REPORT:
                 raise InvalidRequest(
                     "too many entries for one report; export and filter instead", field="value"
                 )
         receipt = self.store.append(
-            subject_report_record(
+            SubjectReportRecord(
                 subject=ref,
                 client_id=auditor.client_id,
                 department=auditor.department,
@@ -252,7 +245,7 @@ class AuditService:
         target = self.store.entry(index)
         if target is None:
             raise NotFound(f"no ledger entry {index}", field="index")
-        record = review_record(
+        record = ReviewRecord(
             target_index=index,
             target_leaf_hash=target.leaf_hash.hex(),
             status=status,
@@ -261,7 +254,7 @@ class AuditService:
             department=auditor.department,
         )
         receipt = self.store.append(record)
-        return {"receipt": receipt.as_dict(), "review": record}
+        return {"receipt": receipt.as_dict(), "review": record.as_dict()}
 
 
 def build_audit_service(store: AuditStore, keystore: KeyStore) -> AuditService:

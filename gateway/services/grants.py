@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from gateway.domain.decision import parse_registration_decision
 from gateway.domain.grants import (
     Grant,
     GrantTerms,
@@ -29,10 +29,12 @@ from gateway.domain.grants import (
     validate_terms,
 )
 from gateway.domain.identifiers import SubjectId
-from gateway.domain.ledger.entry import SubjectRef, grant_record, subject_commitment
+from gateway.domain.ledger.commitments import commit_subject
+from gateway.domain.ledger.records import GrantRecord, LedgerRecord, RevocationRecord, recorded
 from gateway.domain.times import rfc3339
-from gateway.errors import Conflict, GrantNotFound, GrantRefused, LedgerError, PolicyEngineError
-from gateway.ports import JSON, Actor, Clock, GrantStore, KeyStore, Ledger, PolicyEngine, Receipt
+from gateway.errors import Conflict, GrantNotFound, GrantRefused, LedgerError
+from gateway.ports import Actor, Clock, GrantStore, KeyStore, Ledger, PolicyEngine, Receipt
+from gateway.services.registration import register
 
 REGISTRATION_ENTRYPOINT = "gateway.grants.registration"
 COMMITMENT_SECRET = "commitment"  # noqa: S105 - the name of a KeyStore secret, not a secret
@@ -45,28 +47,6 @@ class GrantOutcome:
 
     grant: Grant
     receipt: Receipt
-
-
-def _reasons(document: Any) -> tuple[bool, list[dict[str, str]]]:
-    """Validate the registration decision strictly; anything odd is an engine failure (fail closed)."""
-    if not isinstance(document, Mapping):
-        raise PolicyEngineError("grant registration decision is undefined or not an object")
-    allow = document.get("allow")
-    raw = document.get("reasons")
-    if not isinstance(allow, bool) or not isinstance(raw, list):
-        raise PolicyEngineError("grant registration decision needs allow (bool) and reasons (list)")
-    reasons: list[dict[str, str]] = []
-    for r in raw:
-        if not isinstance(r, Mapping) or not all(
-            isinstance(r.get(k), str) for k in ("code", "message", "clause")
-        ):
-            raise PolicyEngineError("grant registration reason needs code, message and clause")
-        reasons.append({k: str(v) for k, v in r.items() if k in ("code", "message", "clause", "field") and v})
-    if allow == bool(reasons):
-        raise PolicyEngineError(
-            "grant registration decision: allow must hold exactly when there is no reason"
-        )
-    return allow, reasons
 
 
 class GrantService:
@@ -88,9 +68,7 @@ class GrantService:
 
     def commitment(self, subject: SubjectId) -> str:
         """The keyed commitment of a subject, the same one query ledger entries carry."""
-        return subject_commitment(
-            self.keystore.secret(COMMITMENT_SECRET), str(subject.id_type), subject.value
-        )
+        return commit_subject(self.keystore.secret(COMMITMENT_SECRET), subject).commitment
 
     def register(self, actor: Actor, subject: SubjectId, terms: GrantTerms) -> GrantOutcome:
         """Decide a grant; register a refusal (and raise GrantRefused) or store and register it."""
@@ -99,11 +77,12 @@ class GrantService:
         now = self.clock.now()
         commitment = self.commitment(subject)
         revision = self.engine.revision
-        decision = self.engine.evaluate(
-            REGISTRATION_ENTRYPOINT,
-            {"grant": terms.policy_document(subject.kind), "now": rfc3339(now)},
+        decision = parse_registration_decision(
+            self.engine.evaluate(
+                REGISTRATION_ENTRYPOINT,
+                {"grant": terms.policy_document(subject.kind), "now": rfc3339(now)},
+            )
         )
-        allow, reasons = _reasons(decision)
         grant = Grant(
             id=uuid.uuid4().hex,
             subject_commitment=commitment,
@@ -114,20 +93,24 @@ class GrantService:
             client_id=actor.client_id,
             created_at=now,
         )
-        if not allow:
-            receipt = self._append(self._record(grant, actor, "register", reasons, revision))
-            first = reasons[0]
-            log.info("grant refused", extra={"code": first["code"], "reasons": len(reasons)})
+        if not decision.allow:
+            refusal = GrantRecord(
+                grant, actor.client_id, actor.department, recorded(decision.reasons), revision
+            )
+            receipt = self._append(refusal)
+            first = decision.reasons[0]
+            reasons = [r.as_dict() for r in decision.reasons]
+            log.info("grant refused", extra={"code": first.code, "reasons": len(reasons)})
             raise GrantRefused(
-                first["message"],
-                reason_code=first["code"],
-                clause=first["clause"],
-                field=first.get("field"),
+                first.message,
+                reason_code=first.code,
+                clause=first.clause,
+                field=first.field,
                 extra={"reasons": reasons, "receipt": receipt.as_dict(), "policy_revision": revision},
             )
         self.store.insert(grant)
         try:
-            receipt = self._append(self._record(grant, actor, "register", [], revision))
+            receipt = self._append(GrantRecord(grant, actor.client_id, actor.department, (), revision))
         except LedgerError:
             self.store.discard(grant.id)
             raise
@@ -185,8 +168,9 @@ class GrantService:
                 raise
             revoked = current
         assert revoked.revocation is not None  # noqa: S101 - the store returns a revoked grant
-        record = self._record(revoked, actor, "revoke", [], revision)
-        record["revoke_reason"] = str(revoked.revocation.reason)
+        record = RevocationRecord(
+            revoked, actor.client_id, actor.department, revoked.revocation.reason, revision
+        )
         try:
             receipt = self._append(record)
         except LedgerError:
@@ -213,40 +197,7 @@ class GrantService:
 
     # --- ledger ---
 
-    def _record(
-        self, grant: Grant, actor: Actor, action: str, reasons: Sequence[Mapping[str, str]], revision: str
-    ) -> dict[str, JSON]:
-        terms = grant.terms
-        record = grant_record(
-            grant_id=grant.id,
-            action=action,
-            client_id=actor.client_id,
-            department=actor.department,
-            subjects=[SubjectRef(str(grant.id_type), str(grant.subject_kind), grant.subject_commitment)],
-            recipient=terms.recipient,
-            purpose=",".join(terms.purposes),
-            items=terms.items,
-            valid_from=rfc3339(terms.valid_from),
-            valid_until=None if terms.valid_until is None else rfc3339(terms.valid_until),
-            accepted=not reasons,
-            reasons=reasons,
+    def _append(self, record: LedgerRecord) -> Receipt:
+        return register(
+            self.ledger, record, log=log, failure="the grant action could not be registered in the ledger"
         )
-        # What grant_record does not carry: every purpose, the field limits and the consent evidence
-        # an auditor reviews (clause (13)); all of it passed validate_terms (no identifiers).
-        record["purposes"] = list(terms.purposes)
-        record["fields"] = (
-            None if terms.fields is None else {item: list(names) for item, names in terms.fields.items()}
-        )
-        record["consent"] = terms.consent.as_dict()
-        record["policy_revision"] = revision
-        return record
-
-    def _append(self, record: Mapping[str, JSON]) -> Receipt:
-        try:
-            return self.ledger.append(record)
-        except LedgerError:
-            log.error("ledger append failed", extra={"kind": "grant"})
-            raise
-        except Exception as exc:
-            log.error("ledger append failed", extra={"error_type": type(exc).__name__})
-            raise LedgerError("the grant action could not be registered in the ledger") from exc

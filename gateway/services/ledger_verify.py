@@ -23,11 +23,11 @@ span between two checkpoints; the reason says which span).
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from gateway.domain.ledger.envelope import claimed_index
 from gateway.domain.transparency import merkle
 from gateway.domain.transparency.checkpoint import (
     SignedCheckpoint,
@@ -41,7 +41,6 @@ from gateway.ports import LedgerSource
 
 Progress = Callable[[int, int | None], None]  # (entries done, entries expected or None)
 PROGRESS_EVERY = 1 << 16
-_PREFIX = b'{"index":'
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,31 +171,28 @@ def verify_ledger(
     captured: dict[merkle.NodeId, bytes] = {}
     previous = {n: m for m, n in pairs}
 
-    # 2. + 3. one pass over the entries (the hot loop: the frontier is inlined on a plain list)
-    sha256 = hashlib.sha256
+    # 2. + 3. one pass over the entries. The hot loop keeps the frontier on a plain list instead of
+    # a merkle.Frontier (which builds a list of the nodes each append completes) and binds the
+    # hasher's functions locally; the hashing itself is merkle's, as every other reader's is.
+    leaf_hash, node_hash = merkle.leaf_hash, merkle.node_hash
     stack: list[bytes] = []
     checkpoint_sizes = iter([s for s in sizes if s > 0])
     next_checkpoint = next(checkpoint_sizes, -1)
     pos = 0
     for stored_index, leaf, stored_hash in source.leaves():
         run.entries = pos
-        claimed: int | None = None
-        if leaf.startswith(_PREFIX):
-            end = leaf.find(b",", 9)
-            digits = leaf[9:end] if end > 0 else b""
-            if digits.isdigit() and (len(digits) == 1 or digits[0] != 0x30):
-                claimed = int(digits)
+        claimed = claimed_index(leaf)
         if claimed != pos or (stored_index is not None and stored_index != pos):
             bad, reason = _position_problem(pos, claimed, stored_index)
             return run.fail(reason, bad=bad)
-        h = sha256(b"\x00" + leaf).digest()
+        h = leaf_hash(leaf)
         if stored_hash is not None and stored_hash != h:
             return run.fail(f"entry {pos} was altered: it no longer matches its leaf hash", bad=pos)
         if pos in wanted_leaves:
             captured[(0, pos)] = h
         n, level = pos, 0
         while n & 1:
-            h = sha256(b"\x01" + stack.pop() + h).digest()
+            h = node_hash(stack.pop(), h)
             n >>= 1
             level += 1
             if (level, n) in wanted_inner:

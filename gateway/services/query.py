@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from gateway.domain.catalog import Catalog
-from gateway.domain.decision import Decision, parse_decision
+from gateway.domain.decision import Decision, Reason, parse_decision
 from gateway.domain.identifiers import SubjectId
-from gateway.domain.ledger.entry import ItemRelease, SubjectRef, canonical_json, query_record, response_digest
+from gateway.domain.ledger.commitments import SubjectRef, response_digest
+from gateway.domain.ledger.envelope import canonical_json
+from gateway.domain.ledger.records import ItemRelease, Outcome, QueryRecord, RecordedReason, recorded
 from gateway.domain.query import SUBJECT_KEY, QuerySpec, build_policy_input, plan_read
 from gateway.errors import (
     CatalogMismatch,
@@ -36,6 +38,7 @@ from gateway.ports import (
     Receipt,
     SourceRegistry,
 )
+from gateway.services.registration import register
 
 DECISION_ENTRYPOINT = "gateway.query.decision"
 log = logging.getLogger("gateway.query")
@@ -85,7 +88,7 @@ class QueryService:
             catalog_revision=self.catalog.revision,
         )
         try:
-            draft.subjects = [SubjectRef(str(s.id_type), str(s.kind), self.commit(s)) for s in spec.subjects]
+            draft.subjects = [SubjectRef.of(s, self.commit(s)) for s in spec.subjects]
             decision = self._decide(draft, now)
         except PolicyDenied:
             raise
@@ -107,8 +110,8 @@ class QueryService:
                 "results": results,
             }
             record = draft.record(
-                decision="allow",
-                reasons=[r.as_dict() for r in decision.reasons],
+                "allow",
+                recorded(decision.reasons),
                 releases=releases,
                 digest=response_digest(canonical_json(body)),
             )
@@ -134,19 +137,19 @@ class QueryService:
                 raise GrantsNotConfigured("grants are not configured on this gateway")
             grant = self.grants.grant_for_query(spec.grant_id, draft.caller.department)
             if grant is None:
-                reason = {
-                    "code": "grant_not_found",
-                    "message": "no authorization grant with this id is registered for this department",
-                    "clause": "(14)",
-                    "field": "grant_id",
-                }
-                receipt = self._register(draft.record(decision="deny", reasons=[reason]))
-                raise PolicyDenied(
-                    reason["message"],
-                    reason_code="grant_not_found",
-                    clause="(14)",
+                reason = Reason(
+                    "grant_not_found",
+                    "no authorization grant with this id is registered for this department",
+                    "(14)",
                     field="grant_id",
-                    reasons=[reason],
+                )
+                receipt = self._register(draft.record("deny", recorded([reason])))
+                raise PolicyDenied(
+                    reason.message,
+                    reason_code=reason.code,
+                    clause=reason.clause,
+                    field=reason.field,
+                    reasons=[reason.as_dict()],
                     receipt=receipt.as_dict(),
                 )
         policy_input = build_policy_input(
@@ -163,7 +166,7 @@ class QueryService:
         )
         if not decision.allow:
             reasons = [r.as_dict() for r in decision.reasons]
-            receipt = self._register(draft.record(decision="deny", reasons=reasons))
+            receipt = self._register(draft.record("deny", recorded(decision.reasons)))
             first = decision.reasons[0]
             raise PolicyDenied(
                 first.message,
@@ -206,15 +209,10 @@ class QueryService:
             releases.append(ItemRelease(item_id, item_decision.fields, len(rows)))
         return results, releases
 
-    def _register(self, entry: Mapping[str, JSON]) -> Receipt:
-        try:
-            return self.ledger.append(entry)
-        except LedgerError:
-            log.error("ledger append failed", extra={"kind": entry.get("kind")})
-            raise
-        except Exception as exc:
-            log.error("ledger append failed", extra={"error_type": type(exc).__name__})
-            raise LedgerError("the query could not be registered; nothing was returned") from exc
+    def _register(self, record: QueryRecord) -> Receipt:
+        return register(
+            self.ledger, record, log=log, failure="the query could not be registered; nothing was returned"
+        )
 
     def _register_failure(self, draft: _Draft, exc: BaseException) -> None:
         if isinstance(exc, LedgerError):
@@ -224,7 +222,7 @@ class QueryService:
         else:
             code = "internal_error"
             log.error("unexpected failure on the query path", extra={"error_type": type(exc).__name__})
-        self._register(draft.record(decision="error", reasons=[{"code": code, "clause": "(13)"}]))
+        self._register(draft.record("error", (RecordedReason(code, "(13)"),)))
 
 
 @dataclass(slots=True)
@@ -240,34 +238,32 @@ class _Draft:
 
     def record(
         self,
+        decision: Outcome,
+        reasons: tuple[RecordedReason, ...],
         *,
-        decision: str,
-        reasons: list[dict[str, str]],
         releases: list[ItemRelease] | None = None,
         digest: str | None = None,
-    ) -> dict[str, JSON]:
+    ) -> QueryRecord:
         """The ledger record: on a refusal or failure every requested item is listed with no rows."""
         spec = self.spec
         items = releases if releases is not None else [ItemRelease(it.item_id, (), 0) for it in spec.items]
-        record = query_record(
+        return QueryRecord(
             request_id=self.request_id,
             client_id=self.caller.client_id,
             department=self.caller.department,
             purpose=spec.purpose,
             legal_basis=spec.legal_basis,
+            measure=spec.measure,
             grant_id=spec.grant_id,
-            subjects=self.subjects,
-            items=items,
-            allow=decision == "allow",
+            subjects=tuple(self.subjects),
+            subject_count=len(spec.subjects),
+            items=tuple(items),
+            decision=decision,
             reasons=reasons,
             policy_revision=self.policy_revision,
             catalog_revision=self.catalog_revision,
             response_digest=digest,
         )
-        record["decision"] = decision  # "allow", "deny" or "error"
-        record["measure"] = spec.measure
-        record["subject_count"] = len(spec.subjects)
-        return record
 
 
 def _reason_field(item: str | None, field: str | None, spec: QuerySpec) -> str | None:

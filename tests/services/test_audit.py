@@ -6,6 +6,7 @@ import base64
 import csv
 import io
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,8 @@ import pytest
 from gateway.adapters.crypto.ed25519 import ed25519_verify
 from gateway.adapters.key_files import FileKeyStore
 from gateway.adapters.sql.ledger import SqlLedger
-from gateway.domain.ledger.entry import EntryFilter, subject_commitment
+from gateway.domain.ledger.commitments import subject_commitment
+from gateway.domain.ledger.terms import EntryFilter
 from gateway.domain.transparency.checkpoint import open_checkpoint
 from gateway.errors import InvalidIdentifier, InvalidRequest, LedgerError, NotFound
 from gateway.ports import Actor
@@ -119,11 +121,9 @@ def test_checkpoint_is_signed_on_demand_only_when_the_log_grew(
 
 
 def test_csv_export_is_flat_filtered_and_formula_safe(service: AuditService, ledger: SqlLedger) -> None:
-    record = {
-        **sample_record(50, b"k" * 32),
-        "legal_basis": '=HYPERLINK("http://x")',
-        "department": "tax_bureau",
-    }
+    record = replace(
+        sample_record(50, b"k" * 32), legal_basis='=HYPERLINK("http://x")', department="tax_bureau"
+    )
     ledger.append(record)
     text = "".join(service.export_csv(EntryFilter(department="tax_bureau")))
     rows = list(csv.reader(io.StringIO(text)))

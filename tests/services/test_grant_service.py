@@ -19,7 +19,7 @@ from gateway.adapters.key_files import FileKeyStore
 from gateway.adapters.policy.regorus import RegorusEngine
 from gateway.domain.grants import ConsentEvidence, GrantTerms, RevokeReason
 from gateway.domain.identifiers import SubjectId, parse_subject
-from gateway.domain.ledger.entry import subject_commitment
+from gateway.domain.ledger.commitments import subject_commitment
 from gateway.domain.query import ItemRequest, QuerySpec, build_policy_input
 from gateway.errors import Conflict, GrantRefused, InvalidRequest, LedgerError, NotFound, PolicyEngineError
 from gateway.ports import Actor

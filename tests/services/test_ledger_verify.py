@@ -23,7 +23,7 @@ from gateway.adapters.sql.ledger_source import SqlLedgerSource, open_ledger_sour
 from gateway.adapters.sql.schema import ledger_checkpoints, ledger_entries, ledger_head
 from gateway.cli.ledger_verify import run_verify_cli
 from gateway.cli.main import main as cli_main
-from gateway.domain.ledger.entry import envelope_bytes
+from gateway.domain.ledger.envelope import envelope_bytes
 from gateway.domain.transparency import merkle
 from gateway.domain.transparency.checkpoint import Checkpoint, sign_checkpoint
 from gateway.services.audit import build_audit_service

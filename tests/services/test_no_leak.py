@@ -37,7 +37,7 @@ from gateway.domain.catalog import Catalog, FieldClass, FieldSpec, Operator
 from gateway.domain.decision import ItemDecision, Obligation
 from gateway.domain.desensitize.text_scan import FastScanner
 from gateway.domain.identifiers import SubjectId, is_valid_resident_id, is_valid_uscc, parse_subject
-from gateway.domain.ledger.entry import subject_commitment
+from gateway.domain.ledger.commitments import subject_commitment
 from gateway.domain.query import ItemRequest, QuerySpec
 from gateway.errors import PolicyDenied
 from gateway.ports import JSON, Actor

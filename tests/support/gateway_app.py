@@ -21,7 +21,7 @@ from gateway.adapters.sql.ledger_source import open_ledger_source
 from gateway.adapters.tokens import TokenIssuer
 from gateway.bootstrap import create_gateway_app
 from gateway.demo.data import DemoManifest, demo_manifest, write_demo_sqlite
-from gateway.domain.ledger.entry import decode_envelope
+from gateway.domain.ledger.envelope import decode_envelope
 from gateway.settings import Settings, load_settings
 from tests.conftest import FixedClock
 from tests.support.http_server import serve_app

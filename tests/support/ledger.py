@@ -5,8 +5,9 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 
@@ -16,7 +17,8 @@ from gateway.adapters.sql import migrate
 from gateway.adapters.sql.engine import make_engine
 from gateway.adapters.sql.ledger import SqlLedger
 from gateway.domain.identifiers import resident_id_check_char, uscc_check_char
-from gateway.domain.ledger.entry import ItemRelease, SubjectRef, query_record, subject_commitment
+from gateway.domain.ledger.commitments import SubjectRef, subject_commitment
+from gateway.domain.ledger.records import ItemRelease, LedgerRecord, QueryRecord, RecordedReason
 from gateway.ports import Clock
 
 ORIGIN = "ledger.credit-gateway.test/log"
@@ -37,27 +39,40 @@ def uscc(n: int) -> str:
     return first17 + uscc_check_char(first17)
 
 
-def sample_record(i: int, secret: bytes, *, subject: str | None = None) -> dict[str, Any]:
+def sample_record(i: int, secret: bytes, *, subject: str | None = None) -> QueryRecord:
     """A realistic query record, varying department, purpose, items and decision with ``i``."""
     value = subject or resident_id(i % 7)
     ref = SubjectRef("resident_id", "natural_person", subject_commitment(secret, "resident_id", value))
     allow = i % 5 != 4
     item = ITEMS[i % 3]
-    return query_record(
+    return QueryRecord(
         request_id=f"req-{i}",
         client_id=f"client-{i % 4}",
         department=DEPARTMENTS[i % 3],
         purpose=PURPOSES[i % 2],
         legal_basis="《社会信用体系建设法》第十二条",
+        measure=None,
         grant_id=f"grant-{i}" if allow else None,
-        subjects=[ref],
-        items=[ItemRelease(item, ("name", "case_no"), (i % 3) + 1 if allow else 0)],
-        allow=allow,
-        reasons=[] if allow else [{"code": "purpose_not_allowed", "clause": "(3)", "item": item}],
+        subjects=(ref,),
+        subject_count=1,
+        items=(ItemRelease(item, ("name", "case_no"), (i % 3) + 1 if allow else 0),),
+        decision="allow" if allow else "deny",
+        reasons=() if allow else (RecordedReason("purpose_not_allowed", "(3)", item),),
         policy_revision="sha256:" + "a" * 64,
         catalog_revision="national@2026-11-01",
         response_digest=("sha256:" + "b" * 64) if allow else None,
     )
+
+
+@dataclass(frozen=True)
+class RawRecord(LedgerRecord):
+    """A record given as a bare dict: what no record kind writes, to prove the store refuses it."""
+
+    kind: ClassVar[str] = "raw"
+    fields: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.fields
 
 
 def public_keys(keystore: FileKeyStore) -> list[bytes]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -63,7 +64,7 @@ def create_app() -> FastAPI:
 
     @app.post("/query")
     def query(body: QueryRequest) -> dict[str, Any]:
-        record = {**sample_record(body.n, secret), "request_id": f"load-{body.n}"}
+        record = replace(sample_record(body.n, secret), request_id=f"load-{body.n}")
         receipt = app.state.ledger.append(record)  # LedgerError -> 503, nothing else is sent
         return {**receipt.as_dict(), "pid": os.getpid()}
 

@@ -1,7 +1,7 @@
 """The catalog files under ``<policies>/catalog/<name>/data.yaml``: reading, checking, building.
 
-The same files are OPA data (``data.catalog.<name>``), so they are read strictly: plain YAML with
-string keys, no duplicate keys (PyYAML would silently keep the last one, OPA refuses the file).
+The same files are OPA data (``data.catalog.<name>``), so they are read by OPA's rules, with the
+one YAML loader the policy engine reads them with (``gateway.adapters.yaml_files``).
 """
 
 from __future__ import annotations
@@ -11,28 +11,12 @@ from typing import Any
 
 import yaml
 
+from gateway.adapters.yaml_files import load_yaml
 from gateway.domain.catalog import Catalog, build_catalog
 from gateway.domain.catalog_check import CatalogProblem, Sources, catalog_file, check_catalog
 from gateway.errors import ConfigurationError
 
 CATALOG_GLOB = "catalog/*/data.yaml"
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate mapping keys."""
-
-
-def _mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-        seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
 
 
 def read_catalog_documents(policies_dir: Path) -> tuple[dict[str, dict[str, Any]], list[CatalogProblem]]:
@@ -42,7 +26,7 @@ def read_catalog_documents(policies_dir: Path) -> tuple[dict[str, dict[str, Any]
     for path in sorted(Path(policies_dir).glob(CATALOG_GLOB)):
         name = path.parent.name
         try:
-            document = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+            document = load_yaml(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f"line {mark.line + 1}" if mark is not None else ""

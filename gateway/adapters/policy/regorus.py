@@ -30,6 +30,7 @@ from typing import Any
 import regorus
 import yaml
 
+from gateway.adapters.yaml_files import load_yaml
 from gateway.errors import ConfigurationError, PolicyEngineError
 from gateway.ports import JSON
 
@@ -44,33 +45,6 @@ def engine_error_text(exc: BaseException) -> str:
     """The useful part of a regorus error: its message, without the Rust stack backtrace."""
     text = str(exc).split("Stack backtrace:", 1)[0].strip()
     return text[:_MAX_ERROR] or type(exc).__name__
-
-
-class _DataLoader(yaml.SafeLoader):
-    """YAML as OPA reads it: no timestamp type (dates stay strings) and no duplicate keys."""
-
-
-_DataLoader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
-def _strict_mapping(loader: _DataLoader, node: yaml.MappingNode) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if not isinstance(key, str):
-            raise yaml.constructor.ConstructorError(
-                None, None, f"mapping keys must be strings, not {type(key).__name__}", key_node.start_mark
-            )
-        if key in result:
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-        result[key] = loader.construct_object(value_node, deep=True)
-    return result
-
-
-_DataLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _strict_mapping)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +81,7 @@ def _parse_data(rel: str, raw: bytes) -> Any:
     text = raw.decode("utf-8")
     if rel.endswith(".json"):
         return json.loads(text)
-    return yaml.load(text, Loader=_DataLoader)  # noqa: S506 - a SafeLoader subclass
+    return load_yaml(text)
 
 
 def _place(data: dict[str, Any], rel: str, document: Any) -> None:

@@ -12,11 +12,13 @@ from __future__ import annotations
 import collections
 import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 
-from gateway.domain.ledger.entry import EntryTerms, canonical_record, entry_terms
+from gateway.domain.ledger.envelope import canonical_record
+from gateway.domain.ledger.records import LedgerRecord
+from gateway.domain.ledger.terms import EntryTerms, entry_terms
 from gateway.errors import InvalidRequest, LedgerError
-from gateway.ports import JSON, Receipt
+from gateway.ports import Receipt
 
 log = logging.getLogger("gateway.ledger")
 
@@ -26,7 +28,7 @@ class Pending:
 
     __slots__ = ("_done", "entry", "error", "receipt", "record", "terms")
 
-    def __init__(self, entry: Mapping[str, JSON]) -> None:
+    def __init__(self, entry: LedgerRecord) -> None:
         self.entry = entry
         self.record = b""
         self.terms: EntryTerms | None = None
@@ -38,8 +40,9 @@ class Pending:
     def prepare(self) -> None:
         """Canonicalize and index the entry; raise LedgerError when it cannot be registered."""
         try:
-            self.record = canonical_record(self.entry)
-            self.terms = entry_terms(self.entry)
+            fields = self.entry.as_dict()
+            self.record = canonical_record(fields)
+            self.terms = entry_terms(fields)
         except InvalidRequest as exc:
             raise LedgerError(f"ledger entry refused: {exc.detail}") from exc
 
@@ -81,7 +84,7 @@ class GroupCommitter:
         self._thread: threading.Thread | None = None
         self._closed = False
 
-    def submit(self, entry: Mapping[str, JSON]) -> Receipt:
+    def submit(self, entry: LedgerRecord) -> Receipt:
         """Queue ``entry`` and wait for its receipt (LedgerError on failure)."""
         # The committer thread encodes the entry: callers only wait, so it is not starved of the GIL
         # every time it hands it over for a database call.

@@ -37,7 +37,7 @@ earlier time, whatever the clocks of several writers say).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -66,7 +66,9 @@ from gateway.adapters.sql.schema import (
     ledger_nodes,
     ledger_terms,
 )
-from gateway.domain.ledger.entry import EntryTerms, envelope_bytes, format_time
+from gateway.domain.ledger.envelope import envelope_bytes, format_time
+from gateway.domain.ledger.records import LedgerRecord
+from gateway.domain.ledger.terms import EntryTerms
 from gateway.domain.transparency import merkle
 from gateway.domain.transparency.checkpoint import (
     Checkpoint,
@@ -76,7 +78,7 @@ from gateway.domain.transparency.checkpoint import (
     verifier_key,
 )
 from gateway.errors import ConfigurationError, GatewayError, LedgerError
-from gateway.ports import JSON, Clock, KeyStore, Receipt
+from gateway.ports import Clock, KeyStore, Receipt
 
 log = logging.getLogger("gateway.ledger")
 
@@ -308,11 +310,11 @@ class SqlLedger(SqlLedgerReader):
 
     # --- appends (the Ledger port) ---
 
-    def append(self, entry: Mapping[str, JSON]) -> Receipt:
+    def append(self, entry: LedgerRecord) -> Receipt:
         """Durably append one entry; return once its batch is committed. Raise LedgerError on failure."""
         return self._committer.submit(entry)
 
-    def append_many(self, entries: Sequence[Mapping[str, JSON]]) -> list[Receipt]:
+    def append_many(self, entries: Sequence[LedgerRecord]) -> list[Receipt]:
         """Append several entries in one transaction (all or none), bypassing the group-commit queue.
 
         For imports and bulk registration; request handlers use ``append``.

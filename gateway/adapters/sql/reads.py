@@ -24,7 +24,8 @@ from gateway.adapters.sql.schema import (
     ledger_nodes,
     ledger_terms,
 )
-from gateway.domain.ledger.entry import EntryFilter, StoredEntry
+from gateway.domain.ledger.envelope import StoredEntry
+from gateway.domain.ledger.terms import EntryFilter
 from gateway.domain.transparency import merkle
 from gateway.domain.transparency.checkpoint import Checkpoint, SignedCheckpoint
 from gateway.errors import InvalidRequest, LedgerError

@@ -17,7 +17,7 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.api.deps import Principal, require_scope
-from gateway.domain.ledger.entry import EntryFilter
+from gateway.domain.ledger.terms import EntryFilter
 from gateway.errors import InvalidRequest
 from gateway.ports import Actor
 from gateway.services.audit import AuditService

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.api.deps import Principal, require_scope
 from gateway.domain.identifiers import parse_subject
-from gateway.domain.ledger.entry import contains_identifier
+from gateway.domain.ledger.guard import contains_identifier
 from gateway.domain.query import ItemRequest, QuerySpec
 from gateway.errors import InvalidRequest
 from gateway.ports import Actor

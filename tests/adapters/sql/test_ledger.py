@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,10 @@ from gateway.adapters.crypto.ed25519 import ed25519_verify
 from gateway.adapters.key_files import FileKeyStore
 from gateway.adapters.sql.ledger import SqlLedger
 from gateway.adapters.sql.ledger_source import SqlLedgerSource
-from gateway.domain.ledger.entry import EntryFilter, decode_envelope, subject_commitment
+from gateway.domain.ledger.commitments import subject_commitment
+from gateway.domain.ledger.envelope import decode_envelope
+from gateway.domain.ledger.records import ReviewRecord
+from gateway.domain.ledger.terms import EntryFilter
 from gateway.domain.transparency import merkle
 from gateway.domain.transparency.checkpoint import open_checkpoint
 from gateway.errors import InvalidRequest, LedgerError
@@ -38,6 +42,7 @@ from tests.conftest import FixedClock
 from tests.support import rfc9162
 from tests.support.ledger import (
     ORIGIN,
+    RawRecord,
     ledger_target,
     migrate_database,
     open_ledger,
@@ -83,7 +88,7 @@ def test_append_stores_the_envelope_and_returns_its_receipt(
         assert stored.leaf.startswith(b'{"index":3,"logged_at":"2026-11-22T08:00:00.000000Z","record":{')
         assert merkle.leaf_hash(stored.leaf).hex() == receipts[3].leaf_hash
         envelope = decode_envelope(stored.leaf)
-        assert envelope.record == sample_record(3, secret)
+        assert envelope.record == sample_record(3, secret).as_dict()
         # The leaf bytes are canonical JSON of the whole envelope.
         canonical = json.dumps(
             json.loads(stored.leaf), sort_keys=True, separators=(",", ":"), ensure_ascii=False
@@ -283,7 +288,7 @@ def test_filters_and_pages(
             return [e.index for e in ledger.entries(EntryFilter(limit=1000, **kw))]
 
         assert indexes(department="tax_bureau") == [
-            i for i, r in enumerate(records) if r["department"] == "tax_bureau"
+            i for i, r in enumerate(records) if r.department == "tax_bureau"
         ]
         assert indexes(client_id="client-1") == [i for i in range(30) if i % 4 == 1]
         assert indexes(purpose="public_procurement") == [i for i in range(30) if i % 2 == 1]
@@ -303,19 +308,18 @@ def test_filters_and_pages(
         assert [e.index for e in page1 + page2] == [29, 28, 27, 26, 25, 24, 23, 22]
         assert [e.index for e in ledger.iter_entries(EntryFilter(department="court"), up_to=10)] == [2, 5, 8]
 
-        review = {
-            "kind": "review",
-            "target_index": 4,
-            "target_leaf_hash": "00",
-            "status": "flagged",
-            "comment": "",
-            "client_id": "auditor",
-            "department": "audit_office",
-        }
+        review = ReviewRecord(
+            target_index=4,
+            target_leaf_hash="00",
+            status="flagged",
+            comment="",
+            client_id="auditor",
+            department="audit_office",
+        )
         ledger.append(review)
-        ledger.append({**review, "target_index": 6, "status": "reviewed"})
-        ledger.append({**review, "target_index": 6, "status": "flagged"})
-        ledger.append({**review, "target_index": 4, "status": "reviewed"})
+        ledger.append(replace(review, target_index=6, status="reviewed"))
+        ledger.append(replace(review, target_index=6, status="flagged"))
+        ledger.append(replace(review, target_index=4, status="reviewed"))
         assert indexes(review="flagged") == [6]
         assert indexes(review="reviewed") == [4]
         unreviewed = indexes(review="unreviewed")
@@ -340,7 +344,7 @@ def test_bad_records_fail_closed(
         record = {"kind": "query", "note": f"subject {resident_id(11)} looked up"}
     with open_ledger(f"sqlite:///{tmp_path / 'l.db'}", keystore, clock) as ledger:
         with pytest.raises(LedgerError):
-            ledger.append(record)
+            ledger.append(RawRecord(record))
         assert ledger.entry(0) is None
 
 

@@ -25,7 +25,8 @@ from gateway.adapters.sql.engine import make_engine
 from gateway.adapters.sql.ledger import SqlLedger
 from gateway.adapters.sql.schema import ledger_checkpoints, ledger_entries, ledger_head, ledger_nodes
 from gateway.cli.main import main as cli_main
-from gateway.domain.ledger.entry import canonical_record, decode_envelope, envelope_bytes, format_time
+from gateway.domain.ledger.envelope import canonical_record, decode_envelope, envelope_bytes, format_time
+from gateway.domain.ledger.records import LedgerRecord
 from gateway.domain.transparency import merkle
 from gateway.domain.transparency.checkpoint import Checkpoint, sign_checkpoint
 from gateway.errors import ConfigurationError, LedgerError
@@ -56,12 +57,12 @@ def write_directly(url: str, schema: str | None, change: Any) -> None:
         engine.dispose()
 
 
-def forge_tail(conn: sa.Connection, record: dict[str, Any], logged_at: str, note: str) -> None:
+def forge_tail(conn: sa.Connection, record: LedgerRecord, logged_at: str, note: str) -> None:
     """Append ``record`` and recompute the head and nodes exactly as the ledger does."""
     head = conn.execute(sa.select(ledger_head)).one()
     frontier = merkle.Frontier.from_bytes(int(head.size), bytes(head.frontier))
     index = frontier.size
-    leaf = envelope_bytes(index, logged_at, canonical_record(record))
+    leaf = envelope_bytes(index, logged_at, canonical_record(record.as_dict()))
     digest = merkle.leaf_hash(leaf)
     for level, position, node in frontier.append(digest):
         conn.execute(ledger_nodes.insert().values(level=level, position=position, hash=node))
