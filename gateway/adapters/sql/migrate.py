@@ -106,7 +106,7 @@ def upgrade(engine: Engine, revision: str | None = None) -> Upgrade:
                 conn.exec_driver_sql(f"SET LOCAL search_path TO {prep.quote_schema(schema)}")
         before = _revision(conn, schema)
         if before == BASELINE and not sa.inspect(conn).has_table(VERSION_TABLE, schema=schema):
-            log.info("stamping a database created before migrations", extra={"revision": BASELINE})
+            log.debug("stamping a database created before migrations", extra={"revision": BASELINE})
             command.stamp(_config(conn), BASELINE)
         if before != target:
             command.upgrade(_config(conn), target)
@@ -114,7 +114,7 @@ def upgrade(engine: Engine, revision: str | None = None) -> Upgrade:
     if after != target:  # pragma: no cover - alembic raised otherwise
         raise LedgerError(f"the gateway database did not reach schema revision {target}")
     if before != after:
-        log.info("gateway database migrated", extra={"from_revision": before, "to_revision": after})
+        log.debug("gateway database migrated", extra={"from_revision": before, "to_revision": after})
     return Upgrade(before, after)
 
 
