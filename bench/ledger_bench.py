@@ -35,15 +35,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from gateway.adapters.crypto.ed25519 import Ed25519Signer, ed25519_public_key, ed25519_verify
+from gateway.adapters.export_files import ExportFileSource
 from gateway.adapters.key_files import FileKeyStore
-from gateway.adapters.sql.ledger import (
-    Ed25519Signer,
-    ExportFileSource,
-    SqlLedger,
-    SqlLedgerSource,
-    ed25519_public_key,
-    ed25519_verify,
-)
+from gateway.adapters.sql import migrate
+from gateway.adapters.sql.engine import make_engine
+from gateway.adapters.sql.ledger import SqlLedger
+from gateway.adapters.sql.ledger_source import SqlLedgerSource
 from gateway.domain.ledger.commitments import SubjectRef, subject_commitment
 from gateway.domain.ledger.envelope import canonical_record, envelope_bytes, format_time
 from gateway.domain.ledger.export import export_checkpoint_line, export_header_line
@@ -94,6 +92,15 @@ def keys(directory: Path) -> FileKeyStore:
     return store
 
 
+def migrated(url: str, schema: str | None) -> None:
+    """Create the gateway schema, as `gateway db upgrade` does."""
+    engine = make_engine(url, schema=schema)
+    try:
+        migrate.upgrade(engine)
+    finally:
+        engine.dispose()
+
+
 # --- appends ---
 
 
@@ -109,6 +116,7 @@ def bench_appends(backend: str, entries: int, clients: int, directory: Path) -> 
         engine = sa.create_engine(url)
         with engine.begin() as conn:
             conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    migrated(url, schema)
     ledger = SqlLedger(url, store, ORIGIN, SystemClock(), schema=schema)
     records = [record(i, secret) for i in range(entries)]
     ledger.append(records[0])  # warm up: connections, committer thread
@@ -194,6 +202,7 @@ def build_sqlite(path: Path, entries: int, store: FileKeyStore) -> str:
     """A SQLite ledger of ``entries`` entries written through SqlLedger.append_many."""
     url = f"sqlite:///{path}"
     secret = store.secret("commitment")
+    migrated(url, None)
     ledger = SqlLedger(url, store, ORIGIN, SystemClock(), checkpoint_every=1000, max_batch=5000)
     with progress() as bar:
         task = bar.add_task("building the database", total=entries)

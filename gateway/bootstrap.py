@@ -19,7 +19,9 @@ from gateway.adapters.oauth_server import OAuthServer
 from gateway.adapters.policy.catalog_files import load_catalog
 from gateway.adapters.policy.pool import PooledPolicyEngine
 from gateway.adapters.presidio import PresidioScanner
+from gateway.adapters.sql import migrate
 from gateway.adapters.sql.console_sessions import SqlConsoleSessions
+from gateway.adapters.sql.engine import make_engine
 from gateway.adapters.sql.grants import SqlGrantStore
 from gateway.adapters.sql.ledger import SqlLedger
 from gateway.adapters.sql.sources import SqlSourceRegistry
@@ -146,10 +148,14 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
         closers.append(engine.close)
     sources = SqlSourceRegistry(settings.sources)
     closers.append(sources.close)
-    ledger = SqlLedger(settings.ledger_url, keystore, origin=settings.ledger_origin, clock=clock)
+    database = make_engine(settings.ledger_url)
+    closers.append(database.dispose)
+    migrate.prepare_for_serving(database)
+    ledger = SqlLedger(
+        settings.ledger_url, keystore, origin=settings.ledger_origin, clock=clock, engine=database
+    )
     closers.append(ledger.close)
-    grant_store = SqlGrantStore(settings.ledger_url)
-    closers.append(grant_store.close)
+    grant_store = SqlGrantStore(settings.ledger_url, engine=database)
     grants = GrantService(store=grant_store, engine=engine, ledger=ledger, keystore=keystore, clock=clock)
     # Both scanners use the same recognizer rules and find the same entities (asserted in
     # bench/desensitize_bench.py); the fast one skips Presidio's per-call overhead on the hot path.
@@ -195,7 +201,8 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
     checks: dict[str, Callable[[], bool]] = {
         # An empty query must come back as a well-formed refusal: the engine loads and answers.
         "policy_engine": lambda: isinstance(engine.evaluate(DECISION_ENTRYPOINT, {}), dict),
-        "ledger": lambda: ledger.head() is not None,
+        # False when the head holds entries no signed checkpoint covers (written without the key).
+        "ledger": ledger.covered,
     }
     # Console users sit beside the clients file; sessions share the ledger's database with every worker.
     console_sessions = SqlConsoleSessions(settings.ledger_url)

@@ -32,12 +32,9 @@ def run_verify_cli(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from gateway.adapters.sql.ledger import (
-        ExportFileSource,
-        SqlLedgerSource,
-        ed25519_public_key,
-        ed25519_verify,
-    )
+    from gateway.adapters.crypto.ed25519 import ed25519_public_key, ed25519_verify
+    from gateway.adapters.export_files import ExportFileSource
+    from gateway.adapters.sql.ledger_source import SqlLedgerSource
     from gateway.errors import GatewayError
 
     err = Console(stderr=True)

@@ -35,8 +35,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _serve(config_file: Path, host: str, port: int, workers: int | None) -> int:
+    from gateway.cli.db import check_db_for_serving
     from gateway.cli.serve import serve_gateway
 
+    # Once, before any worker starts: a refused database is one line here, not a traceback per worker.
+    check_db_for_serving(config_file)
     return serve_gateway(config_file, host, port, workers)
 
 
@@ -108,6 +111,12 @@ def cmd_ledger_verify(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         extra_checkpoints=[Path(p) for p in args.checkpoint],
     )
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from gateway.cli.db import run_db_upgrade
+
+    return run_db_upgrade(Path(args.config))
 
 
 def cmd_clients_hash(args: argparse.Namespace) -> int:
@@ -196,6 +205,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verify.add_argument("--quiet", action="store_true")
     verify.set_defaults(func=cmd_ledger_verify)
+
+    db = sub.add_parser("db", help="gateway database tools").add_subparsers(dest="db_cmd", required=True)
+    upgrade = db.add_parser(
+        "upgrade", help="create or migrate the ledger and grant schema to the newest revision"
+    )
+    upgrade.add_argument("--config", required=True, help="YAML settings file (its ledger_url is migrated)")
+    upgrade.set_defaults(func=cmd_db_upgrade)
 
     clients = sub.add_parser("clients", help="client tools").add_subparsers(dest="clients_cmd", required=True)
     errors = sub.add_parser("errors", help="print the table of stable error codes")

@@ -86,6 +86,23 @@ def _console_user(directory: Path) -> dict[str, str]:
     return account
 
 
+DEMO_ORIGIN = "demo.credit-gateway.example/ledger"
+
+
+def _demo_origin(config_file: Path) -> str:
+    """The ledger origin of the demo: the one it was prepared with before, whatever the port now.
+
+    The origin names the log in every checkpoint and is fixed when the ledger is created; deriving
+    it from ``--port`` would make the same folder served on another port a different log.
+    """
+    try:
+        previous = yaml.safe_load(config_file.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return DEMO_ORIGIN
+    origin = previous.get("ledger_origin") if isinstance(previous, dict) else None
+    return origin if isinstance(origin, str) and origin else DEMO_ORIGIN
+
+
 def prepare_demo(directory: Path, policies_dir: Path, *, host: str, port: int) -> Demo:
     """Build demo databases, keys, clients and a settings file under ``directory``."""
     directory = directory.resolve()
@@ -100,7 +117,7 @@ def prepare_demo(directory: Path, policies_dir: Path, *, host: str, port: int) -
         "keys_dir": "keys",
         "clients_file": "clients.yaml",
         "ledger_url": f"sqlite:///{directory / 'ledger.db'}",
-        "ledger_origin": f"{host}:{port}/credit-gateway-demo",
+        "ledger_origin": _demo_origin(directory / "gateway.yaml"),
         "sources": urls,
         "issuer": base_url,
         "audience": "credit-gateway",

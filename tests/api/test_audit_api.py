@@ -15,8 +15,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import FastAPI
 
+from gateway.adapters.crypto.ed25519 import ed25519_verify
+from gateway.adapters.export_files import ExportFileSource
 from gateway.adapters.key_files import FileKeyStore
-from gateway.adapters.sql.ledger import ExportFileSource, SqlLedger, ed25519_verify
+from gateway.adapters.sql.ledger import SqlLedger
 from gateway.adapters.tokens import JwtAuthenticator, TokenIssuer
 from gateway.api import deps
 from gateway.api.problems import install_problem_handlers

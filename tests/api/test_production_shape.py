@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 
 from tests.support.demo_databases import demo_databases
 from tests.support.gateway_app import Deployment, deployment_settings, running_gateway
+from tests.support.ledger import migrate_database
 
 pytestmark = [pytest.mark.postgres, pytest.mark.mariadb]
 
@@ -30,7 +31,9 @@ def ledger_schema_url(postgres_url: str) -> Iterator[str]:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     try:
         url = make_url(postgres_url).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
+        rendered = url.render_as_string(hide_password=False)
+        migrate_database(rendered)  # production: `gateway db upgrade` runs before the gateway starts
+        yield rendered
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))

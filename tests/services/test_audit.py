@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from gateway.adapters.crypto.ed25519 import ed25519_verify
 from gateway.adapters.key_files import FileKeyStore
-from gateway.adapters.sql.ledger import SqlLedger, ed25519_verify
+from gateway.adapters.sql.ledger import SqlLedger
 from gateway.domain.ledger.commitments import subject_commitment
 from gateway.domain.ledger.terms import EntryFilter
 from gateway.domain.transparency.checkpoint import open_checkpoint

@@ -15,17 +15,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from gateway.adapters.crypto.ed25519 import Ed25519Signer, ed25519_verify
+from gateway.adapters.export_files import ExportFileSource
 from gateway.adapters.key_files import FileKeyStore
-from gateway.adapters.sql.ledger import (
-    ExportFileSource,
-    SqlLedgerSource,
-    ed25519_verify,
-    ledger_checkpoints,
-    ledger_entries,
-    ledger_head,
-    make_engine,
-    open_ledger_source,
-)
+from gateway.adapters.sql.engine import make_engine
+from gateway.adapters.sql.ledger_source import SqlLedgerSource, open_ledger_source
+from gateway.adapters.sql.schema import ledger_checkpoints, ledger_entries, ledger_head
 from gateway.cli.ledger_verify import run_verify_cli
 from gateway.cli.main import main as cli_main
 from gateway.domain.ledger.envelope import envelope_bytes
@@ -269,8 +264,6 @@ def test_a_forged_checkpoint_is_named(log: tuple[str, str | None], keystore: Fil
 
 
 def test_a_fork_signed_by_the_log_is_caught(log: tuple[str, str | None], keystore: FileKeyStore) -> None:
-    from gateway.adapters.sql.ledger import Ed25519Signer
-
     signer = Ed25519Signer(keystore.private_key_pem("ledger"))
     other = sign_checkpoint(
         Checkpoint(ORIGIN, 20, bytes(32)), public_key=signer.public_key, sign=signer.sign, timestamp=1

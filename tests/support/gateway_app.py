@@ -17,7 +17,7 @@ import yaml
 
 from gateway.adapters.client_files import ClientRegistry, new_client
 from gateway.adapters.key_files import FileKeyStore
-from gateway.adapters.sql.ledger import open_ledger_source
+from gateway.adapters.sql.ledger_source import open_ledger_source
 from gateway.adapters.tokens import TokenIssuer
 from gateway.bootstrap import create_gateway_app
 from gateway.demo.data import DemoManifest, demo_manifest, write_demo_sqlite

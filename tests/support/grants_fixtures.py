@@ -25,6 +25,7 @@ from gateway.adapters.policy.regorus import RegorusEngine
 from gateway.adapters.sql.grants import SqlGrantStore
 from gateway.adapters.sql.ledger import SqlLedger
 from gateway.ports import Clock, KeyStore
+from tests.support.ledger import migrate_database
 
 REPO = Path(__file__).resolve().parents[2]
 POLICIES = REPO / "policies"
@@ -226,6 +227,7 @@ def grant_database(
         admin = sa.create_engine(url)
         with admin.begin() as conn:
             conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    migrate_database(url, schema)
     store = SqlGrantStore(url, schema=schema)
     ledger = SqlLedger(url, keystore, LEDGER_ORIGIN, clock, schema=schema)
     db = GrantDatabase(url, schema, store, ledger)

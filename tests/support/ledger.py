@@ -11,8 +11,11 @@ from typing import Any, ClassVar
 
 import sqlalchemy as sa
 
+from gateway.adapters.crypto.ed25519 import ed25519_public_key
 from gateway.adapters.key_files import FileKeyStore
-from gateway.adapters.sql.ledger import SqlLedger, ed25519_public_key
+from gateway.adapters.sql import migrate
+from gateway.adapters.sql.engine import make_engine
+from gateway.adapters.sql.ledger import SqlLedger
 from gateway.domain.identifiers import resident_id_check_char, uscc_check_char
 from gateway.domain.ledger.commitments import SubjectRef, subject_commitment
 from gateway.domain.ledger.records import ItemRelease, LedgerRecord, QueryRecord, RecordedReason
@@ -97,11 +100,21 @@ def pg_schema(postgres_url: str) -> Iterator[str]:
         engine.dispose()
 
 
+def migrate_database(url: str, schema: str | None = None) -> None:
+    """Create (or migrate) the gateway schema, as `gateway db upgrade` does."""
+    engine = make_engine(url, schema=schema)
+    try:
+        migrate.upgrade(engine)
+    finally:
+        engine.dispose()
+
+
 @contextmanager
 def open_ledger(
     url: str, keystore: FileKeyStore, clock: Clock, *, schema: str | None = None, **options: Any
 ) -> Iterator[SqlLedger]:
-    """A SqlLedger that is closed afterwards."""
+    """A SqlLedger on a migrated database, closed afterwards."""
+    migrate_database(url, schema)
     ledger = SqlLedger(url, keystore, ORIGIN, clock, schema=schema, **options)
     try:
         yield ledger

@@ -1,10 +1,7 @@
 """The query ledger on SQLAlchemy: SQLite (WAL) embedded, PostgreSQL in production.
 
-Appends go through one *committer thread* per ``SqlLedger``: callers hand over their record and
-block; the thread takes everything queued (up to ``max_batch``), encodes it (outside the
-transaction), writes it in one transaction and wakes each caller with its receipt only after
-COMMIT returned. One fsync serves a whole batch (group commit), and no caller returns before its
-entry is durable. An entry that cannot be encoded fails alone; a failed write fails its batch.
+Appends go through the group committer (``committer.py``): one transaction and one fsync per
+batch, no caller released before its entry is durable. This module holds what a batch write does.
 
 Serializing writers across threads, worker processes and replicas:
 
@@ -12,41 +9,66 @@ Serializing writers across threads, worker processes and replicas:
   transaction. The head row holds the tree size and frontier, so the next writer waits for the
   lock, then reads the size the previous writer committed: indexes are never reused and the tree
   never forks. The primary key on the index is a second line of defence.
-* SQLite: ``BEGIN IMMEDIATE`` takes the database write lock before the head is read (a deferred
-  BEGIN could read a stale head and fail later); other processes wait in the busy handler.
-  ``journal_mode=WAL`` lets readers (the audit API) run beside the writer. ``synchronous=FULL``:
-  in WAL mode NORMAL only syncs at checkpoints, so a power cut could lose commits whose receipts
-  already left; FULL syncs the WAL on every commit, and group commit pays that once per batch.
+* SQLite: the write connection's ``BEGIN IMMEDIATE`` takes the database write lock before the head
+  is read (see ``engine.py``); other processes wait in the busy handler.
 
 Each entry stores its leaf bytes, its leaf hash and the columns the audit API filters on; every
-completed interior node of the tree is stored too, so inclusion and consistency proofs are
-O(log n) lookups and an append never recomputes the tree. Checkpoints are signed with the
-keystore's Ed25519 ``ledger`` key every ``checkpoint_every`` entries, when ``checkpoint_interval_s``
-has passed since the last one, and on demand (``checkpoint()``).
+completed interior node of the tree is stored too, so an append never recomputes the tree.
+The schema comes from the migrations: the ledger refuses a database that is not migrated to the
+newest revision.
+
+No unsigned tail. The head row carries a checkpoint note, signed with the keystore's Ed25519
+``ledger`` key, of exactly its size and root; every batch replaces it in the batch's own
+transaction, so each committed batch is covered by a signed checkpoint before any of its callers is
+released. Before it writes (or publishes a checkpoint) the ledger checks that the head it is about
+to build on is covered by such a note and that the stored frontier yields that root. Anyone who can
+write the database but not sign can append entries and recompute the head and nodes, but cannot
+produce that note: the ledger then refuses to append (fails closed), logs it, and reports not ready.
+The ledger never signs a head it did not build. The notes published as checkpoints
+(``ledger_checkpoints``) are these head notes, kept every ``checkpoint_every`` entries, when
+``checkpoint_interval_s`` has passed since the last one, and on demand (``checkpoint()``).
+
+Identity. The origin (the checkpoint's log name) is stored in the head row when the ledger is
+created; a ledger opened with another origin refuses to start, naming both. Entry times are taken
+under the write lock and never run backwards against the index (a later index never gets an
+earlier time, whatever the clocks of several writers say).
 """
 
 from __future__ import annotations
 
-import collections
 import logging
-import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, Row
 
-from gateway.domain.ledger.envelope import StoredEntry, canonical_record, envelope_bytes, format_time
-from gateway.domain.ledger.export import parse_export_line
+from gateway.adapters.crypto.ed25519 import Ed25519Signer, ed25519_public_key, ed25519_verify
+from gateway.adapters.sql import migrate
+from gateway.adapters.sql.committer import GroupCommitter, Pending
+from gateway.adapters.sql.engine import (
+    insert_sql,
+    is_sqlite,
+    make_engine,
+    param_marker,
+    qualified_name,
+    row_values,
+    write_connection,
+)
+from gateway.adapters.sql.errors import map_sql_errors
+from gateway.adapters.sql.reads import SqlLedgerReader, micros
+from gateway.adapters.sql.schema import (
+    ledger_checkpoints,
+    ledger_entries,
+    ledger_head,
+    ledger_nodes,
+    ledger_terms,
+)
+from gateway.domain.ledger.envelope import envelope_bytes, format_time
 from gateway.domain.ledger.records import LedgerRecord
-from gateway.domain.ledger.terms import EntryFilter, EntryTerms, entry_terms
+from gateway.domain.ledger.terms import EntryTerms
 from gateway.domain.transparency import merkle
 from gateway.domain.transparency.checkpoint import (
     Checkpoint,
@@ -55,283 +77,51 @@ from gateway.domain.transparency.checkpoint import (
     sign_checkpoint,
     verifier_key,
 )
-from gateway.errors import ConfigurationError, GatewayError, InvalidRequest, KeyUnavailable, LedgerError
+from gateway.errors import ConfigurationError, GatewayError, LedgerError
 from gateway.ports import Clock, KeyStore, Receipt
 
 log = logging.getLogger("gateway.ledger")
 
 LEDGER_KEY = "ledger"
 _HEAD_ID = 1
-_READ_CHUNK = 5000
-_ADVISORY_KEY = 0x6C6564676572  # "ledger": serializes schema creation on PostgreSQL
-
-# --- Ed25519 (the only place the ledger touches `cryptography`) ---
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def ed25519_public_key(pem: bytes) -> bytes:
-    """The raw 32-byte Ed25519 public key of a PEM (SubjectPublicKeyInfo) public key."""
-    try:
-        key = serialization.load_pem_public_key(pem)
-    except ValueError as exc:
-        raise KeyUnavailable("the ledger public key is unreadable") from exc
-    if not isinstance(key, Ed25519PublicKey):
-        raise KeyUnavailable("the ledger key must be Ed25519")
-    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+def stored_origin(conn: Connection) -> str | None:
+    """The origin the ledger was created with; None for a ledger not created yet.
 
-
-def ed25519_verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
-    """Ed25519 verification (RFC 8032) over raw key bytes; never raises on a bad signature."""
-    try:
-        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
-    except (InvalidSignature, ValueError):
-        return False
-    return True
-
-
-class Ed25519Signer:
-    """Signs with a PEM (PKCS#8) Ed25519 private key."""
-
-    def __init__(self, private_pem: bytes) -> None:
-        try:
-            key = serialization.load_pem_private_key(private_pem, password=None)
-        except (ValueError, TypeError) as exc:
-            raise KeyUnavailable("the ledger signing key is unreadable") from exc
-        if not isinstance(key, Ed25519PrivateKey):
-            raise KeyUnavailable("the ledger signing key must be Ed25519")
-        self._key = key
-        self.public_key = key.public_key().public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw
-        )
-
-    def sign(self, message: bytes) -> bytes:
-        """An Ed25519 signature of ``message``."""
-        return self._key.sign(message)
-
-
-# --- schema ---
-
-metadata = sa.MetaData()
-
-ledger_head = sa.Table(
-    "ledger_head",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("size", sa.BigInteger, nullable=False),
-    sa.Column("frontier", sa.LargeBinary, nullable=False),
-    sa.Column("root_hash", sa.LargeBinary, nullable=False),
-    sa.Column("checkpoint_size", sa.BigInteger, nullable=False),
-    sa.Column("checkpoint_at", sa.BigInteger, nullable=False),  # POSIX seconds
-)
-
-ledger_entries = sa.Table(
-    "ledger_entries",
-    metadata,
-    sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),
-    sa.Column("leaf_hash", sa.LargeBinary, nullable=False),
-    sa.Column("logged_at_us", sa.BigInteger, nullable=False),  # microseconds since the epoch, UTC
-    sa.Column("kind", sa.String(32), nullable=False),
-    sa.Column("client_id", sa.String(200)),
-    sa.Column("department", sa.String(200)),
-    sa.Column("purpose", sa.String(200)),
-    sa.Column("decision", sa.String(16)),
-    sa.Column("target_index", sa.BigInteger),
-    sa.Column("review_status", sa.String(16)),
-    sa.Column("entry", sa.Text, nullable=False),  # the exact leaf bytes (canonical JSON, UTF-8)
-    sa.Index("ix_ledger_entries_logged_at", "logged_at_us"),
-    sa.Index("ix_ledger_entries_department", "department", "idx"),
-    sa.Index("ix_ledger_entries_client", "client_id", "idx"),
-    sa.Index("ix_ledger_entries_purpose", "purpose", "idx"),
-    sa.Index("ix_ledger_entries_target", "target_index", "idx"),
-)
-
-ledger_terms = sa.Table(
-    "ledger_terms",
-    metadata,
-    sa.Column("term", sa.String(16), primary_key=True),  # item | reason | subject
-    sa.Column("value", sa.String(200), primary_key=True),
-    sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),
-)
-
-ledger_nodes = sa.Table(
-    "ledger_nodes",
-    metadata,
-    sa.Column("level", sa.SmallInteger, primary_key=True, autoincrement=False),
-    sa.Column("position", sa.BigInteger, primary_key=True, autoincrement=False),
-    sa.Column("hash", sa.LargeBinary, nullable=False),
-)
-
-ledger_checkpoints = sa.Table(
-    "ledger_checkpoints",
-    metadata,
-    sa.Column("size", sa.BigInteger, primary_key=True, autoincrement=False),
-    sa.Column("root_hash", sa.LargeBinary, nullable=False),
-    sa.Column("signed_at", sa.BigInteger, nullable=False),
-    sa.Column("note", sa.Text, nullable=False),
-)
-
-_ENTRY_COLUMNS = (ledger_entries.c.idx, ledger_entries.c.leaf_hash, ledger_entries.c.entry)
-
-
-def _is_sqlite(engine: Engine) -> bool:
-    return engine.dialect.name == "sqlite"
-
-
-def make_engine(
-    url: str, *, schema: str | None = None, pool_size: int = 5, read_only: bool = False
-) -> Engine:
-    """An engine configured for the ledger (SQLite pragmas, explicit BEGIN, schema translation).
-
-    ``read_only`` leaves the database file as it is (no journal-mode switch), for verification.
+    A ledger created before the origin was stored gives the origin of its latest checkpoint.
     """
-    is_sqlite = url.startswith("sqlite")
-    if is_sqlite:
-        engine = sa.create_engine(
-            url,
-            connect_args={"check_same_thread": False, "timeout": 30.0, "isolation_level": None},
+    origin = conn.execute(sa.select(ledger_head.c.origin).where(ledger_head.c.id == _HEAD_ID)).scalar()
+    if origin is not None:
+        return str(origin)
+    note = conn.execute(
+        sa.select(ledger_checkpoints.c.note).order_by(ledger_checkpoints.c.size.desc()).limit(1)
+    ).scalar()
+    return None if note is None else str(note).split("\n", 1)[0]
+
+
+def require_origin(engine: Engine, origin: str) -> None:
+    """Refuse (ConfigurationError) a ledger that was created with another origin than ``origin``."""
+    with map_sql_errors(LedgerError, "the ledger could not read its origin"), engine.connect() as conn:
+        found = stored_origin(conn)
+    if found is not None and found != origin:
+        raise ConfigurationError(
+            f"the ledger was created with origin {found!r} but this gateway is configured with "
+            f"ledger_origin {origin!r}",
+            field="ledger_origin",
+            accepted=repr(found),
         )
 
-        @sa.event.listens_for(engine, "connect")
-        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            if not read_only:
-                cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=FULL")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.close()
 
-        @sa.event.listens_for(engine, "begin")
-        def _begin(conn: Connection) -> None:
-            # pysqlite's own BEGIN is disabled (isolation_level=None); writers take the write lock
-            # up front so the head they read cannot change under them.
-            immediate = conn.get_execution_options().get("ledger_write", False)
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-    else:
-        engine = sa.create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
-    if schema is not None:
-        engine = engine.execution_options(schema_translate_map={None: schema})
-    return engine
+def _terms_rows(index: int, terms: EntryTerms) -> list[tuple[Any, ...]]:
+    rows = [{"term": "item", "value": v} for v in terms.items]
+    rows += [{"term": "reason", "value": v} for v in terms.reasons]
+    rows += [{"term": "subject", "value": v} for v in terms.commitments]
+    return [row_values(ledger_terms, {**row, "idx": index}) for row in rows]
 
 
-def create_schema(engine: Engine) -> None:
-    """Create the ledger tables and the head row if missing; safe to run from several processes."""
-    with engine.connect().execution_options(ledger_write=True) as conn:
-        if not _is_sqlite(engine):
-            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_ADVISORY_KEY)))
-        metadata.create_all(conn, checkfirst=True)
-        values = {
-            "id": _HEAD_ID,
-            "size": 0,
-            "frontier": b"",
-            "root_hash": merkle.EMPTY_ROOT,
-            "checkpoint_size": -1,
-            "checkpoint_at": 0,
-        }
-        dialect_insert = sqlite.insert if _is_sqlite(engine) else postgresql.insert
-        conn.execute(dialect_insert(ledger_head).values(**values).on_conflict_do_nothing())
-        conn.commit()
-
-
-# --- rows and checkpoints ---
-
-
-def _stored(row: Any) -> StoredEntry:
-    return StoredEntry(index=int(row.idx), leaf_hash=bytes(row.leaf_hash), leaf=row.entry.encode())
-
-
-def _signed(row: Any) -> SignedCheckpoint:
-    return SignedCheckpoint(
-        Checkpoint(_origin_of(row.note), int(row.size), bytes(row.root_hash)), int(row.signed_at), row.note
-    )
-
-
-def _origin_of(note: str) -> str:
-    return note.split("\n", 1)[0]
-
-
-def _micros(moment: datetime) -> int:
-    delta = moment.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def _terms_rows(index: int, terms: EntryTerms) -> list[tuple[str, str, int]]:
-    # Column order of ledger_terms.
-    rows = [("item", v, index) for v in terms.items]
-    rows += [("reason", v, index) for v in terms.reasons]
-    rows += [("subject", v, index) for v in terms.commitments]
-    return rows
-
-
-def _table_name(engine: Engine, table: sa.Table, schema: str | None) -> str:
-    prep = engine.dialect.identifier_preparer
-    return (
-        prep.quote(table.name) if schema is None else f"{prep.quote_schema(schema)}.{prep.quote(table.name)}"
-    )
-
-
-def _marker(engine: Engine) -> str:
-    marker = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(engine.dialect.paramstyle)
-    if marker is None:
-        raise ConfigurationError(f"unsupported DBAPI parameter style {engine.dialect.paramstyle}")
-    return marker
-
-
-def _insert_sql(engine: Engine, table: sa.Table, schema: str | None) -> str:
-    """A plain INSERT for DBAPI executemany: the bulk path skips SQLAlchemy's per-row work."""
-    columns = ", ".join(engine.dialect.identifier_preparer.quote(c.name) for c in table.columns)
-    placeholders = ", ".join([_marker(engine)] * len(table.columns))
-    # Names come from our own table definitions, quoted by the dialect; values are bound parameters.
-    return f"INSERT INTO {_table_name(engine, table, schema)} ({columns}) VALUES ({placeholders})"  # noqa: S608
-
-
-class _Pending:
-    """One caller's entry on its way through the committer, and the caller's wait for the outcome."""
-
-    __slots__ = ("_done", "entry", "error", "receipt", "record", "terms")
-
-    def __init__(self, entry: LedgerRecord) -> None:
-        self.entry = entry
-        self.record = b""
-        self.terms: EntryTerms | None = None
-        self.receipt: Receipt | None = None
-        self.error: LedgerError | None = None
-        self._done = threading.Lock()  # held until the outcome is known: the cheapest wake-up there is
-        self._done.acquire()
-
-    def resolve(self, receipt: Receipt | None = None, error: LedgerError | None = None) -> None:
-        """Hand the outcome to the waiting caller."""
-        self.receipt, self.error = receipt, error
-        self._done.release()
-
-    def wait(self, timeout: float) -> Receipt:
-        """The receipt, once committed; LedgerError on failure or when ``timeout`` passes first."""
-        if not self._done.acquire(timeout=timeout):
-            # The entry may still commit later; the caller fails closed and sends nothing.
-            raise LedgerError("the ledger did not confirm the entry in time")
-        if self.error is not None:
-            raise self.error
-        assert self.receipt is not None  # noqa: S101 - resolve() sets one of the two
-        return self.receipt
-
-    def prepare(self) -> None:
-        """Canonicalize and index the entry; raise LedgerError when it cannot be registered."""
-        try:
-            fields = self.entry.as_dict()
-            self.record = canonical_record(fields)
-            self.terms = entry_terms(fields)
-        except InvalidRequest as exc:
-            raise LedgerError(f"ledger entry refused: {exc.detail}") from exc
-
-
-@dataclass(frozen=True, slots=True)
-class TreeHead:
-    """The current tree size and root (not signed; see checkpoints for that)."""
-
-    size: int
-    root_hash: bytes
-
-
-class SqlLedger:
+class SqlLedger(SqlLedgerReader):
     """The Ledger port on SQLite or PostgreSQL, with group commit and signed checkpoints."""
 
     def __init__(
@@ -346,7 +136,6 @@ class SqlLedger:
         checkpoint_interval_s: float = 10.0,
         max_batch: int = 1000,
         append_timeout_s: float = 30.0,
-        create: bool = True,
         engine: Engine | None = None,
     ) -> None:
         if checkpoint_every < 1 or max_batch < 1:
@@ -356,38 +145,154 @@ class SqlLedger:
         self.clock = clock
         self.checkpoint_every = checkpoint_every
         self.checkpoint_interval_s = checkpoint_interval_s
-        self.max_batch = max_batch
-        self.append_timeout_s = append_timeout_s
         self._keystore = keystore
         self._signer = Ed25519Signer(keystore.private_key_pem(LEDGER_KEY))
-        self.engine = engine if engine is not None else make_engine(url, schema=schema)
-        head_table = _table_name(self.engine, ledger_head, schema)
-        mark = _marker(self.engine)
-        lock = "" if _is_sqlite(self.engine) else " FOR UPDATE"
+        super().__init__(engine if engine is not None else make_engine(url, schema=schema))
+        head_table = qualified_name(self.engine, ledger_head)
+        mark = param_marker(self.engine)
+        lock = "" if is_sqlite(self.engine) else " FOR UPDATE"
         # The hot path in plain SQL (no statement compilation per batch); names are our own.
         self._head_select = (
-            f"SELECT size, frontier, checkpoint_size, checkpoint_at FROM {head_table} WHERE id = {mark}{lock}"  # noqa: S608
+            "SELECT size, frontier, root_hash, checkpoint_size, checkpoint_at, signed_note "  # noqa: S608
+            f"FROM {head_table} WHERE id = {mark}{lock}"
         )
         self._head_update = (
-            f"UPDATE {head_table} SET size = {mark}, frontier = {mark}, root_hash = {mark} WHERE id = {mark}"  # noqa: S608
+            f"UPDATE {head_table} SET size = {mark}, frontier = {mark}, root_hash = {mark}, "  # noqa: S608
+            f"signed_note = {mark} WHERE id = {mark}"
         )
+        entries_table = qualified_name(self.engine, ledger_entries)
+        self._time_select = f"SELECT logged_at_us FROM {entries_table} WHERE idx = {mark}"  # noqa: S608
+        self._verify_keys = self.public_keys()
+        self._covered: tuple[str, int, bytes, bytes] | None = None  # the last head this process found covered
         self._insert = {
-            t.name: _insert_sql(self.engine, t, schema) for t in (ledger_entries, ledger_nodes, ledger_terms)
+            t.name: insert_sql(self.engine, t) for t in (ledger_entries, ledger_nodes, ledger_terms)
         }
-        if create:
-            try:
-                create_schema(self.engine)
-            except sa.exc.SQLAlchemyError as exc:
-                raise LedgerError("the ledger schema cannot be created") from exc
-        self._queue: collections.deque[_Pending] = collections.deque()
-        self._cond = threading.Condition()
-        self._thread: threading.Thread | None = None
-        self._closed = False
+        try:
+            migrate.require_current(self.engine)
+            self._create_head()
+            require_origin(self.engine, origin)
+        except GatewayError:
+            self.engine.dispose()
+            raise
         self._dirty = False  # appended since this process last saw a checkpoint
-        if create:
-            # The genesis checkpoint (size 0) starts the clock of the time-based checkpoints; only
-            # the first process to get here signs it.
+        # ``_write`` is looked up on each batch, so an instrumented one (bench/ledger_bench.py) is used.
+        self._committer = GroupCommitter(
+            lambda batch: self._write(batch),
+            max_batch=max_batch,
+            timeout_s=append_timeout_s,
+            idle_s=checkpoint_interval_s,
+            on_idle=self._timed_checkpoint,
+        )
+        # The genesis checkpoint (size 0) starts the clock of the time-based checkpoints; only the
+        # first process to get here publishes it. A head no signed note covers is not published:
+        # the ledger still opens (its reads are evidence), but reports not ready and refuses appends.
+        if self.covered():
             self.checkpoint()
+        else:
+            log.error(
+                "ledger head not covered by a signed checkpoint: entries were written without the "
+                "signing key; appends and checkpoints are refused"
+            )
+
+    @property
+    def max_batch(self) -> int:
+        """The most entries one transaction writes."""
+        return self._committer.max_batch
+
+    @property
+    def append_timeout_s(self) -> float:
+        """How long ``append`` waits for its batch to commit."""
+        return self._committer.timeout_s
+
+    def _create_head(self) -> None:
+        """The head row of an empty tree with its origin and signed note, unless it exists already.
+
+        A head from before revision 0002 gets the origin of its checkpoints (or this one).
+        """
+        genesis = self._sign(0, merkle.EMPTY_ROOT, self.clock.now())
+        values = {
+            "id": _HEAD_ID,
+            "size": 0,
+            "frontier": b"",
+            "root_hash": merkle.EMPTY_ROOT,
+            "checkpoint_size": -1,
+            "checkpoint_at": 0,
+            "origin": self.origin,
+            "signed_note": genesis.note,
+        }
+        dialect_insert = sqlite.insert if is_sqlite(self.engine) else postgresql.insert
+        with (
+            map_sql_errors(LedgerError, "the ledger could not create its head"),
+            write_connection(self.engine) as conn,
+            conn.begin(),
+        ):
+            conn.execute(dialect_insert(ledger_head).values(**values).on_conflict_do_nothing())
+            origin = stored_origin(conn) or self.origin
+            conn.execute(
+                sa.update(ledger_head)
+                .where(ledger_head.c.id == _HEAD_ID, ledger_head.c.origin.is_(None))
+                .values(origin=origin)
+            )
+
+    def _sign(self, size: int, root: bytes, now: datetime) -> SignedCheckpoint:
+        return sign_checkpoint(
+            Checkpoint(self.origin, size, root),
+            public_key=self._signer.public_key,
+            sign=self._signer.sign,
+            timestamp=int(now.timestamp()),
+        )
+
+    # --- no unsigned tail ---
+
+    def _covering_note(self, conn: Connection, head: Row[Any]) -> str | None:
+        if head.signed_note is not None:
+            return str(head.signed_note)
+        # A head from before revision 0002: the checkpoint of exactly its size covers it.
+        note = conn.execute(
+            sa.select(ledger_checkpoints.c.note).where(ledger_checkpoints.c.size == head.size)
+        ).scalar()
+        return None if note is None else str(note)
+
+    def _is_covered(self, conn: Connection, head: Row[Any]) -> bool:
+        """True when a note signed with the ledger key covers the head's size and root, and the
+        stored frontier (what the next entries build on) yields that root."""
+        size, root = int(head.size), bytes(head.root_hash)
+        note = self._covering_note(conn, head)
+        if note is None:
+            return False
+        frontier = bytes(head.frontier)
+        if self._covered == (note, size, root, frontier):
+            return True
+        try:
+            signed = open_checkpoint(
+                note, public_keys=self._verify_keys, verify=ed25519_verify, name=self.origin
+            )
+        except (GatewayError, ValueError):
+            return False
+        if signed.size != size or signed.root_hash != root:
+            return False
+        if merkle.Frontier.from_bytes(size, frontier).root() != root:
+            return False
+        self._covered = (note, size, root, frontier)
+        return True
+
+    def _require_covered(self, conn: Connection, head: Row[Any]) -> None:
+        if self._is_covered(conn, head):
+            return
+        log.error(
+            "ledger head not covered by a signed checkpoint: entries were written without the "
+            "signing key; appends and checkpoints are refused",
+            extra={"tree_size": int(head.size)},
+        )
+        raise LedgerError(
+            "the ledger holds entries that no signed checkpoint covers (written without the signing "
+            "key); it refuses to append or sign on top of them"
+        )
+
+    def covered(self) -> bool:
+        """Readiness: the head is covered by a signed checkpoint, so appends can go on."""
+        with map_sql_errors(LedgerError, "the ledger could not read its head"), self.engine.connect() as conn:
+            return self._is_covered(conn, self._read_head(conn))
 
     # --- keys ---
 
@@ -407,103 +312,73 @@ class SqlLedger:
 
     def append(self, entry: LedgerRecord) -> Receipt:
         """Durably append one entry; return once its batch is committed. Raise LedgerError on failure."""
-        # The committer thread encodes the entry: callers only wait, so it is not starved of the GIL
-        # every time it hands it over for a database call.
-        pending = _Pending(entry)
-        with self._cond:
-            if self._closed:
-                raise LedgerError("the ledger is closed")
-            self._ensure_thread()
-            self._queue.append(pending)
-            self._cond.notify()
-        return pending.wait(self.append_timeout_s)
+        return self._committer.submit(entry)
 
     def append_many(self, entries: Sequence[LedgerRecord]) -> list[Receipt]:
         """Append several entries in one transaction (all or none), bypassing the group-commit queue.
 
         For imports and bulk registration; request handlers use ``append``.
         """
-        pending = [_Pending(e) for e in entries]
+        pending = [Pending(e) for e in entries]
         for p in pending:
             p.prepare()
         if not pending:
             return []
-        try:
-            return self._write(pending)
-        except sa.exc.SQLAlchemyError as exc:
-            raise LedgerError("the ledger could not register the entries") from exc
+        return self._write(pending)
 
-    def _ensure_thread(self) -> None:
-        if self._thread is None or not self._thread.is_alive():
-            self._thread = threading.Thread(target=self._run, name="ledger-committer", daemon=True)
-            self._thread.start()
+    def _write(self, batch: Sequence[Pending]) -> list[Receipt]:
+        with map_sql_errors(LedgerError, "the ledger could not register the entries"):
+            return self._write_batch(batch)
 
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                if not self._queue and not self._closed:
-                    self._cond.wait(timeout=self.checkpoint_interval_s)
-                if self._closed and not self._queue:
-                    return
-                batch = [self._queue.popleft() for _ in range(min(self.max_batch, len(self._queue)))]
-            if batch:
-                self._commit_batch(batch)
-            elif self._dirty:
-                self._timed_checkpoint()
-
-    def _commit_batch(self, pending: list[_Pending]) -> None:
-        batch: list[_Pending] = []
-        for p in pending:
-            try:
-                p.prepare()  # outside the transaction: the write lock is held only for the writes
-            except LedgerError as exc:
-                p.resolve(error=exc)  # this entry alone fails
-            except Exception:  # a malformed mapping must not stop the committer
-                p.resolve(error=LedgerError("the ledger could not encode the entry"))
-            else:
-                batch.append(p)
-        if not batch:
-            return
-        try:
-            receipts = self._write(batch)
-        except Exception as exc:  # every failure fails the whole batch, closed
-            log.error("ledger append failed", extra={"error_type": type(exc).__name__, "batch": len(batch)})
-            error = (
-                exc
-                if isinstance(exc, LedgerError)
-                else LedgerError("the ledger could not register the entry")
-            )
-            for p in batch:
-                p.resolve(error=LedgerError(error.detail))  # one exception object per waiting thread
-            return
-        for p, receipt in zip(batch, receipts, strict=True):
-            p.resolve(receipt)
-
-    def _write(self, batch: Sequence[_Pending]) -> list[Receipt]:
+    def _entry_time(self, conn: Connection, size: int) -> datetime:
+        """Now, or the time of the entry before if a writer's clock is behind it: never backwards."""
         now = self.clock.now()
-        logged_at = format_time(now)
-        logged_us = _micros(now)
-        with self.engine.connect().execution_options(ledger_write=True) as conn:
+        if size == 0:
+            return now
+        last = conn.exec_driver_sql(self._time_select, (size - 1,)).scalar()
+        if last is not None and micros(now) < int(last):
+            return _EPOCH + timedelta(microseconds=int(last))
+        return now
+
+    def _write_batch(self, batch: Sequence[Pending]) -> list[Receipt]:
+        with write_connection(self.engine) as conn:
             head = conn.exec_driver_sql(self._head_select, (_HEAD_ID,)).one_or_none()
             if head is None:
                 raise LedgerError("the ledger head row is missing")
+            self._require_covered(conn, head)
+            # Under the write lock: the next writer's time cannot be taken before this one's.
+            now = self._entry_time(conn, int(head.size))
+            logged_at = format_time(now)
+            logged_us = micros(now)
             frontier = merkle.Frontier.from_bytes(int(head.size), bytes(head.frontier))
             entries: list[tuple[Any, ...]] = []
-            nodes: list[tuple[int, int, bytes]] = []
-            terms: list[tuple[str, str, int]] = []
+            nodes: list[tuple[Any, ...]] = []
+            terms: list[tuple[Any, ...]] = []
             receipts: list[Receipt] = []
             for pending in batch:
                 index = frontier.size
                 leaf = envelope_bytes(index, logged_at, pending.record)
                 digest = merkle.leaf_hash(leaf)
-                nodes.extend(frontier.append(digest))
+                nodes.extend(
+                    row_values(ledger_nodes, {"level": level, "position": position, "hash": node})
+                    for level, position, node in frontier.append(digest)
+                )
                 t = pending.terms
                 assert t is not None  # noqa: S101 - prepared before the write
-                # Column order of ledger_entries.
-                entries.append(
-                    (index, digest, logged_us, t.kind, t.client_id, t.department, t.purpose, t.decision,
-                     t.target_index, t.review_status, leaf.decode())
-                )  # fmt: skip
+                row = {
+                    "idx": index,
+                    "leaf_hash": digest,
+                    "logged_at_us": logged_us,
+                    "kind": t.kind,
+                    "client_id": t.client_id,
+                    "department": t.department,
+                    "purpose": t.purpose,
+                    "decision": t.decision,
+                    "target_index": t.target_index,
+                    "review_status": t.review_status,
+                    "entry": leaf.decode(),
+                }
+                entries.append(row_values(ledger_entries, row))
                 terms.extend(_terms_rows(index, t))
                 receipts.append(Receipt(index, digest.hex()))
             conn.exec_driver_sql(self._insert["ledger_entries"], entries)
@@ -512,25 +387,30 @@ class SqlLedger:
             if terms:
                 conn.exec_driver_sql(self._insert["ledger_terms"], terms)
             root = frontier.root()
-            conn.exec_driver_sql(self._head_update, (frontier.size, frontier.to_bytes(), root, _HEAD_ID))
-            signed = self._checkpoint_due(head, frontier.size, int(now.timestamp()))
-            if signed:
-                values = self._insert_checkpoint(conn, frontier.size, root, now)
-                conn.execute(sa.update(ledger_head).where(ledger_head.c.id == _HEAD_ID).values(**values))
+            note = self._sign(frontier.size, root, now)
+            conn.exec_driver_sql(
+                self._head_update, (frontier.size, frontier.to_bytes(), root, note.note, _HEAD_ID)
+            )
+            published = self._checkpoint_due(head, frontier.size, int(now.timestamp()))
+            if published:
+                self._publish(conn, note)
             conn.commit()
-        self._dirty = not signed
+        self._covered = (note.note, frontier.size, root, frontier.to_bytes())
+        self._dirty = not published
         return receipts
 
-    def _lock_head(self, conn: Connection) -> Any:
+    # --- checkpoints ---
+
+    def _read_head(self, conn: Connection, *, lock: bool = False) -> Row[Any]:
         stmt = sa.select(ledger_head).where(ledger_head.c.id == _HEAD_ID)
-        if not _is_sqlite(self.engine):
+        if lock and not is_sqlite(self.engine):
             stmt = stmt.with_for_update()
         head = conn.execute(stmt).one_or_none()
         if head is None:
             raise LedgerError("the ledger head row is missing")
         return head
 
-    def _checkpoint_due(self, head: Any, size: int, now_s: int) -> bool:
+    def _checkpoint_due(self, head: Row[Any], size: int, now_s: int) -> bool:
         last = int(head.checkpoint_size)
         if size <= last:
             return False
@@ -539,33 +419,45 @@ class SqlLedger:
             or now_s - int(head.checkpoint_at) >= self.checkpoint_interval_s
         )
 
-    def _insert_checkpoint(self, conn: Connection, size: int, root: bytes, now: datetime) -> dict[str, int]:
-        timestamp = int(now.timestamp())
-        signed = sign_checkpoint(
-            Checkpoint(self.origin, size, root),
-            public_key=self._signer.public_key,
-            sign=self._signer.sign,
-            timestamp=timestamp,
-        )
+    def _publish(self, conn: Connection, signed: SignedCheckpoint) -> None:
+        """Keep ``signed`` (a head note) as a published checkpoint and note it in the head."""
         conn.execute(
             ledger_checkpoints.insert().values(
-                size=size, root_hash=root, signed_at=timestamp, note=signed.note
+                size=signed.size, root_hash=signed.root_hash, signed_at=signed.timestamp, note=signed.note
             )
         )
-        return {"checkpoint_size": size, "checkpoint_at": timestamp}
+        conn.execute(
+            sa.update(ledger_head)
+            .where(ledger_head.c.id == _HEAD_ID)
+            .values(checkpoint_size=signed.size, checkpoint_at=signed.timestamp)
+        )
+
+    def _publish_head(self, conn: Connection, *, only_if_due: bool) -> bool:
+        """Publish the head's own note as a checkpoint (never a new signature over a head)."""
+        head = self._read_head(conn, lock=True)
+        size = int(head.size)
+        if int(head.checkpoint_size) == size:
+            return False
+        if only_if_due and not self._checkpoint_due(head, size, int(self.clock.now().timestamp())):
+            return False
+        self._require_covered(conn, head)
+        note = self._covering_note(conn, head)
+        assert note is not None  # noqa: S101 - covered just above
+        self._publish(conn, open_checkpoint(note, public_keys=self._verify_keys, verify=ed25519_verify))
+        return True
 
     def _timed_checkpoint(self) -> None:
+        if not self._dirty:
+            return
         try:
-            now = self.clock.now()
-            with self.engine.connect().execution_options(ledger_write=True) as conn:
-                head = self._lock_head(conn)
-                size = int(head.size)
-                if self._checkpoint_due(head, size, int(now.timestamp())):
-                    values = self._insert_checkpoint(conn, size, bytes(head.root_hash), now)
-                    conn.execute(sa.update(ledger_head).where(ledger_head.c.id == _HEAD_ID).values(**values))
+            with (
+                map_sql_errors(LedgerError, "the ledger could not publish a timed checkpoint"),
+                write_connection(self.engine) as conn,
+            ):
+                if self._publish_head(conn, only_if_due=True):
                     self._dirty = False
                 conn.commit()
-        except (sa.exc.SQLAlchemyError, GatewayError) as exc:
+        except GatewayError as exc:
             log.warning("timed ledger checkpoint failed", extra={"error_type": type(exc).__name__})
 
     def checkpoint(self) -> SignedCheckpoint:
@@ -573,21 +465,13 @@ class SqlLedger:
 
         Reading first keeps auditors' requests off the write lock unless there is something to sign.
         """
-        try:
+        with map_sql_errors(LedgerError, "the ledger could not publish a checkpoint"):
             with self.engine.connect() as conn:
                 head = conn.execute(sa.select(ledger_head.c.size, ledger_head.c.checkpoint_size)).one()
             if int(head.size) != int(head.checkpoint_size):
-                now = self.clock.now()
-                with self.engine.connect().execution_options(ledger_write=True) as conn:
-                    locked = self._lock_head(conn)
-                    if int(locked.checkpoint_size) != int(locked.size):
-                        values = self._insert_checkpoint(conn, int(locked.size), bytes(locked.root_hash), now)
-                        conn.execute(
-                            sa.update(ledger_head).where(ledger_head.c.id == _HEAD_ID).values(**values)
-                        )
+                with write_connection(self.engine) as conn:
+                    self._publish_head(conn, only_if_due=False)
                     conn.commit()
-        except sa.exc.SQLAlchemyError as exc:
-            raise LedgerError("the ledger could not sign a checkpoint") from exc
         found = self.latest_checkpoint()
         if found is None:  # pragma: no cover - signed just above
             raise LedgerError("the ledger has no checkpoint")
@@ -595,314 +479,5 @@ class SqlLedger:
 
     def close(self) -> None:
         """Finish queued appends, stop the committer and release the connections."""
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout=self.append_timeout_s)
+        self._committer.close()
         self.engine.dispose()
-
-    # --- reads (for the audit service) ---
-
-    def _read(self) -> Connection:
-        return self.engine.connect()
-
-    def _guard(self, what: str) -> Any:
-        return _ReadGuard(what)
-
-    def head(self) -> TreeHead:
-        """The current size and root of the tree."""
-        with self._guard("read the tree head"), self._read() as conn:
-            row = conn.execute(sa.select(ledger_head.c.size, ledger_head.c.root_hash)).one()
-            return TreeHead(int(row.size), bytes(row.root_hash))
-
-    def latest_checkpoint(self) -> SignedCheckpoint | None:
-        """The checkpoint of the largest size, or None before the first one."""
-        with self._guard("read checkpoints"), self._read() as conn:
-            row = conn.execute(
-                sa.select(ledger_checkpoints).order_by(ledger_checkpoints.c.size.desc()).limit(1)
-            ).one_or_none()
-            return _signed(row) if row is not None else None
-
-    def checkpoint_at(self, size: int) -> SignedCheckpoint | None:
-        """The checkpoint of exactly ``size``, if one was signed."""
-        with self._guard("read checkpoints"), self._read() as conn:
-            row = conn.execute(
-                sa.select(ledger_checkpoints).where(ledger_checkpoints.c.size == size)
-            ).one_or_none()
-            return _signed(row) if row is not None else None
-
-    def checkpoints(self, up_to: int | None = None) -> list[SignedCheckpoint]:
-        """Every checkpoint (of at most ``up_to`` entries), smallest first."""
-        stmt = sa.select(ledger_checkpoints).order_by(ledger_checkpoints.c.size)
-        if up_to is not None:
-            stmt = stmt.where(ledger_checkpoints.c.size <= up_to)
-        with self._guard("read checkpoints"), self._read() as conn:
-            return [_signed(row) for row in conn.execute(stmt)]
-
-    def entry(self, index: int) -> StoredEntry | None:
-        """One entry, or None when the index is not in the log."""
-        with self._guard("read an entry"), self._read() as conn:
-            row = conn.execute(sa.select(*_ENTRY_COLUMNS).where(ledger_entries.c.idx == index)).one_or_none()
-            return _stored(row) if row is not None else None
-
-    def entries(self, query: EntryFilter) -> list[StoredEntry]:
-        """Entries matching ``query``, in index order (ascending or descending), at most ``limit``."""
-        stmt = self._filtered(sa.select(*_ENTRY_COLUMNS), query).limit(query.limit)
-        with self._guard("list entries"), self._read() as conn:
-            return [_stored(row) for row in conn.execute(stmt)]
-
-    def iter_entries(self, query: EntryFilter, up_to: int | None = None) -> Iterator[StoredEntry]:
-        """Every entry matching ``query`` (ignoring its limit and cursor), ascending, read in chunks."""
-        after = -1
-        while True:
-            chunk_query = query.with_page(after=after, limit=_READ_CHUNK, descending=False)
-            stmt = self._filtered(sa.select(*_ENTRY_COLUMNS), chunk_query).limit(_READ_CHUNK)
-            if up_to is not None:
-                stmt = stmt.where(ledger_entries.c.idx < up_to)
-            with self._guard("export entries"), self._read() as conn:
-                rows = [_stored(row) for row in conn.execute(stmt)]
-            yield from rows
-            if len(rows) < _READ_CHUNK:
-                return
-            after = rows[-1].index
-
-    def reviews_of(self, index: int) -> list[StoredEntry]:
-        """The review entries that target ``index``, oldest first."""
-        stmt = (
-            sa.select(*_ENTRY_COLUMNS)
-            .where(ledger_entries.c.target_index == index, ledger_entries.c.kind == "review")
-            .order_by(ledger_entries.c.idx)
-        )
-        with self._guard("read reviews"), self._read() as conn:
-            return [_stored(row) for row in conn.execute(stmt)]
-
-    def _filtered(self, stmt: Any, q: EntryFilter) -> Any:
-        e = ledger_entries
-        conditions: list[Any] = []
-        if q.since is not None:
-            conditions.append(e.c.logged_at_us >= _micros(q.since))
-        if q.until is not None:
-            conditions.append(e.c.logged_at_us < _micros(q.until))
-        for column, value in (
-            (e.c.kind, q.kind),
-            (e.c.client_id, q.client_id),
-            (e.c.department, q.department),
-            (e.c.purpose, q.purpose),
-            (e.c.decision, q.decision),
-        ):
-            if value is not None:
-                conditions.append(column == value)
-        for term, value in (("item", q.item), ("reason", q.reason), ("subject", q.subject)):
-            if value is not None:
-                t = ledger_terms.alias(f"t_{term}")
-                conditions.append(sa.exists().where(t.c.term == term, t.c.value == value, t.c.idx == e.c.idx))
-        if q.review is not None:
-            r = ledger_entries.alias("r")
-            latest = (
-                sa.select(r.c.review_status)
-                .where(r.c.target_index == e.c.idx, r.c.kind == "review")
-                .order_by(r.c.idx.desc())
-                .limit(1)
-                .scalar_subquery()
-            )
-            conditions.append(latest.is_(None) if q.review == "unreviewed" else latest == q.review)
-        if q.after is not None:
-            conditions.append(e.c.idx < q.after if q.descending else e.c.idx > q.after)
-        order = e.c.idx.desc() if q.descending else e.c.idx
-        return stmt.where(*conditions).order_by(order)
-
-    def _nodes(self, conn: Connection, ids: Iterable[merkle.NodeId]) -> dict[merkle.NodeId, bytes]:
-        wanted = list(dict.fromkeys(ids))
-        leaves = [pos for level, pos in wanted if level == 0]
-        inner = [(level, pos) for level, pos in wanted if level > 0]
-        found: dict[merkle.NodeId, bytes] = {}
-        for i in range(0, len(leaves), 500):
-            rows = conn.execute(
-                sa.select(ledger_entries.c.idx, ledger_entries.c.leaf_hash).where(
-                    ledger_entries.c.idx.in_(leaves[i : i + 500])
-                )
-            )
-            found.update({(0, int(r.idx)): bytes(r.leaf_hash) for r in rows})
-        for i in range(0, len(inner), 500):
-            rows = conn.execute(
-                sa.select(ledger_nodes).where(
-                    sa.tuple_(ledger_nodes.c.level, ledger_nodes.c.position).in_(inner[i : i + 500])
-                )
-            )
-            found.update({(int(r.level), int(r.position)): bytes(r.hash) for r in rows})
-        missing = [n for n in wanted if n not in found]
-        if missing:
-            raise LedgerError(f"the ledger is missing {len(missing)} tree node(s)")
-        return found
-
-    def _check_size(self, conn: Connection, size: int) -> None:
-        current = int(conn.execute(sa.select(ledger_head.c.size)).scalar_one())
-        if size > current:
-            raise InvalidRequest(
-                f"the log has only {current} entries", field="tree_size", accepted=f"at most {current}"
-            )
-
-    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
-        """PATH(index, D[size]) from stored nodes."""
-        if not 0 <= index < size:
-            raise InvalidRequest(f"a tree of size {size} does not contain entry {index}", field="tree_size")
-        with self._guard("build an inclusion proof"), self._read() as conn:
-            self._check_size(conn, size)
-            nodes = self._nodes(conn, merkle.inclusion_nodes(index, size))
-        return merkle.inclusion_proof(index, size, merkle.lookup_in(nodes))
-
-    def consistency_proof(self, first: int, second: int) -> list[bytes]:
-        """PROOF(first, D[second]) from stored nodes."""
-        if not 0 <= first <= second:
-            raise InvalidRequest(
-                "first must not exceed second", field="first", accepted="0 <= first <= second"
-            )
-        with self._guard("build a consistency proof"), self._read() as conn:
-            self._check_size(conn, second)
-            nodes = self._nodes(conn, merkle.consistency_nodes(first, second))
-        return merkle.consistency_proof(first, second, merkle.lookup_in(nodes))
-
-    def root_at(self, size: int) -> bytes:
-        """MTH of the first ``size`` entries, from stored nodes."""
-        with self._guard("compute a root"), self._read() as conn:
-            self._check_size(conn, size)
-            nodes = self._nodes(conn, merkle.root_nodes(size))
-        return merkle.tree_root(size, merkle.lookup_in(nodes))
-
-
-class _ReadGuard:
-    """Turns database errors on the read path into LedgerError (503), keeping GatewayErrors."""
-
-    def __init__(self, what: str) -> None:
-        self.what = what
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
-        if isinstance(exc, sa.exc.SQLAlchemyError):
-            raise LedgerError(f"the ledger could not {self.what}") from exc
-
-
-# --- sources for the offline verifier ---
-
-
-class SqlLedgerSource:
-    """Reads a ledger database for ``gateway ledger verify`` (read-only; no keys needed)."""
-
-    fully_signed = False  # a live log may have entries appended after its latest checkpoint
-
-    def __init__(self, url: str, *, schema: str | None = None, chunk: int = 20000) -> None:
-        self.engine = make_engine(url, schema=schema, read_only=True)
-        self.chunk = chunk
-        self.location = url
-        # The leaf bytes as bytes, straight from the driver: this loop reads millions of rows.
-        as_bytes = "CAST(entry AS BLOB)" if _is_sqlite(self.engine) else "convert_to(entry, 'UTF8')"
-        marker = _marker(self.engine)
-        self._leaves_sql = (
-            f"SELECT idx, leaf_hash, {as_bytes} FROM {_table_name(self.engine, ledger_entries, schema)} "  # noqa: S608
-            f"WHERE idx > {marker} ORDER BY idx LIMIT {marker}"
-        )
-
-    def checkpoint_notes(self) -> list[str]:
-        """Every stored checkpoint note, smallest size first."""
-        with self.engine.connect() as conn:
-            return [
-                row.note
-                for row in conn.execute(
-                    sa.select(ledger_checkpoints.c.note).order_by(ledger_checkpoints.c.size)
-                )
-            ]
-
-    def size_hint(self) -> int | None:
-        """The number of entries the head row records (unsigned; a cross-check, not proof)."""
-        with self.engine.connect() as conn:
-            value = conn.execute(sa.select(ledger_head.c.size)).scalar_one_or_none()
-        return int(value) if value is not None else None
-
-    def leaves(self) -> Iterator[tuple[int | None, bytes, bytes | None]]:
-        """(stored index, leaf bytes, stored leaf hash) in index order."""
-        after = -1
-        while True:
-            with self.engine.connect() as conn:
-                cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]  # open above
-                try:
-                    cursor.execute(self._leaves_sql, (after, self.chunk))
-                    rows = cursor.fetchall()
-                finally:
-                    cursor.close()
-            for index, leaf_hash, leaf in rows:
-                yield index, bytes(leaf), bytes(leaf_hash)
-            if len(rows) < self.chunk:
-                return
-            after = rows[-1][0]
-
-    def close(self) -> None:
-        """Release the connections."""
-        self.engine.dispose()
-
-
-class ExportFileSource:
-    """Reads a JSON Lines export (see ``gateway.domain.ledger.export`` for the line format)."""
-
-    fully_signed = True  # an export ends with a checkpoint of its own size
-
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.location = str(path)
-        self._notes: list[str] = []
-        self._size: int | None = None
-        self._entries_offset = 0
-        self._scan_head()
-
-    def _scan_head(self) -> None:
-        with self.path.open("rb") as fh:
-            while True:
-                offset = fh.tell()
-                line = fh.readline()
-                if not line:
-                    break
-                kind, value = parse_export_line(line.rstrip(b"\n"))
-                if kind == "entry":
-                    break
-                if kind == "header" and isinstance(value, Mapping):
-                    size = value.get("size")
-                    self._size = size if isinstance(size, int) else None
-                elif kind == "checkpoint" and isinstance(value, str):
-                    self._notes.append(value)
-            self._entries_offset = offset
-
-    def checkpoint_notes(self) -> list[str]:
-        """The checkpoint notes at the head of the export."""
-        return list(self._notes)
-
-    def size_hint(self) -> int | None:
-        """The entry count the export header states (unsigned)."""
-        return self._size
-
-    def leaves(self) -> Iterator[tuple[int | None, bytes, bytes | None]]:
-        """(None, leaf bytes, None) per entry line; exports carry no separate index or hash."""
-        with self.path.open("rb") as fh:
-            fh.seek(self._entries_offset)
-            for raw in fh:
-                # Anything but an entry line after the entries began fails as "not an envelope".
-                yield None, (raw[:-1] if raw.endswith(b"\n") else raw), None
-
-    def close(self) -> None:
-        """Nothing to release."""
-
-
-def open_ledger_source(location: str, *, schema: str | None = None) -> SqlLedgerSource | ExportFileSource:
-    """A database URL (``sqlite:///...``, ``postgresql+psycopg://...``) or the path of a JSONL export."""
-    if "://" in location:
-        return SqlLedgerSource(location, schema=schema)
-    path = Path(location)
-    if not path.is_file():
-        raise ConfigurationError(f"no ledger export at {location}")
-    return ExportFileSource(path)
-
-
-def verify_note(note: str, public_keys: Sequence[bytes], origin: str | None = None) -> SignedCheckpoint:
-    """Verify one checkpoint note with the given raw Ed25519 keys (raises InvalidRequest)."""
-    return open_checkpoint(note, public_keys=public_keys, verify=ed25519_verify, name=origin)

@@ -17,6 +17,7 @@ from gateway.adapters.sql.grants import SqlGrantStore
 from gateway.domain.grants import ConsentEvidence, Grant, GrantTerms, Revocation, RevokeReason
 from gateway.domain.identifiers import IdType, SubjectKind
 from gateway.errors import ConfigurationError, Conflict, NotFound, Unavailable
+from tests.support.ledger import migrate_database
 
 T0 = datetime(2026, 11, 21, tzinfo=UTC)
 
@@ -58,6 +59,7 @@ def revocation(department: str = "social_security") -> Revocation:
 @pytest.fixture(params=["sqlite", "postgres"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlGrantStore]:
     if request.param == "sqlite":
+        migrate_database(f"sqlite:///{tmp_path / 'gateway.db'}")
         s = SqlGrantStore(f"sqlite:///{tmp_path / 'gateway.db'}")
         yield s
         s.close()
@@ -67,6 +69,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlGrantSt
     admin = sa.create_engine(url)
     with admin.begin() as conn:
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    migrate_database(url, schema)
     s = SqlGrantStore(url, schema=schema)
     try:
         yield s
@@ -266,6 +269,7 @@ def test_reads_see_a_revocation_as_soon_as_it_returns(store: SqlGrantStore) -> N
 
 
 def test_sqlite_store_uses_wal(tmp_path: Path) -> None:
+    migrate_database(f"sqlite:///{tmp_path / 'g.db'}")
     store = SqlGrantStore(f"sqlite:///{tmp_path / 'g.db'}")
     try:
         with store.engine.connect() as conn:
@@ -281,6 +285,7 @@ def test_in_memory_sqlite_is_refused() -> None:
 
 
 def test_store_failure_is_unavailable_without_details(tmp_path: Path) -> None:
+    migrate_database(f"sqlite:///{tmp_path / 'g.db'}")
     store = SqlGrantStore(f"sqlite:///{tmp_path / 'g.db'}")
     try:
         with store.engine.begin() as conn:

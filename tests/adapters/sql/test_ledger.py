@@ -26,8 +26,10 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from gateway.adapters.crypto.ed25519 import ed25519_verify
 from gateway.adapters.key_files import FileKeyStore
-from gateway.adapters.sql.ledger import SqlLedger, SqlLedgerSource, ed25519_verify
+from gateway.adapters.sql.ledger import SqlLedger
+from gateway.adapters.sql.ledger_source import SqlLedgerSource
 from gateway.domain.ledger.commitments import subject_commitment
 from gateway.domain.ledger.envelope import decode_envelope
 from gateway.domain.ledger.records import ReviewRecord
@@ -42,6 +44,7 @@ from tests.support.ledger import (
     ORIGIN,
     RawRecord,
     ledger_target,
+    migrate_database,
     open_ledger,
     public_keys,
     resident_id,
@@ -368,6 +371,7 @@ def test_an_unwritable_ledger_fails_closed_and_recovers(
 def test_a_closed_ledger_refuses_appends(
     tmp_path: Path, keystore: FileKeyStore, clock: FixedClock, secret: bytes
 ) -> None:
+    migrate_database(f"sqlite:///{tmp_path / 'l.db'}")
     ledger = SqlLedger(f"sqlite:///{tmp_path / 'l.db'}", keystore, ORIGIN, clock)
     ledger.close()
     with pytest.raises(LedgerError):
