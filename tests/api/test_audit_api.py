@@ -6,7 +6,7 @@ import base64
 import csv
 import io
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -23,6 +23,7 @@ from gateway.adapters.tokens import JwtAuthenticator, TokenIssuer
 from gateway.api import deps
 from gateway.api.problems import install_problem_handlers
 from gateway.api.routes.audit import router
+from gateway.domain.ledger.records import KINDS
 from gateway.services.audit import build_audit_service
 from gateway.services.ledger_verify import verify_ledger
 from tests.conftest import FixedClock
@@ -254,3 +255,16 @@ def test_a_ledger_that_cannot_write_answers_503(api: Api) -> None:
     )
     assert response.status_code == 503
     assert response.json()["code"] == "ledger_unavailable"
+
+
+def test_filters_take_every_outcome_and_kind_the_ledger_records(api: Api) -> None:
+    headers = api.auth("audit:read")
+    failed = replace(sample_record(21, api.keystore.secret("commitment")), decision="error")
+    index = api.ledger.append(failed).index
+    found = api.http.get("/v1/ledger/entries", params={"decision": "error"}, headers=headers)
+    assert found.status_code == 200
+    assert [e["index"] for e in found.json()["entries"]] == [index]
+    for kind in sorted(KINDS):
+        assert api.http.get("/v1/ledger/entries", params={"kind": kind}, headers=headers).status_code == 200
+    unknown = api.http.get("/v1/ledger/entries", params={"kind": "gossip"}, headers=headers)
+    assert unknown.status_code == 422

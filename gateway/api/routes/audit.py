@@ -66,12 +66,14 @@ def _aware(value: datetime | None, field: str) -> datetime | None:
 def _filter(
     since: Annotated[datetime | None, Query(description="entries logged at or after (RFC 3339)")] = None,
     until: Annotated[datetime | None, Query(description="entries logged before (RFC 3339)")] = None,
-    kind: Annotated[Literal["query", "grant", "review", "subject_report", "repair"] | None, Query()] = None,
+    kind: Annotated[
+        Literal["query", "grant", "review", "subject_report", "repair", "console"] | None, Query()
+    ] = None,
     client_id: Name = None,
     department: Name = None,
     purpose: Name = None,
     item: Name = None,
-    decision: Annotated[Literal["allow", "deny"] | None, Query()] = None,
+    decision: Annotated[Literal["allow", "deny", "error"] | None, Query()] = None,
     reason: Annotated[
         str | None, Query(min_length=1, max_length=200, description="reason code"), NoIdentifier
     ] = None,
