@@ -27,7 +27,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +69,7 @@ def printed_query_input(catalog_revision: str) -> dict[str, Any]:
         purpose="admin_licensing_review",
         legal_basis="《中华人民共和国行政许可法》第三十一条",
         items=(ItemRequest("market.enterprise_registration"), ItemRequest("market.admin_penalty")),
-        subjects=(parse_subject(str(subject.id_type), subject.value),),
+        subjects=(parse_subject(str(subject.id_type), subject.value, today=date(2026, 11, 22)),),
     )
     return build_policy_input(
         spec,

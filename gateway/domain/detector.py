@@ -77,6 +77,7 @@ _PRECHECK = re.compile("[0-9](?:" + _SEP + "{0,3}[0-9]){5}")
 _RESIDENT_WINDOW = re.compile(r"(?=([1-9][0-9]{16}[0-9X]))")
 _USCC_WINDOW = re.compile("(?=(" + USCC_PATTERN + "))")
 _DIGIT_RUN = re.compile(r"[0-9]+")
+_LONG_RUN = re.compile(r"[0-9A-Z]{18,}")
 _DIGESTS = re.compile(
     r"(?<![0-9A-Za-z])(?:[0-9a-f]{64}|[0-9a-f]{32}|[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12})(?![0-9A-Za-z])"
 )
@@ -181,17 +182,29 @@ def _uscc_kind(code: str) -> IdentifierKind:
 
 def subject_windows(view: str) -> list[tuple[int, str]]:
     """(start, text) of every 18-character window of a normalized text that is a valid resident ID or
-    credit code (the scanner masks these even where its fenced patterns see nothing)."""
-    out = [
-        (m.start(), m.group(1)) for m in _RESIDENT_WINDOW.finditer(view) if is_valid_resident_id(m.group(1))
-    ]
-    taken = {start for start, _ in out}
-    out.extend(
-        (m.start(), m.group(1))
-        for m in _USCC_WINDOW.finditer(view)
-        if m.start() not in taken and is_valid_uscc(m.group(1))
-    )
-    return out
+    credit code (the scanner masks these even where its fenced patterns see nothing).
+
+    Both are 18 letters and digits in a row, so only runs at least that long are searched: a ledger
+    record is mostly short runs (times, codes, counts), and the lookahead scan at every position of the
+    whole text was most of the guard's cost.
+    """
+    residents: list[tuple[int, str]] = []
+    codes: list[tuple[int, str]] = []
+    for run in _LONG_RUN.finditer(view):
+        segment, base = run.group(), run.start()
+        found = [
+            (base + m.start(), m.group(1))
+            for m in _RESIDENT_WINDOW.finditer(segment)
+            if is_valid_resident_id(m.group(1))
+        ]
+        taken = {start for start, _ in found}
+        residents.extend(found)
+        codes.extend(
+            (base + m.start(), m.group(1))
+            for m in _USCC_WINDOW.finditer(segment)
+            if base + m.start() not in taken and is_valid_uscc(m.group(1))
+        )
+    return residents + codes
 
 
 def number_spans(view: str, breaks: tuple[int, ...] = ()) -> Iterator[tuple[int, int]]:
