@@ -27,6 +27,8 @@ from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.api.deps import services
 from gateway.api.schemas.ledger import entry_page_response, entry_proof_response, subject_report_response
@@ -107,6 +109,47 @@ class ConsoleForbidden(Exception):
 def _page(audit: AuditService, query: EntryFilter) -> dict[str, Any]:
     """One page of entries in the API's JSON shape, which the templates read."""
     return entry_page_response(audit.list_entries(query)).model_dump(mode="json")
+
+
+def security_headers(path: str) -> list[tuple[str, str]]:
+    """Headers for every response: CSP, no sniffing, no referrer, no framing; console pages uncached."""
+    docs = path in ("/docs", "/redoc")
+    headers = [
+        ("content-security-policy", DOCS_CSP if docs else CSP),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "no-referrer"),
+        ("x-frame-options", "DENY"),
+    ]
+    if path.startswith("/console") and not path.startswith("/console/static"):
+        headers.append(("cache-control", "no-store"))
+    return headers
+
+
+class SecurityHeaders:
+    """Adds ``security_headers`` to every HTTP response, keeping any a route set itself.
+
+    A plain ASGI middleware: Starlette's ``BaseHTTPMiddleware`` (``@app.middleware``) runs each request
+    through an extra task and memory streams, a cost every query would pay for four headers.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        extra = security_headers(scope.get("path", ""))
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in extra:
+                    if name not in headers:
+                        headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def _auth(request: Request) -> ConsoleAuth:
@@ -582,17 +625,4 @@ def install_console(app: FastAPI) -> None:
     app.add_exception_handler(LoginNeeded, login_needed)
     app.add_exception_handler(ConsoleForbidden, forbidden)
 
-    @app.middleware("http")
-    async def security_headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        path = request.url.path
-        docs = path in ("/docs", "/redoc")
-        response.headers.setdefault("content-security-policy", DOCS_CSP if docs else CSP)
-        response.headers.setdefault("x-content-type-options", "nosniff")
-        response.headers.setdefault("referrer-policy", "no-referrer")
-        response.headers.setdefault("x-frame-options", "DENY")
-        if path.startswith("/console") and not path.startswith("/console/static"):
-            response.headers.setdefault("cache-control", "no-store")
-        return response
+    app.add_middleware(SecurityHeaders)

@@ -228,3 +228,13 @@ def test_a_session_opened_in_one_worker_is_known_and_ended_in_another(tmp_path: 
             assert other.get("/console/overview").status_code == 303
         finally:
             site.close()
+
+
+def test_every_response_carries_the_security_headers(site: ConsoleSite) -> None:
+    for path in ("/healthz", "/v1/catalog", "/console/login", "/docs"):
+        response = site.client().get(path)
+        assert response.headers["x-frame-options"] == "DENY", path
+        assert response.headers["x-content-type-options"] == "nosniff", path
+        assert "default-src 'none'" in response.headers["content-security-policy"], path
+    assert site.client().get("/console/login").headers["cache-control"] == "no-store"
+    assert "cache-control" not in site.client().get("/healthz").headers
