@@ -9,8 +9,6 @@ exports cut at one signed checkpoint.
 from __future__ import annotations
 
 import base64
-import csv
-import io
 import json
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping
@@ -18,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from gateway.api.schemas.ledger import CSV_COLUMNS, consistency_response, entry_proof_response, entry_response
-from gateway.domain.ledger.envelope import StoredEntry, format_time
+from gateway.api.schemas.ledger import consistency_response, entries_csv, entry_proof_response, entry_response
+from gateway.domain.ledger.envelope import format_time
 from gateway.domain.ledger.terms import EntryFilter
 from gateway.domain.transparency.checkpoint import SignedCheckpoint
 from gateway.errors import NotFound
@@ -33,29 +31,6 @@ SPIKE_FACTOR = 3.0
 SPIKE_MINIMUM = 10
 BASELINE_DAYS = 7
 EXPIRING_DAYS = 7
-
-
-def _csv_cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    # Spreadsheets run cells that start like a formula (CSV injection); keep them inert.
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def _csv_values(entry: StoredEntry) -> list[str]:
-    envelope = entry.envelope()
-    r = envelope.record
-    items = [i for i in r.get("items") or [] if isinstance(i, Mapping)]
-    values: dict[str, Any] = {
-        **{k: r.get(k) for k in CSV_COLUMNS},
-        "index": entry.index,
-        "logged_at": envelope.logged_at,
-        "reasons": ";".join(str(x.get("code")) for x in r.get("reasons") or [] if isinstance(x, Mapping)),
-        "items": ";".join(str(i.get("item")) for i in items),
-        "fields": ";".join(f"{i.get('item')}.{f}" for i in items for f in i.get("fields") or []),
-        "subjects": len(r.get("subjects") or []),
-        "leaf_hash": entry.leaf_hash.hex(),
-    }
-    return [_csv_cell(values[c]) for c in CSV_COLUMNS]
 
 
 @dataclass
@@ -260,18 +235,10 @@ class ConsoleViews:
         stamp = f"{signed.checkpoint.origin} size {signed.size} root {root}"
 
         def csv_rows() -> Iterator[bytes]:
-            buffer = io.StringIO()
-            writer = csv.writer(buffer, lineterminator="\r\n")
             # The first line names the checkpoint the export was cut at; a spreadsheet shows it as a row.
-            writer.writerow([f"# cut at checkpoint {stamp}"])
-            writer.writerow(CSV_COLUMNS)
-            for entry in self.store.iter_entries(query, up_to=signed.size):
-                writer.writerow(_csv_values(entry))
-                if buffer.tell() > 1 << 16:
-                    yield buffer.getvalue().encode()
-                    buffer.seek(0)
-                    buffer.truncate()
-            yield buffer.getvalue().encode()
+            entries = self.store.iter_entries(query, up_to=signed.size)
+            for chunk in entries_csv(entries, preamble=[[f"# cut at checkpoint {stamp}"]]):
+                yield chunk.encode()
 
         def jsonl_rows() -> Iterator[bytes]:
             yield json.dumps({"checkpoint": signed.note}, ensure_ascii=False).encode() + b"\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -256,10 +256,14 @@ def _csv_row(entry: StoredEntry) -> list[str]:
     return [_cell(values[c]) for c in CSV_COLUMNS]
 
 
-def entries_csv(entries: Iterable[StoredEntry]) -> Iterator[str]:
-    """Entries as CSV (one row per entry, lists joined with ';'), streamed in chunks of about 64 KiB."""
+def entries_csv(entries: Iterable[StoredEntry], preamble: Iterable[Sequence[str]] = ()) -> Iterator[str]:
+    """Entries as CSV (one row per entry, lists joined with ';'), streamed in chunks of about 64 KiB.
+
+    ``preamble`` rows come before the header (the console names the checkpoint an export was cut at).
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerows(preamble)
     writer.writerow(CSV_COLUMNS)
     for entry in entries:
         writer.writerow(_csv_row(entry))
