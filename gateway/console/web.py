@@ -40,6 +40,8 @@ from gateway.console.views import (
     SPIKE_MINIMUM,
     ConsoleViews,
 )
+from gateway.domain.detector import contains_identifier
+from gateway.domain.ledger.records import KINDS as LEDGER_KINDS
 from gateway.domain.ledger.terms import EntryFilter
 from gateway.errors import (
     ConfigurationError,
@@ -47,6 +49,7 @@ from gateway.errors import (
     ConsoleLoginRefused,
     ConsoleSessionExpired,
     GatewayError,
+    IdentifierInText,
     InvalidRequest,
 )
 from gateway.ports import ConsoleUser
@@ -68,7 +71,7 @@ DOCS_CSP = (
     )
     + "; worker-src 'self' blob:"
 )
-KINDS = ("query", "grant", "review", "subject_report", "repair", "console")
+KINDS = tuple(sorted(LEDGER_KINDS))
 DECISIONS = ("allow", "deny", "error", "invalid")
 REVIEWS = ("unreviewed", "reviewed", "flagged")
 FILTER_FIELDS = (
@@ -295,6 +298,9 @@ def _text(value: str, field: str) -> str | None:
         return None
     if len(value) > 200:
         raise InvalidRequest(f"{field} is too long", field=field, accepted="at most 200 characters")
+    if contains_identifier(value):
+        # The same rule as the API's filters: these values travel in the page's URL.
+        raise IdentifierInText(f"{field} holds a personal identifier", field=field, accepted="a code or name")
     return value
 
 

@@ -185,6 +185,13 @@ def test_ledger_filters_take_error_and_invalid_decisions(site: ConsoleSite) -> N
     assert 'role="alert"' in refused.text
 
 
+def test_ledger_filters_refuse_an_identifier_like_the_api(site: ConsoleSite) -> None:
+    client = site.sign_in(site.person())
+    spaced = "110105 19491231 002x"  # a checksum-valid resident ID, written as a person might
+    page = client.get("/console/ledger", params={"department": spaced})
+    assert "department holds a personal identifier" in page.text
+
+
 def test_docs_are_served_from_local_assets(site: ConsoleSite) -> None:
     client = site.client()
     for path in ("/docs", "/redoc"):
