@@ -61,6 +61,7 @@ class QueryOutcome:
     decision: Decision
     results: list[SubjectRows]
     receipt: Receipt
+    released: dict[str, JSON]  # ``released_document`` as its digest was registered: the body to send
 
 
 def released_document(query_id: str, decision: Decision, results: Sequence[SubjectRows]) -> dict[str, JSON]:
@@ -141,7 +142,7 @@ class QueryService:
             "query allowed",
             extra={"items": len(releases), "rows": sum(r.rows for r in releases), "index": receipt.index},
         )
-        return QueryOutcome(draft.request_id, decision, results, receipt)
+        return QueryOutcome(draft.request_id, decision, results, receipt, body)
 
     def _decide(self, draft: _Draft, now: datetime) -> Decision:
         spec = draft.spec

@@ -10,7 +10,7 @@ from gateway.api.guards import NoIdentifier
 from gateway.api.schemas.receipts import ReceiptResponse
 from gateway.api.schemas.subjects import SubjectRequest
 from gateway.ports import JSON
-from gateway.services.query import QueryOutcome, released_document
+from gateway.services.query import QueryOutcome
 
 CODE_PATTERN = r"^[a-z][a-z0-9_.]{0,99}$"
 # Codes and the legal basis are written to the ledger: none may carry an identifier (gateway.api.guards).
@@ -78,6 +78,6 @@ def query_body(outcome: QueryOutcome) -> dict[str, JSON]:
     """The QueryResponse body: exactly the document the ledger's response digest commits to, plus the
     receipt (built as a dict so the rows are not validated a second time on the way out)."""
     return {
-        **released_document(outcome.query_id, outcome.decision, outcome.results),
+        **outcome.released,
         "receipt": outcome.receipt.as_dict(),
     }
