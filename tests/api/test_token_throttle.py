@@ -139,9 +139,11 @@ def test_an_identifier_in_a_form_field_is_refused_and_never_echoed(
         assert response.headers["content-type"] == PROBLEM
         assert response.json()["code"] == "identifier_in_text"
         assert response.json()["field"] == field
-        assert resident_id not in response.text and typed not in response.text
+        assert resident_id not in response.text
+        assert typed not in response.text
     logs = "".join(capfd.readouterr())
-    assert resident_id not in logs and resident_id[:17] not in logs
+    assert resident_id not in logs
+    assert resident_id[:17] not in logs
 
 
 def test_the_clients_file_is_reloaded_on_change(deployment: tuple[Deployment, dict[str, str]]) -> None:
