@@ -37,8 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from query_bench import (
     _WRK_DONE,
     ROOT,
-    free_port,
     Target,
+    free_port,
     load_python,
     load_wrk,
     make_server,
@@ -168,7 +168,7 @@ def main() -> None:
                     return out["query"], out.get("catalog", {"p99_ms": float("nan"), "requests": 0})
 
                 print(
-                    f"{'wrk' if use_wrk else 'python'} load, {args.connections} query + 2 catalog connections, "
+                    f"{'wrk' if use_wrk else 'python'} load, {args.connections}+2 connections, "
                     f"{args.workers} workers, {args.seconds:g}s a phase, burst {args.burst} threads "
                     f"({'one address' if args.same_address else 'one address each'}); {os.cpu_count()} CPUs, "
                     f"load average {os.getloadavg()[0]:.2f} (a shared, loaded machine)"
