@@ -56,6 +56,7 @@ Rego METADATA, not here) through ``problem_code``.
     │       ├── DecryptionFailed      decryption_failed
     │       └── ResidualPersonalData  residual_personal_data
     └── ConfigurationError            configuration_error      500
+        └── KeyRetirementRefused      key_retirement_refused
 
 ``error_classes()`` lists them all; the README's table and the OpenAPI document are tested against it.
 """
@@ -463,6 +464,12 @@ class TokenEndpointBusy(Unavailable):
     def __init__(self, detail: str, *, retry_after_s: int = 1, **kwargs: Any) -> None:
         super().__init__(detail, **kwargs)
         self.retry_after_s = retry_after_s
+
+
+class KeyRetirementRefused(ConfigurationError):
+    """A key cannot be retired yet (it may have signed something still valid) or ever (a ledger key)."""
+
+    code = "key_retirement_refused"
 
 
 def error_classes() -> list[type[GatewayError]]:
