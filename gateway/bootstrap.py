@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from gateway.adapters.client_files import ReloadingClientRegistry, SecretHashingPool
 from gateway.adapters.console_users import FileUserDirectory, users_file_beside
+from gateway.adapters.crypto.handover import FieldKeyHandover
 from gateway.adapters.desensitizer import CatalogDesensitizer
 from gateway.adapters.key_files import FileKeyStore
 from gateway.adapters.oauth_server import OAuthServer
@@ -39,6 +40,7 @@ from gateway.ports import Clock, PolicyEngine, TextScanner
 from gateway.services.audit import AuditService
 from gateway.services.console_auth import ConsoleAuth
 from gateway.services.grants import GrantService
+from gateway.services.key_handover import KeyHandoverService
 from gateway.services.query import DECISION_ENTRYPOINT, QueryService
 from gateway.settings import Settings, load_settings
 
@@ -68,6 +70,7 @@ class Components:
     checks: dict[str, Callable[[], bool]] = field(default_factory=dict)
     console_auth: ConsoleAuth | None = None
     console_views: ConsoleViews | None = None
+    key_handover: KeyHandoverService | None = None
 
     @property
     def services(self) -> Services:
@@ -83,6 +86,7 @@ class Components:
             limits=QueryLimits(max_subjects=self.settings.max_subjects),
             console_auth=self.console_auth,
             console_views=self.console_views,
+            key_handover=self.key_handover,
         )
 
     def readiness(self) -> dict[str, bool]:
@@ -251,6 +255,7 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
         checks=checks,
         console_auth=console_auth,
         console_views=ConsoleViews(audit),
+        key_handover=KeyHandoverService(FieldKeyHandover(keystore, settings.encryption_algorithm), ledger),
     )
 
 

@@ -350,6 +350,29 @@ class OAuthReply:
     headers: Sequence[tuple[str, str]]
 
 
+@dataclass(frozen=True, slots=True)
+class WrappedFieldKey:
+    """A recipient's field-decryption key wrapped to a public key it presented (never in clear)."""
+
+    recipient: str
+    algorithm: str  # the field cipher the key opens (aes-256-gcm, sm4-gcm)
+    key_id: str
+    wrapping: str  # how it is wrapped (X25519-HKDF-SHA256-AES-256-GCM)
+    recipient_key: str  # fingerprint of the public key it was wrapped to
+    ephemeral_public_key: str
+    nonce: str
+    wrapped_key: str
+
+
+class FieldKeyWrapper(Protocol):
+    """Wraps the key a recipient decrypts its ``encrypt``-obligation fields with."""
+
+    def wrap_for(self, recipient: str, public_key: str) -> WrappedFieldKey:
+        """``recipient``'s field key wrapped to ``public_key`` (base64url X25519); InvalidRequest
+        when the public key is not one."""
+        ...
+
+
 class AuthorizationServer(Protocol):
     """The gateway's OAuth 2.0 authorization server: client-credentials tokens, keys and metadata."""
 

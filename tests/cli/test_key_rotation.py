@@ -27,8 +27,9 @@ import yaml
 from gateway.adapters.crypto.ed25519 import ed25519_public_key, ed25519_verify
 from gateway.adapters.key_files import FileKeyStore
 from gateway.cli.main import main
+from gateway.demo.data import demo_manifest
 from gateway.domain.transparency.checkpoint import open_checkpoint
-from gateway.errors import KeyRetirementRefused
+from gateway.errors import CheckpointError, KeyRetirementRefused
 from tests.api.test_queries import licensing_query
 from tests.api.test_token_throttle import GRANT, write_clients
 from tests.support.gateway_app import deployment_settings
@@ -69,9 +70,9 @@ def served(tmp_path: Path) -> Iterator[Served]:
     config.write_text(yaml.safe_dump(settings.model_dump(mode="json")))
     port = _free_port()
     log = (tmp_path / "serve.log").open("wb")
+    command = [sys.executable, "-m", "gateway.cli.main", "serve", "--config", str(config)]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli.main", "serve", "--config", str(config)]
-        + ["--port", str(port), "--workers", "2"],
+        [*command, "--port", str(port), "--workers", "2"],
         cwd=ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -115,10 +116,6 @@ def test_rotation_reaches_both_workers_without_a_restart(served: Served) -> None
     assert [k["kid"] for k in jwks["keys"]] == [new_kid, old_kid]  # the old key stays published
 
     # Tokens of both keys are accepted by both workers; queries after the ledger rotation append.
-    settings_sources = yaml.safe_load(served.config.read_text())
-    assert settings_sources["ledger_url"].startswith("sqlite")
-    from gateway.demo.data import demo_manifest
-
     body = licensing_query(demo_manifest().legal_person.value, "market.enterprise_registration")
     for token in [old_token, served.token("platform")] * 4:
         response = httpx.post(
@@ -138,7 +135,7 @@ def test_rotation_reaches_both_workers_without_a_restart(served: Served) -> None
     new_ledger_key, old_ledger_key = (ed25519_public_key(p) for p in keystore.public_keys_pem("ledger"))
     checkpoint = open_checkpoint(note.text, public_keys=[new_ledger_key], verify=ed25519_verify)
     assert checkpoint.size >= 8
-    with pytest.raises(Exception, match="signature|key"):
+    with pytest.raises(CheckpointError):
         open_checkpoint(note.text, public_keys=[old_ledger_key], verify=ed25519_verify)
     # Retiring the old token key now is refused: tokens it signed minutes ago are still valid.
     assert main(["keys", "retire", "token", "--config", str(served.config)]) == 2
