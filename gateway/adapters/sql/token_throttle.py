@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 
-from gateway.adapters.sql.engine import write_connection
+from gateway.adapters.sql.engine import is_sqlite, write_connection
 from gateway.adapters.sql.errors import map_sql_errors
 from gateway.adapters.sql.schema import token_throttle
 from gateway.domain.throttle import LockoutPolicy
@@ -44,38 +44,33 @@ class SqlThrottleStore:
     def record_failure(self, key: str, now_ms: int, policy: LockoutPolicy) -> int:
         """Count one failure for ``key``; return its lockout end (0: not locked)."""
         table = token_throttle
+        dialect_insert = sqlite.insert if is_sqlite(self.engine) else postgresql.insert
         with (
             map_sql_errors(Unavailable, "the token throttle cannot be written"),
             write_connection(self.engine) as conn,
             conn.begin(),
         ):
+            # The row exists before it is locked: two workers' first failures cannot both insert.
+            conn.execute(
+                dialect_insert(table)
+                .values(key=key, failures=0, last_failure_ms=now_ms, locked_until_ms=0)
+                .on_conflict_do_nothing()
+            )
             row = conn.execute(
                 sa.select(table.c.failures, table.c.last_failure_ms, table.c.locked_until_ms)
                 .where(table.c.key == key)
-                # PostgreSQL: the row lock serializes two workers' failures; SQLite's write lock
-                # (BEGIN IMMEDIATE) already does.
+                # PostgreSQL: the row lock serializes concurrent failures of one key; SQLite's write
+                # lock (BEGIN IMMEDIATE) already does.
                 .with_for_update()
-            ).first()
-            if row is None:
-                failures, locked = 1, 0
-            else:
-                failures = policy.counted(int(row.failures), int(row.last_failure_ms), now_ms) + 1
-                locked = int(row.locked_until_ms)
+            ).one()
+            failures = policy.counted(int(row.failures), int(row.last_failure_ms), now_ms) + 1
             lock = policy.lock_ms(failures)
-            locked = max(locked, now_ms + lock) if lock else locked
-            values = {"failures": failures, "last_failure_ms": now_ms, "locked_until_ms": locked}
-            if row is None:
-                try:
-                    with conn.begin_nested():
-                        conn.execute(table.insert().values(key=key, **values))
-                except IntegrityError:  # another replica inserted it between our read and insert
-                    conn.execute(
-                        table.update()
-                        .where(table.c.key == key)
-                        .values(failures=table.c.failures + 1, last_failure_ms=now_ms)
-                    )
-            else:
-                conn.execute(table.update().where(table.c.key == key).values(**values))
+            locked = max(int(row.locked_until_ms), now_ms + lock) if lock else int(row.locked_until_ms)
+            conn.execute(
+                table.update()
+                .where(table.c.key == key)
+                .values(failures=failures, last_failure_ms=now_ms, locked_until_ms=locked)
+            )
         return locked
 
     def clear(self, key: str) -> None:
