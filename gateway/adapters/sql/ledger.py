@@ -321,12 +321,17 @@ class SqlLedger(SqlLedgerReader):
         return list(cached[1])
 
     def verifier_keys(self) -> dict[str, str]:
-        """The signed-note vkeys of the current key: note signatures and timestamped cosignatures."""
+        """The signed-note vkeys of the current key (note signatures and timestamped cosignatures),
+        then ``ed25519_previous_<n>`` for each rotated key: checkpoints they signed stay verifiable."""
         public = self._signer.public_key
-        return {
+        keys = {
             "ed25519": verifier_key(self.origin, public),
             "cosignature_v1": verifier_key(self.origin, public, 0x04),
         }
+        previous = [key for key in self.public_keys() if key != public]
+        for n, key in enumerate(previous, start=1):
+            keys[f"ed25519_previous_{n}"] = verifier_key(self.origin, key)
+        return keys
 
     # --- appends (the Ledger port) ---
 
