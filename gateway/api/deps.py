@@ -24,6 +24,7 @@ from gateway.ports import Principal as Principal
 from gateway.services.audit import AuditService
 from gateway.services.console_auth import ConsoleAuth
 from gateway.services.grants import GrantService
+from gateway.services.key_handover import KeyHandoverService
 from gateway.services.query import QueryService
 
 
@@ -48,6 +49,7 @@ class Services:
     limits: QueryLimits
     console_auth: ConsoleAuth | None = None
     console_views: object | None = None  # gateway.console.views.ConsoleViews (the console sits above the api)
+    key_handover: KeyHandoverService | None = None
 
 
 def services(request: Request) -> Services:
@@ -101,6 +103,13 @@ def readiness(s: ServicesDep) -> Callable[[], dict[str, bool]]:
     return s.readiness
 
 
+def key_handover_service(s: ServicesDep) -> KeyHandoverService:
+    """The field-key hand-over; fail closed when the deployment has none."""
+    if s.key_handover is None:
+        raise ConfigurationError("the gateway was started without the field-key hand-over")
+    return s.key_handover
+
+
 CatalogDep = Annotated[Catalog, Depends(catalog)]
 QueryServiceDep = Annotated[QueryService, Depends(query_service)]
 GrantServiceDep = Annotated[GrantService, Depends(grant_service)]
@@ -109,6 +118,7 @@ AuthenticatorDep = Annotated[Authenticator, Depends(authenticator)]
 AuthorizationServerDep = Annotated[AuthorizationServer, Depends(authorization_server)]
 QueryLimitsDep = Annotated[QueryLimits, Depends(query_limits)]
 ReadinessDep = Annotated[Callable[[], dict[str, bool]], Depends(readiness)]
+KeyHandoverDep = Annotated[KeyHandoverService, Depends(key_handover_service)]
 
 
 SCOPES = {

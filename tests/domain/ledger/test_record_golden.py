@@ -22,6 +22,7 @@ from gateway.domain.ledger.records import (
     ConsoleRecord,
     GrantRecord,
     ItemRelease,
+    KeyHandoverRecord,
     LedgerRecord,
     Outcome,
     QueryRecord,
@@ -169,6 +170,15 @@ CASES: dict[str, Callable[[], LedgerRecord]] = {
         "audit_office",
         {"format": "csv", "filters": {"decision": "deny"}, "checkpoint_size": 12},
     ),
+    # As services/key_handover.py writes a recipient's field key wrapped to its X25519 key.
+    "key_handover": lambda: KeyHandoverRecord(
+        client_id="market-regulator",
+        department="market_regulation",
+        algorithm="aes-256-gcm",
+        key_id="fk:" + "0123456789abcdef" * 2,
+        wrapping="X25519-HKDF-SHA256-AES-256-GCM",
+        recipient_key="sha256:" + "cd" * 32,
+    ),
 }
 
 
@@ -285,6 +295,13 @@ GOLDEN = {
     "console_export": (
         '{"checkpoint_size":12,"client_id":"console:li.auditor","department":"audit_office","event":"exp'
         'ort","filters":{"decision":"deny"},"format":"csv","kind":"console"}'
+    ),
+    # Written by hand from the record's documented form, before the code that renders it.
+    "key_handover": (
+        '{"algorithm":"aes-256-gcm","client_id":"market-regulator","department":"market_regulation",'
+        '"key_id":"fk:0123456789abcdef0123456789abcdef","kind":"key_handover","recipient_key":"sha256:'
+        'cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd","wrapping":"X25519-HKDF-SH'
+        'A256-AES-256-GCM"}'
     ),
 }
 
