@@ -36,6 +36,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
+from gateway.domain.detector import might_hold_identifier
 from gateway.ports import LedgerObservation
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -44,10 +45,12 @@ STAGES = frozenset({"decide", "read", "desensitize", "register"})
 DECISIONS = frozenset({"allow", "deny", "error", "invalid"})
 OTHER = "other"
 NONE = "none"
+UNMATCHED = "unmatched"
+_ROUTE = re.compile(r"^/[A-Za-z0-9_./{}:-]{0,127}$")
+# Identifiers, phone and card numbers hold digit runs; subject commitments and digests are long hex.
+_VALUE_LIKE = re.compile(r"\d{3,}|[0-9a-fA-F]{12,}")
 # Stage latencies run from ~100 µs (a decision) to seconds (a source under load).
 STAGE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-# A route label is a template the app declares ("/v1/audit/entries/{index}"), never a raw path.
-_ROUTE = re.compile(r"^/[A-Za-z0-9_./{}:-]{0,127}$")
 _REGO_CODE = re.compile(r"^#\s+code:\s*([a-z][a-z0-9_]*)\s*$", re.MULTILINE)
 
 log = logging.getLogger("gateway.metrics")
@@ -60,6 +63,19 @@ class LabelVocabulary:
     departments: frozenset[str]
     purposes: frozenset[str]
     reasons: frozenset[str]
+
+    @staticmethod
+    def route(value: str) -> str:
+        """A route template ("/v1/ledger/entries/{index}") or "unmatched"; never anything like a value.
+
+        The HTTP layer passes only the templates of its routes; this is the second line: a label with
+        a run of digits or hex, or anything the identifier detector flags, is counted as ``other``.
+        """
+        if value == UNMATCHED:
+            return value
+        if not _ROUTE.match(value) or _VALUE_LIKE.search(value) or might_hold_identifier(value):
+            return OTHER
+        return value
 
     def department(self, value: str) -> str:
         return value if value in self.departments else OTHER
@@ -206,9 +222,8 @@ class PrometheusMetrics:
         ).inc()
 
     def count_request(self, route: str, status: int) -> None:
-        label = route if _ROUTE.match(route) else OTHER
         code = str(status) if 100 <= status <= 599 else OTHER
-        self._requests.labels(route=label, status=code).inc()
+        self._requests.labels(route=self.vocabulary.route(route), status=code).inc()
 
     def count_throttled(self) -> None:
         self._throttled.inc()
