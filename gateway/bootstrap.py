@@ -246,7 +246,7 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
     for source_id in sources.databases:
         checks[f"source:{source_id}"] = _pinging(sources.source(source_id))
     # Console users sit beside the clients file; sessions share the ledger's database with every worker.
-    console_sessions = SqlConsoleSessions(settings.ledger_url)
+    console_sessions = SqlConsoleSessions(settings.ledger_url, engine=database)
     closers.append(console_sessions.close)
     console_auth = ConsoleAuth(
         FileUserDirectory(users_file_beside(settings.clients_file)), console_sessions, ledger, clock
