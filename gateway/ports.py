@@ -8,6 +8,7 @@ hashing in its own bounded pool, so a burst of token requests never holds the th
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -473,4 +474,47 @@ class ConsoleSessionStore(Protocol):
 
     def revoke(self, token: str) -> None:
         """End one session (logout)."""
+        ...
+
+
+# --- observability ---
+
+
+class Metrics(Protocol):
+    """Counters and timings for Prometheus; every label value is checked against a known set."""
+
+    def stage(self, name: str) -> AbstractContextManager[None]:
+        """Time the block as one observation of ``name`` (decide, read, desensitize, register)."""
+        ...
+
+    def count_query(self, *, department: str, purpose: str, decision: str, reason: str) -> None:
+        """Count one query outcome; values outside the catalog's codes are counted as ``other``."""
+        ...
+
+    def count_request(self, route: str, status: int) -> None:
+        """Count one HTTP response by route template (never the raw path) and status."""
+        ...
+
+    def count_throttled(self, reason: str) -> None:
+        """Count one token request refused by the token endpoint's throttle (client, address, busy)."""
+        ...
+
+    def exposition(self) -> tuple[bytes, str]:
+        """The scrape body over every worker process, and its content type."""
+        ...
+
+
+class LedgerObservation(Protocol):
+    """What the ledger gauges read at scrape time."""
+
+    def size(self) -> int:
+        """Entries in the log."""
+        ...
+
+    def latest_checkpoint_time(self) -> int | None:
+        """POSIX seconds of the latest signed checkpoint, or None before the first."""
+        ...
+
+    def latest_cosignature_time(self) -> int | None:
+        """POSIX seconds of the latest witness cosignature, or None when there is none."""
         ...

@@ -19,7 +19,7 @@ from fastapi.security import OAuth2
 from gateway.domain.catalog import Catalog
 from gateway.errors import ConfigurationError, InsufficientScope, MissingToken
 from gateway.ports import Authenticator as Authenticator
-from gateway.ports import AuthorizationServer
+from gateway.ports import AuthorizationServer, Metrics
 from gateway.ports import Principal as Principal
 from gateway.services.audit import AuditService
 from gateway.services.console_auth import ConsoleAuth
@@ -45,11 +45,12 @@ class Services:
     audit: AuditService
     authenticator: Authenticator
     authorization_server: AuthorizationServer
-    readiness: Callable[[], dict[str, bool]]
+    readiness: Callable[[], dict[str, str | None]]  # check -> None when it passes, else an error code
     limits: QueryLimits
     console_auth: ConsoleAuth | None = None
     console_views: object | None = None  # gateway.console.views.ConsoleViews (the console sits above the api)
     key_handover: KeyHandoverService | None = None
+    metrics: Metrics | None = None  # read by the metrics middleware; the token throttle counts through it
 
 
 def services(request: Request) -> Services:
@@ -98,7 +99,7 @@ def query_limits(s: ServicesDep) -> QueryLimits:
     return s.limits
 
 
-def readiness(s: ServicesDep) -> Callable[[], dict[str, bool]]:
+def readiness(s: ServicesDep) -> Callable[[], dict[str, str | None]]:
     """The readiness checks."""
     return s.readiness
 
@@ -117,7 +118,7 @@ AuditServiceDep = Annotated[AuditService, Depends(audit_service)]
 AuthenticatorDep = Annotated[Authenticator, Depends(authenticator)]
 AuthorizationServerDep = Annotated[AuthorizationServer, Depends(authorization_server)]
 QueryLimitsDep = Annotated[QueryLimits, Depends(query_limits)]
-ReadinessDep = Annotated[Callable[[], dict[str, bool]], Depends(readiness)]
+ReadinessDep = Annotated[Callable[[], dict[str, str | None]], Depends(readiness)]
 KeyHandoverDep = Annotated[KeyHandoverService, Depends(key_handover_service)]
 
 

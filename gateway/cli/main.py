@@ -10,6 +10,7 @@ from pathlib import Path
 
 DEFAULT_POLICIES = Path("policies")
 WORKERS_HELP = "worker processes (default: one per core)"
+METRICS_HELP = "serve Prometheus /metrics on this port only (none by default; the chart uses 9464)"
 
 
 def _policies_dir(arg: str | None) -> Path:
@@ -27,20 +28,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print_welcome(demo)
     if args.no_serve:
         return 0
-    return _serve(demo.config_file, args.host, args.port, args.workers)
+    return _serve(demo.config_file, args.host, args.port, args.workers, args.metrics_port)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    return _serve(Path(args.config), args.host, args.port, args.workers)
+    return _serve(Path(args.config), args.host, args.port, args.workers, args.metrics_port)
 
 
-def _serve(config_file: Path, host: str, port: int, workers: int | None) -> int:
+def _serve(config_file: Path, host: str, port: int, workers: int | None, metrics_port: int | None) -> int:
     from gateway.cli.db import check_db_for_serving
     from gateway.cli.serve import serve_gateway
 
     # Once, before any worker starts: a refused database is one line here, not a traceback per worker.
     check_db_for_serving(config_file)
-    return serve_gateway(config_file, host, port, workers)
+    return serve_gateway(config_file, host, port, workers, metrics_port)
 
 
 def cmd_openapi(args: argparse.Namespace) -> int:
@@ -179,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--workers", type=int, help=WORKERS_HELP)
     demo.add_argument("--policies")
     demo.add_argument("--no-serve", action="store_true", help="prepare everything but do not serve")
+    demo.add_argument("--metrics-port", type=int, help=METRICS_HELP)
     demo.set_defaults(func=cmd_demo)
 
     serve = sub.add_parser("serve", help="serve a configured deployment")
@@ -186,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, help=WORKERS_HELP)
+    serve.add_argument("--metrics-port", type=int, help=METRICS_HELP)
     serve.set_defaults(func=cmd_serve)
 
     sub.add_parser("openapi", help="print the OpenAPI document").set_defaults(func=cmd_openapi)

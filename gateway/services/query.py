@@ -34,6 +34,7 @@ from gateway.ports import (
     Desensitizer,
     GrantLookup,
     Ledger,
+    Metrics,
     PolicyEngine,
     Receipt,
     SourceRegistry,
@@ -90,6 +91,7 @@ class QueryService:
         ledger: Ledger,
         commit: Callable[[SubjectId], str],
         clock: Clock,
+        metrics: Metrics,
         grants: GrantLookup | None = None,
         max_rows_per_item: int = 1000,
     ) -> None:
@@ -100,6 +102,7 @@ class QueryService:
         self.ledger = ledger
         self.commit = commit
         self.clock = clock
+        self.metrics = metrics
         self.grants = grants
         self.max_rows_per_item = max_rows_per_item
 
@@ -115,7 +118,8 @@ class QueryService:
         try:
             draft.subjects = [SubjectRef.of(s, self.commit(s)) for s in spec.subjects]
             decision = self._decide(draft, now)
-        except PolicyDenied:
+        except PolicyDenied as denied:
+            self._count(draft, "deny", denied.problem_code)
             raise
         except Exception as exc:
             self._register_failure(draft, exc)
@@ -137,7 +141,12 @@ class QueryService:
             if isinstance(exc, GatewayError):
                 raise
             raise InternalError("the query could not be completed") from exc
-        receipt = self._register(record)
+        try:
+            receipt = self._register(record)
+        except LedgerError as exc:
+            self._count(draft, "error", exc.problem_code)
+            raise
+        self._count(draft, "allow", "none")
         log.info(
             "query allowed",
             extra={"items": len(releases), "rows": sum(r.rows for r in releases), "index": receipt.index},
@@ -177,9 +186,9 @@ class QueryService:
             commitments=[s.commitment for s in draft.subjects],
             grant=grant,
         )
-        decision = parse_decision(
-            self.engine.evaluate(DECISION_ENTRYPOINT, policy_input), draft.policy_revision
-        )
+        with self.metrics.stage("decide"):
+            answer = self.engine.evaluate(DECISION_ENTRYPOINT, policy_input)
+        decision = parse_decision(answer, draft.policy_revision)
         if not decision.allow:
             reasons = [r.as_dict() for r in decision.reasons]
             receipt = self._register(draft.record("deny", recorded(decision.reasons)))
@@ -211,32 +220,38 @@ class QueryService:
                 # lacks, means policy and catalog disagree: refuse rather than guess.
                 raise CatalogMismatch("policy and catalog disagree")
             query = plan_read(item, item_decision, spec.subjects, now.date(), self.max_rows_per_item)
-            rows = self.sources.source(item.source.database).fetch(query)
+            with self.metrics.stage("read"):
+                rows = self.sources.source(item.source.database).fetch(query)
             grouped: dict[int, list[dict[str, JSON]]] = {}
             for row in rows:
                 subject_value = str(row.pop(SUBJECT_KEY, "")).upper()
                 for i in index_of.get(subject_value, ()):
                     grouped.setdefault(i, []).append(row)
             for i in range(len(spec.subjects)):
-                clean = self.desensitizer.desensitize(
-                    grouped.get(i, []), item_decision, item.fields, caller.department
-                )
+                with self.metrics.stage("desensitize"):
+                    clean = self.desensitizer.desensitize(
+                        grouped.get(i, []), item_decision, item.fields, caller.department
+                    )
                 results.append(SubjectRows(item_id, i, list(clean)))
             releases.append(ItemRelease(item_id, item_decision.fields, len(rows)))
         return results, releases
 
     def _register(self, record: QueryRecord) -> Receipt:
-        return register(
-            self.ledger, record, log=log, failure="the query could not be registered; nothing was returned"
+        failure = "the query could not be registered; nothing was returned"
+        with self.metrics.stage("register"):
+            return register(self.ledger, record, log=log, failure=failure)
+
+    def _count(self, draft: _Draft, decision: str, reason: str) -> None:
+        self.metrics.count_query(
+            department=draft.caller.department, purpose=draft.spec.purpose, decision=decision, reason=reason
         )
 
     def _register_failure(self, draft: _Draft, exc: BaseException) -> None:
+        code = exc.problem_code if isinstance(exc, GatewayError) else "internal_error"
+        self._count(draft, "error", code)
         if isinstance(exc, LedgerError):
             return  # the ledger itself failed; a second append would fail the same way
-        if isinstance(exc, GatewayError):
-            code = exc.problem_code
-        else:
-            code = "internal_error"
+        if not isinstance(exc, GatewayError):
             log.error("unexpected failure on the query path", extra={"error_type": type(exc).__name__})
         self._register(draft.record("error", (RecordedReason(code, "(13)"),)))
 
