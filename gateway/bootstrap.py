@@ -37,6 +37,7 @@ from gateway.services.audit import AuditService
 from gateway.services.console_auth import ConsoleAuth
 from gateway.services.grants import GrantService
 from gateway.services.query import DECISION_ENTRYPOINT, QueryService
+from gateway.services.refusals import RefusalRegistry
 from gateway.settings import Settings, load_settings
 
 log = logging.getLogger("gateway")
@@ -65,6 +66,7 @@ class Components:
     checks: dict[str, Callable[[], bool]] = field(default_factory=dict)
     console_auth: ConsoleAuth | None = None
     console_views: ConsoleViews | None = None
+    refusals: RefusalRegistry | None = None
 
     @property
     def services(self) -> Services:
@@ -80,6 +82,7 @@ class Components:
             limits=QueryLimits(max_subjects=self.settings.max_subjects),
             console_auth=self.console_auth,
             console_views=self.console_views,
+            refusals=self.refusals,
         )
 
     def readiness(self) -> dict[str, bool]:
@@ -223,6 +226,7 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
         checks=checks,
         console_auth=console_auth,
         console_views=ConsoleViews(audit),
+        refusals=RefusalRegistry(ledger),
     )
 
 

@@ -70,6 +70,8 @@ class GatewayError(Exception):
     code: ClassVar[str] = "gateway_error"
     status: ClassVar[int] = 500
     title: ClassVar[str] = "Gateway error"
+    # Set by a use case that registered this very refusal in the ledger, so it is not registered twice.
+    registered: bool = False
 
     def __init__(
         self,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request, Security
 from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
@@ -25,6 +25,7 @@ from gateway.services.audit import AuditService
 from gateway.services.console_auth import ConsoleAuth
 from gateway.services.grants import GrantService
 from gateway.services.query import QueryService
+from gateway.services.refusals import RefusalRegistry
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,9 @@ class Services:
     limits: QueryLimits
     console_auth: ConsoleAuth | None = None
     console_views: object | None = None  # gateway.console.views.ConsoleViews (the console sits above the api)
+    # Registers the refusals of registering endpoints that no use case registered; without it such a
+    # refusal is answered 503 ledger_unavailable (fail closed).
+    refusals: RefusalRegistry | None = None
 
 
 def services(request: Request) -> Services:
@@ -96,6 +100,12 @@ def query_limits(s: ServicesDep) -> QueryLimits:
     return s.limits
 
 
+def refusal_registry(s: ServicesDep) -> RefusalRegistry | None:
+    """Registers refusals of registering endpoints (read by the problem handlers, which run outside
+    FastAPI's dependency injection: ``gateway.api.problems.resolve`` honours overrides of it)."""
+    return s.refusals
+
+
 def readiness(s: ServicesDep) -> Callable[[], dict[str, bool]]:
     """The readiness checks."""
     return s.readiness
@@ -139,10 +149,29 @@ def bearer_token(authorization: Annotated[str | None, Depends(oauth2_scheme)]) -
 
 
 def current_principal(
-    token: Annotated[str, Depends(bearer_token)], authenticator: AuthenticatorDep
+    request: Request, token: Annotated[str, Depends(bearer_token)], authenticator: AuthenticatorDep
 ) -> Principal:
-    """Authenticate the request with the authenticator built at startup."""
-    return authenticator.authenticate(token)
+    """Authenticate the request with the authenticator built at startup.
+
+    The principal is kept on the request so that a refusal raised after this point (an invalid
+    body, a missing scope) can be registered under its requester (``gateway.api.problems``).
+    """
+    principal = authenticator.authenticate(token)
+    request.state.principal = principal
+    return principal
+
+
+REGISTERING_ENDPOINTS: set[Callable[..., object]] = set()
+"""Route functions whose outcome is registered in the ledger; their refusals are registered too."""
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def registering(endpoint: F) -> F:
+    """Mark a route function as registering: every refusal of an authenticated request to it is
+    registered (kind ``invalid``) before it is answered, validation refusals included."""
+    REGISTERING_ENDPOINTS.add(endpoint)
+    return endpoint
 
 
 def require_scope(scope: str) -> Callable[..., Awaitable[Principal]]:

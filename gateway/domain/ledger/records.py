@@ -24,8 +24,10 @@ purpose, recipient) and what an auditor needs::
     response_digest  "sha256:<hex>" of the response body sent, or null when nothing was sent
 
 Grant registrations and refusals, revocations (both of kind ``grant``, told apart by ``action``),
-reviews (``review``) and subject reports (``subject_report``) follow; repairs (``repair``) are
-accepted by the store and the audit filter already, their record comes with the repair use case.
+reviews (``review``), subject reports (``subject_report``) and requests refused before any use
+case ran (``invalid``: the endpoint, the requester, the code and the field path, never a value)
+follow; repairs (``repair``) are accepted by the store and the audit filter already, their record
+comes with the repair use case.
 """
 
 from __future__ import annotations
@@ -309,6 +311,38 @@ class ConsoleRecord(LedgerRecord):
         }
 
 
+@dataclass(frozen=True, slots=True)
+class InvalidRecord(LedgerRecord):
+    """An authenticated request to a registering endpoint refused as invalid (clause (13)).
+
+    ``endpoint`` is the route's method and path template (``POST /v1/grants/{grant_id}/revoke``),
+    never the path sent, which may carry anything; ``field`` is a path of positions and schema names.
+    Nothing the caller submitted is kept. ``decision`` is ``invalid`` and the code is the one reason,
+    so the audit filters by decision and by reason find these entries like any other refusal.
+    """
+
+    kind: ClassVar[str] = "invalid"
+
+    request_id: str
+    endpoint: str
+    client_id: str
+    department: str
+    code: str
+    field: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Record form."""
+        return {
+            "kind": self.kind,
+            "request_id": self.request_id,
+            "endpoint": self.endpoint,
+            "client_id": self.client_id,
+            "department": self.department,
+            "decision": "invalid",
+            **_reasons((RecordedReason(self.code, "(13)", field=self.field),)),
+        }
+
+
 RECORD_TYPES: tuple[type[LedgerRecord], ...] = (
     QueryRecord,
     GrantRecord,
@@ -316,6 +350,7 @@ RECORD_TYPES: tuple[type[LedgerRecord], ...] = (
     ReviewRecord,
     SubjectReportRecord,
     ConsoleRecord,
+    InvalidRecord,
 )
 # Every kind the store accepts: those written above, and ``repair`` (see the module docstring).
 KINDS = frozenset({t.kind for t in RECORD_TYPES} | {"repair"})

@@ -21,6 +21,7 @@ from gateway.domain.ledger.records import (
     RECORD_TYPES,
     ConsoleRecord,
     GrantRecord,
+    InvalidRecord,
     ItemRelease,
     LedgerRecord,
     Outcome,
@@ -169,6 +170,15 @@ CASES: dict[str, Callable[[], LedgerRecord]] = {
         "audit_office",
         {"format": "csv", "filters": {"decision": "deny"}, "checkpoint_size": 12},
     ),
+    # As gateway/api/problems.py registers a validation refusal of an authenticated request.
+    "invalid": lambda: InvalidRecord(
+        request_id="8c0f7a52-6f1e-4c1b-9d51-3f2b1a0e9c11",
+        endpoint="POST /v1/queries",
+        client_id="market-portal",
+        department="market_regulation",
+        code="identifier_in_text",
+        field="subjects.0.value",
+    ),
 }
 
 
@@ -285,6 +295,12 @@ GOLDEN = {
     "console_export": (
         '{"checkpoint_size":12,"client_id":"console:li.auditor","department":"audit_office","event":"exp'
         'ort","filters":{"decision":"deny"},"format":"csv","kind":"console"}'
+    ),
+    "invalid": (
+        '{"client_id":"market-portal","decision":"invalid","department":"market_regulation","endpoint"'
+        ':"POST /v1/queries","kind":"invalid","reason_codes":["identifier_in_text"],"reasons":[{"claus'
+        'e":"(13)","code":"identifier_in_text","field":"subjects.0.value"}],"request_id":"8c0f7a52-6f1'
+        'e-4c1b-9d51-3f2b1a0e9c11"}'
     ),
 }
 
