@@ -149,7 +149,7 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
     engine = build_engine(settings)
     if isinstance(engine, PooledPolicyEngine):
         closers.append(engine.close)
-    sources = SqlSourceRegistry(settings.sources)
+    sources = SqlSourceRegistry(settings.sources, statement_timeout_s=settings.source_statement_timeout_s)
     closers.append(sources.close)
     database = make_engine(settings.ledger_url)
     closers.append(database.dispose)
@@ -236,7 +236,7 @@ def create_gateway_app(settings: Settings, clock: Clock | None = None) -> FastAP
     from gateway.console.web import install_console
 
     configure_logging(settings.log_level)
-    app = create_app(lambda: build_components(settings, clock))
+    app = create_app(lambda: build_components(settings, clock), max_body_bytes=settings.max_body_bytes)
     install_console(app)
     return app
 

@@ -27,6 +27,7 @@ from gateway.errors import (
     MethodNotAllowed,
     NotFound,
     PolicyDenied,
+    RequestTooLarge,
 )
 from gateway.ports import Actor, Principal
 
@@ -192,17 +193,18 @@ def _registered_by_its_use_case(exc: GatewayError) -> bool:
     )
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
 def allowed_methods(app: FastAPI, request: Request) -> list[str]:
-    """Every method some route of the app accepts at the request's path (HEAD wherever GET is)."""
-    scope = {**request.scope, "method": "GET"}
-    methods: set[str] = set()
-    for route in app.router.routes:
-        match, _ = route.matches({**scope, "type": "http"})
-        if match is not Match.NONE:
-            methods.update(getattr(route, "methods", None) or ())
-    if "GET" in methods:
-        methods.add("HEAD")
-    return sorted(methods)
+    """Every method some route of the app serves at the request's path, found by asking the router
+    as it would route that method (included routers do not list their routes' methods)."""
+    allowed = []
+    for method in _METHODS:
+        scope = {**request.scope, "type": "http", "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in app.router.routes):
+            allowed.append(method)
+    return allowed
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -258,7 +260,9 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)  # noqa: S101
-        code = {404: NotFound.code, 405: MethodNotAllowed.code}.get(exc.status_code, HttpError.code)
+        code = {404: NotFound.code, 405: MethodNotAllowed.code, 413: RequestTooLarge.code}.get(
+            exc.status_code, HttpError.code
+        )
         response = problem_response(exc.status_code, code, str(exc.detail), str(exc.detail))
         if exc.status_code == 405:
             # RFC 9110 §15.5.6: a 405 lists what the path does accept. Starlette names the methods of

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
 from gateway.api.deps import AuditServiceDep, Principal, registering, require_scope
-from gateway.api.guards import NoIdentifier
+from gateway.api.guards import InstantInRange, NoIdentifier
 from gateway.api.schemas.ledger import (
     CheckpointResponse,
     ConsistencyResponse,
@@ -64,8 +64,12 @@ def _aware(value: datetime | None, field: str) -> datetime | None:
 
 
 def _filter(
-    since: Annotated[datetime | None, Query(description="entries logged at or after (RFC 3339)")] = None,
-    until: Annotated[datetime | None, Query(description="entries logged before (RFC 3339)")] = None,
+    since: Annotated[
+        datetime | None, Query(description="entries logged at or after (RFC 3339)"), InstantInRange
+    ] = None,
+    until: Annotated[
+        datetime | None, Query(description="entries logged before (RFC 3339)"), InstantInRange
+    ] = None,
     kind: Annotated[
         Literal["query", "grant", "review", "subject_report", "repair", "console", "invalid"] | None, Query()
     ] = None,
