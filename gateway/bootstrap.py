@@ -22,6 +22,7 @@ from gateway.adapters.presidio import PresidioScanner
 from gateway.adapters.sql import migrate
 from gateway.adapters.sql.console_sessions import SqlConsoleSessions
 from gateway.adapters.sql.engine import make_engine
+from gateway.adapters.sql.grant_changes import SqlGrantChanges
 from gateway.adapters.sql.grants import SqlGrantStore
 from gateway.adapters.sql.ledger import SqlLedger
 from gateway.adapters.sql.sources import SqlSourceRegistry
@@ -30,7 +31,7 @@ from gateway.api.deps import QueryLimits, Services
 from gateway.console.views import ConsoleViews
 from gateway.domain.catalog import Catalog
 from gateway.domain.desensitize.text_scan import FastScanner
-from gateway.errors import ConfigurationError
+from gateway.errors import ConfigurationError, GatewayError
 from gateway.logging import configure_logging
 from gateway.ports import Clock, PolicyEngine, TextScanner
 from gateway.services.audit import AuditService
@@ -159,7 +160,20 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
     )
     closers.append(ledger.close)
     grant_store = SqlGrantStore(settings.ledger_url, engine=database)
-    grants = GrantService(store=grant_store, engine=engine, ledger=ledger, keystore=keystore, clock=clock)
+    # One database for both: each grant change is one transaction with its ledger entry.
+    grants = GrantService(
+        store=grant_store,
+        engine=engine,
+        ledger=ledger,
+        keystore=keystore,
+        clock=clock,
+        changes=SqlGrantChanges(ledger, grant_store),
+    )
+    try:
+        grants.reconcile(ledger)  # what a crash of a gateway from before left half done
+    except GatewayError as exc:
+        # A ledger that refuses appends still opens (its reads are evidence; readiness says so).
+        log.error("grant reconciliation failed", extra={"error_type": type(exc).__name__})
     # Both scanners use the same recognizer rules and find the same entities (asserted in
     # bench/desensitize_bench.py); the fast one skips Presidio's per-call overhead on the hot path.
     scanner: TextScanner = PresidioScanner() if settings.text_scanner == "presidio" else FastScanner()

@@ -232,6 +232,38 @@ class RevocationRecord(LedgerRecord):
 
 
 @dataclass(frozen=True, slots=True)
+class GrantReconciliationRecord(LedgerRecord):
+    """What start-up reconciliation finished of grant changes a crash interrupted (kind ``grant``,
+    action ``reconcile``): grant ids by what was done, so an auditor sees every repair of the store.
+
+    The ids are the gateway's own random hex ids; no client, department or subject is involved.
+    """
+
+    kind: ClassVar[str] = "grant"
+    action: ClassVar[str] = "reconcile"
+
+    registered: tuple[str, ...]  # pending grants whose registration entry was found
+    discarded: tuple[str, ...]  # pending grants without one: deleted, never answered
+    revocations_found: tuple[str, ...]  # revocations whose entry was found
+    revocations_registered: tuple[str, ...]  # revocations without one: registered now
+
+    def as_dict(self) -> dict[str, Any]:
+        """Record form."""
+        return {
+            "kind": self.kind,
+            "action": self.action,
+            "client_id": None,
+            "department": None,
+            "decision": "allow",
+            **_reasons(()),
+            "registered": list(self.registered),
+            "discarded": list(self.discarded),
+            "revocations_found": list(self.revocations_found),
+            "revocations_registered": list(self.revocations_registered),
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class ReviewRecord(LedgerRecord):
     """An auditor's review of an entry (``status``: reviewed | flagged)."""
 
@@ -351,6 +383,7 @@ RECORD_TYPES: tuple[type[LedgerRecord], ...] = (
     SubjectReportRecord,
     ConsoleRecord,
     InvalidRecord,
+    GrantReconciliationRecord,
 )
 # Every kind the store accepts: those written above, and ``repair`` (see the module docstring).
 KINDS = frozenset({t.kind for t in RECORD_TYPES} | {"repair"})
