@@ -11,8 +11,9 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from gateway.adapters.client_files import ClientRegistry
+from gateway.adapters.client_files import ReloadingClientRegistry, SecretHashingPool
 from gateway.adapters.console_users import FileUserDirectory, users_file_beside
+from gateway.adapters.crypto.handover import FieldKeyHandover
 from gateway.adapters.desensitizer import CatalogDesensitizer
 from gateway.adapters.key_files import FileKeyStore
 from gateway.adapters.oauth_server import OAuthServer
@@ -26,17 +27,21 @@ from gateway.adapters.sql.grant_changes import SqlGrantChanges
 from gateway.adapters.sql.grants import SqlGrantStore
 from gateway.adapters.sql.ledger import SqlLedger
 from gateway.adapters.sql.sources import SqlSourceRegistry
+from gateway.adapters.sql.token_throttle import SqlThrottleStore
+from gateway.adapters.token_throttle import ThrottlePolicies, TokenThrottle
 from gateway.adapters.tokens import ExternalIssuer, JwtAuthenticator, TokenIssuer
 from gateway.api.deps import QueryLimits, Services
 from gateway.console.views import ConsoleViews
 from gateway.domain.catalog import Catalog
 from gateway.domain.desensitize.text_scan import FastScanner
+from gateway.domain.throttle import LockoutPolicy
 from gateway.errors import ConfigurationError, GatewayError
 from gateway.logging import configure_logging
 from gateway.ports import Clock, PolicyEngine, TextScanner
 from gateway.services.audit import AuditService
 from gateway.services.console_auth import ConsoleAuth
 from gateway.services.grants import GrantService
+from gateway.services.key_handover import KeyHandoverService
 from gateway.services.query import DECISION_ENTRYPOINT, QueryService
 from gateway.services.refusals import RefusalRegistry
 from gateway.settings import Settings, load_settings
@@ -68,6 +73,7 @@ class Components:
     console_auth: ConsoleAuth | None = None
     console_views: ConsoleViews | None = None
     refusals: RefusalRegistry | None = None
+    key_handover: KeyHandoverService | None = None
 
     @property
     def services(self) -> Services:
@@ -84,6 +90,7 @@ class Components:
             console_auth=self.console_auth,
             console_views=self.console_views,
             refusals=self.refusals,
+            key_handover=self.key_handover,
         )
 
     def readiness(self) -> dict[str, bool]:
@@ -141,6 +148,22 @@ def build_engine(settings: Settings) -> PolicyEngine:
     return OpaEngine(settings.opa_url, revision, settings.opa_timeout_s)
 
 
+def throttle_policies(settings: Settings) -> ThrottlePolicies:
+    """The token endpoint's lockout policies from the settings."""
+    t = settings.token_throttle
+
+    def policy(after: int) -> LockoutPolicy:
+        return LockoutPolicy(
+            after=after,
+            base_s=t.lockout_base_s,
+            factor=t.lockout_factor,
+            max_s=max(t.lockout_max_s, t.lockout_base_s),
+            window_s=t.window_s,
+        )
+
+    return ThrottlePolicies(client=policy(t.client_after), address=policy(t.address_after))
+
+
 def build_components(settings: Settings, clock: Clock | None = None) -> Components:
     """Build every adapter and service; raise ConfigurationError if anything is missing."""
     clock = clock or SystemClock()
@@ -191,7 +214,7 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
         max_rows_per_item=settings.max_rows_per_item,
     )
     audit = AuditService(ledger, keystore.secret("commitment"))
-    registry = ClientRegistry.from_file(settings.clients_file)
+    registry = ReloadingClientRegistry(settings.clients_file)
     issuer = TokenIssuer(
         keystore,
         issuer=settings.issuer,
@@ -227,6 +250,15 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
     console_auth = ConsoleAuth(
         FileUserDirectory(users_file_beside(settings.clients_file)), console_sessions, ledger, clock
     )
+    throttle_settings = settings.token_throttle
+    hashing = SecretHashingPool(throttle_settings.hash_workers, throttle_settings.hash_queue)
+    closers.append(hashing.close)
+    authorization_server = OAuthServer(
+        registry,
+        issuer,
+        throttle=TokenThrottle(SqlThrottleStore(database), clock, throttle_policies(settings)),
+        hashing=hashing,
+    )
     return Components(
         settings=settings,
         catalog=catalog,
@@ -234,13 +266,14 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
         queries=queries,
         grants=grants,
         audit=audit,
-        authorization_server=OAuthServer(registry, issuer),
+        authorization_server=authorization_server,
         authenticator=authenticator,
         closers=closers,
         checks=checks,
         console_auth=console_auth,
         console_views=ConsoleViews(audit),
         refusals=RefusalRegistry(ledger),
+        key_handover=KeyHandoverService(FieldKeyHandover(keystore, settings.encryption_algorithm), ledger),
     )
 
 

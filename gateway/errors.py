@@ -35,6 +35,7 @@ Rego METADATA, not here) through ``problem_code``.
     ├── HttpError                     http_error               400
     │   └── RequestTooLarge           request_too_large        413
     ├── InsufficientScope             insufficient_scope       403
+    ├── TokenThrottled                token_throttled          429  (Retry-After)
     ├── PolicyDenied                  policy_denied            403  (problem code: the policy's reason)
     ├── GrantRefused                  grant_refused            422  (problem code: the policy's reason)
     ├── InternalError                 internal_error           500
@@ -47,6 +48,7 @@ Rego METADATA, not here) through ``problem_code``.
     │   ├── GrantStoreError           grant_store_unavailable
     │   ├── GrantsNotConfigured       grants_unavailable
     │   ├── KeyUnavailable            key_unavailable
+    │   ├── TokenEndpointBusy         token_endpoint_busy           (Retry-After)
     │   └── DesensitizationError      desensitization_failed
     │       ├── UnreleasedField       unreleased_field
     │       ├── MissingObligation     missing_obligation
@@ -56,6 +58,7 @@ Rego METADATA, not here) through ``problem_code``.
     │       ├── DecryptionFailed      decryption_failed
     │       └── ResidualPersonalData  residual_personal_data
     └── ConfigurationError            configuration_error      500
+        └── KeyRetirementRefused      key_retirement_refused
 
 ``error_classes()`` lists them all; the README's table and the OpenAPI document are tested against it.
 """
@@ -457,6 +460,35 @@ class ConfigurationError(GatewayError):
     code = "configuration_error"
     status = 500
     title = "Configuration error"
+
+
+class TokenThrottled(GatewayError):
+    """Too many failed token requests from this client or address: locked out for ``Retry-After`` s."""
+
+    code = "token_throttled"
+    status = 429
+    title = "Too many token requests"
+
+    def __init__(self, detail: str, *, retry_after_s: int, **kwargs: Any) -> None:
+        super().__init__(detail, **kwargs)
+        self.retry_after_s = retry_after_s
+
+
+class TokenEndpointBusy(Unavailable):
+    """Every secret-hashing slot is taken: the token request is refused at once, try again shortly."""
+
+    code = "token_endpoint_busy"
+    title = "Token endpoint busy"
+
+    def __init__(self, detail: str, *, retry_after_s: int = 1, **kwargs: Any) -> None:
+        super().__init__(detail, **kwargs)
+        self.retry_after_s = retry_after_s
+
+
+class KeyRetirementRefused(ConfigurationError):
+    """A key cannot be retired yet (it may have signed something still valid) or ever (a ledger key)."""
+
+    code = "key_retirement_refused"
 
 
 def error_classes() -> list[type[GatewayError]]:

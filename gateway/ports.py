@@ -1,7 +1,8 @@
 """Protocols the services depend on; adapters implement them.
 
 Everything here is synchronous: request handlers run in FastAPI's thread pool, and the per-thread
-policy engine relies on that.
+policy engine relies on that. The one exception is ``AuthorizationServer.token``: it awaits secret
+hashing in its own bounded pool, so a burst of token requests never holds the threads queries use.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from gateway.domain.ledger.records import LedgerRecord
 from gateway.domain.ledger.terms import EntryFilter
 from gateway.domain.query import Condition as Condition  # re-exported for adapters
 from gateway.domain.query import SourceQuery as SourceQuery
+from gateway.domain.throttle import LockoutPolicy
 from gateway.domain.transparency.checkpoint import SignedCheckpoint
 
 JSON = Any  # a JSON-compatible value: dict, list, str, int, float, bool or None
@@ -337,12 +339,33 @@ class ClientRegistry(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class TokenHttpRequest:
-    """A token request as it reached the HTTP layer; ``body`` is None when it was too large to read."""
+    """A token request as it reached the HTTP layer; ``body`` is None when it was too large to read.
+
+    ``client_address`` is the peer's IP address (as uvicorn reports it, proxy headers applied), the
+    key of per-address throttling.
+    """
 
     method: str
     url: str
     headers: Mapping[str, str]
     body: bytes | None
+    client_address: str | None = None
+
+
+class TokenThrottleStore(Protocol):
+    """Failure counts and lockouts of the token endpoint, shared by every worker and replica."""
+
+    def locked_until_ms(self, keys: Sequence[str]) -> dict[str, int]:
+        """The lockout end (epoch ms) of each key that has one recorded."""
+        ...
+
+    def record_failure(self, key: str, now_ms: int, policy: LockoutPolicy) -> int:
+        """Count one failure of ``key`` under ``policy``; return its lockout end (0: none)."""
+        ...
+
+    def clear(self, key: str) -> None:
+        """Forget the failures and lockout of ``key``."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,6 +377,29 @@ class OAuthReply:
     headers: Sequence[tuple[str, str]]
 
 
+@dataclass(frozen=True, slots=True)
+class WrappedFieldKey:
+    """A recipient's field-decryption key wrapped to a public key it presented (never in clear)."""
+
+    recipient: str
+    algorithm: str  # the field cipher the key opens (aes-256-gcm, sm4-gcm)
+    key_id: str
+    wrapping: str  # how it is wrapped (X25519-HKDF-SHA256-AES-256-GCM)
+    recipient_key: str  # fingerprint of the public key it was wrapped to
+    ephemeral_public_key: str
+    nonce: str
+    wrapped_key: str
+
+
+class FieldKeyWrapper(Protocol):
+    """Wraps the key a recipient decrypts its ``encrypt``-obligation fields with."""
+
+    def wrap_for(self, recipient: str, public_key: str) -> WrappedFieldKey:
+        """``recipient``'s field key wrapped to ``public_key`` (base64url X25519); InvalidRequest
+        when the public key is not one."""
+        ...
+
+
 class AuthorizationServer(Protocol):
     """The gateway's OAuth 2.0 authorization server: client-credentials tokens, keys and metadata."""
 
@@ -362,8 +408,10 @@ class AuthorizationServer(Protocol):
         """The issuer identifier written into every token."""
         ...
 
-    def token(self, request: TokenHttpRequest) -> OAuthReply:
-        """Answer one token request; a refusal is an RFC 6749 §5.2 error reply, never an exception."""
+    async def token(self, request: TokenHttpRequest) -> OAuthReply:
+        """Answer one token request; an OAuth refusal is an RFC 6749 §5.2 error reply. Throttling,
+        a saturated hashing pool and an identifier in a form field raise GatewayError instead
+        (problem+json: ``token_throttled``, ``token_endpoint_busy``, ``identifier_in_text``)."""
         ...
 
     def jwks(self) -> dict[str, JSON]:

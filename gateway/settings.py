@@ -25,6 +25,26 @@ class ExternalIssuerSettings(BaseModel):
     department_claim: str = "department"
 
 
+class TokenThrottleSettings(BaseModel):
+    """Lockouts of the token endpoint and the size of its secret-hashing pool.
+
+    After ``client_after`` failures in a row for one client (``address_after`` for one address) the
+    key is locked for ``lockout_base_s``, multiplied by ``lockout_factor`` at each further failure
+    (1: stepped, 2: exponential) up to ``lockout_max_s``; failures older than ``window_s`` are forgotten.
+    """
+
+    model_config = {"extra": "forbid"}
+
+    client_after: int = Field(default=10, ge=1, le=1000)
+    address_after: int = Field(default=20, ge=1, le=10000)
+    lockout_base_s: float = Field(default=1.0, gt=0, le=3600)
+    lockout_factor: float = Field(default=2.0, ge=1, le=10)
+    lockout_max_s: float = Field(default=900.0, gt=0, le=86400)
+    window_s: float = Field(default=900.0, gt=0, le=86400)
+    hash_workers: int = Field(default=1, ge=1, le=16)
+    hash_queue: int = Field(default=4, ge=0, le=256)
+
+
 class Settings(BaseSettings):
     """Everything a deployment configures. Secure values are the defaults; nothing here can fail open."""
 
@@ -43,6 +63,7 @@ class Settings(BaseSettings):
     issuer: str = "http://127.0.0.1:8000"
     audience: str = "credit-gateway"
     token_lifetime_s: int = Field(default=300, ge=30, le=3600)
+    token_throttle: TokenThrottleSettings = Field(default_factory=TokenThrottleSettings)
     external_issuers: list[ExternalIssuerSettings] = Field(default_factory=list)
     text_scanner: Literal["fast", "presidio"] = "fast"
     encryption_algorithm: Literal["aes-256-gcm", "sm4-gcm"] = "aes-256-gcm"

@@ -24,6 +24,7 @@ from gateway.ports import Principal as Principal
 from gateway.services.audit import AuditService
 from gateway.services.console_auth import ConsoleAuth
 from gateway.services.grants import GrantService
+from gateway.services.key_handover import KeyHandoverService
 from gateway.services.query import QueryService
 from gateway.services.refusals import RefusalRegistry
 
@@ -52,6 +53,7 @@ class Services:
     # Registers the refusals of registering endpoints that no use case registered; without it such a
     # refusal is answered 503 ledger_unavailable (fail closed).
     refusals: RefusalRegistry | None = None
+    key_handover: KeyHandoverService | None = None
 
 
 def services(request: Request) -> Services:
@@ -111,6 +113,13 @@ def readiness(s: ServicesDep) -> Callable[[], dict[str, bool]]:
     return s.readiness
 
 
+def key_handover_service(s: ServicesDep) -> KeyHandoverService:
+    """The field-key hand-over; fail closed when the deployment has none."""
+    if s.key_handover is None:
+        raise ConfigurationError("the gateway was started without the field-key hand-over")
+    return s.key_handover
+
+
 CatalogDep = Annotated[Catalog, Depends(catalog)]
 QueryServiceDep = Annotated[QueryService, Depends(query_service)]
 GrantServiceDep = Annotated[GrantService, Depends(grant_service)]
@@ -119,6 +128,7 @@ AuthenticatorDep = Annotated[Authenticator, Depends(authenticator)]
 AuthorizationServerDep = Annotated[AuthorizationServer, Depends(authorization_server)]
 QueryLimitsDep = Annotated[QueryLimits, Depends(query_limits)]
 ReadinessDep = Annotated[Callable[[], dict[str, bool]], Depends(readiness)]
+KeyHandoverDep = Annotated[KeyHandoverService, Depends(key_handover_service)]
 
 
 SCOPES = {

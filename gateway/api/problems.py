@@ -28,6 +28,8 @@ from gateway.errors import (
     NotFound,
     PolicyDenied,
     RequestTooLarge,
+    TokenEndpointBusy,
+    TokenThrottled,
 )
 from gateway.ports import Actor, Principal
 
@@ -63,7 +65,10 @@ def error_response(exc: GatewayError) -> JSONResponse:
     status = exc.status
     if isinstance(exc, AuthenticationFailed):
         status = 401
-    return problem_response(status, exc.problem_code, exc.title, exc.detail, extra)
+    response = problem_response(status, exc.problem_code, exc.title, exc.detail, extra)
+    if isinstance(exc, TokenThrottled | TokenEndpointBusy):
+        response.headers["Retry-After"] = str(exc.retry_after_s)  # RFC 9110 §10.2.3, in seconds
+    return response
 
 
 # How pydantic names the member of a union it tried (``str``, ``constrained-str``,

@@ -100,8 +100,31 @@ def cmd_keys_init(args: argparse.Namespace) -> int:
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
     from gateway.adapters.key_files import FileKeyStore
 
-    FileKeyStore(Path(args.dir)).rotate(args.name)
-    print(f"rotated {args.name}; previous public key kept for verification")
+    FileKeyStore(_keys_dir(args)).rotate(args.name)
+    print(
+        f"rotated {args.name}; running gateways sign with the new key within seconds; "
+        "the previous public key is kept for verification"
+    )
+    return 0
+
+
+def _keys_dir(args: argparse.Namespace) -> Path:
+    from gateway.settings import load_settings
+
+    if getattr(args, "config", None):
+        return load_settings(Path(args.config)).keys_dir
+    return Path(args.dir)
+
+
+def cmd_keys_retire(args: argparse.Namespace) -> int:
+    from gateway.adapters.key_files import FileKeyStore
+    from gateway.adapters.tokens import DEFAULT_LEEWAY_S
+    from gateway.settings import load_settings
+
+    lifetime = load_settings(Path(args.config)).token_lifetime_s if args.config else args.token_lifetime
+    removed = FileKeyStore(_keys_dir(args)).retire(args.name, valid_for_s=lifetime + DEFAULT_LEEWAY_S)
+    for path in removed:
+        print(f"removed {path}")
     return 0
 
 
@@ -192,7 +215,18 @@ def build_parser() -> argparse.ArgumentParser:
     krot = keys.add_parser("rotate", help="rotate a signing key, keeping the previous public key")
     krot.add_argument("name", choices=["token", "ledger"])
     krot.add_argument("--dir", default="keys")
+    krot.add_argument("--config", help="settings file (its keys_dir is used)")
     krot.set_defaults(func=cmd_keys_rotate)
+    kret = keys.add_parser(
+        "retire", help="remove previous token keys once every token they signed has expired"
+    )
+    kret.add_argument("name", choices=["token", "ledger"])
+    kret.add_argument("--dir", default="keys")
+    kret.add_argument("--config", help="settings file: its keys_dir and token_lifetime_s are used")
+    kret.add_argument(
+        "--token-lifetime", type=int, default=3600, help="without --config: the longest token lifetime (s)"
+    )
+    kret.set_defaults(func=cmd_keys_retire)
 
     ledger = sub.add_parser("ledger", help="ledger tools").add_subparsers(dest="ledger_cmd", required=True)
     verify = ledger.add_parser("verify", help="verify a ledger export or database offline")

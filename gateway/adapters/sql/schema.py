@@ -134,3 +134,16 @@ authorization_grants = sa.Table(
     sa.Index("ix_authorization_grants_recipient", "recipient"),
     sa.Index("ix_authorization_grants_registered_by", "registered_by"),
 )
+
+# --- token endpoint throttling ---
+
+# One row per throttled key (a digest of "client:<id>" or "address:<ip>", never the typed text), shared
+# by every worker and replica, so N workers do not multiply the failures an attacker is allowed.
+token_throttle = sa.Table(
+    "token_throttle",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("last_failure_ms", sa.BigInteger, nullable=False),
+    sa.Column("locked_until_ms", sa.BigInteger, nullable=False),
+)

@@ -71,7 +71,9 @@ def _filter(
         datetime | None, Query(description="entries logged before (RFC 3339)"), InstantInRange
     ] = None,
     kind: Annotated[
-        Literal["query", "grant", "review", "subject_report", "repair", "console", "invalid"] | None, Query()
+        Literal["query", "grant", "review", "subject_report", "repair", "console", "key_handover", "invalid"]
+        | None,
+        Query(),
     ] = None,
     client_id: Name = None,
     department: Name = None,

@@ -375,6 +375,33 @@ class InvalidRecord(LedgerRecord):
         }
 
 
+@dataclass(frozen=True, slots=True)
+class KeyHandoverRecord(LedgerRecord):
+    """A recipient department given its key for ``encrypt``-obligation fields, wrapped to a public key
+    it presented: who received which key (by id, never the key) wrapped to which key (by fingerprint)."""
+
+    kind: ClassVar[str] = "key_handover"
+
+    client_id: str
+    department: str
+    algorithm: str
+    key_id: str
+    wrapping: str
+    recipient_key: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """Record form."""
+        return {
+            "kind": self.kind,
+            "client_id": self.client_id,
+            "department": self.department,
+            "algorithm": self.algorithm,
+            "key_id": self.key_id,
+            "wrapping": self.wrapping,
+            "recipient_key": self.recipient_key,
+        }
+
+
 RECORD_TYPES: tuple[type[LedgerRecord], ...] = (
     QueryRecord,
     GrantRecord,
@@ -382,6 +409,7 @@ RECORD_TYPES: tuple[type[LedgerRecord], ...] = (
     ReviewRecord,
     SubjectReportRecord,
     ConsoleRecord,
+    KeyHandoverRecord,
     InvalidRecord,
     GrantReconciliationRecord,
 )

@@ -24,6 +24,7 @@ from gateway.domain.ledger.records import (
     GrantRecord,
     InvalidRecord,
     ItemRelease,
+    KeyHandoverRecord,
     LedgerRecord,
     Outcome,
     QueryRecord,
@@ -187,6 +188,15 @@ CASES: dict[str, Callable[[], LedgerRecord]] = {
         code="identifier_in_text",
         field="subjects.0.value",
     ),
+    # As services/key_handover.py writes a recipient's field key wrapped to its X25519 key.
+    "key_handover": lambda: KeyHandoverRecord(
+        client_id="market-regulator",
+        department="market_regulation",
+        algorithm="aes-256-gcm",
+        key_id="fk:" + "0123456789abcdef" * 2,
+        wrapping="X25519-HKDF-SHA256-AES-256-GCM",
+        recipient_key="sha256:" + "cd" * 32,
+    ),
 }
 
 
@@ -315,6 +325,13 @@ GOLDEN = {
         ':"POST /v1/queries","kind":"invalid","reason_codes":["identifier_in_text"],"reasons":[{"claus'
         'e":"(13)","code":"identifier_in_text","field":"subjects.0.value"}],"request_id":"8c0f7a52-6f1'
         'e-4c1b-9d51-3f2b1a0e9c11"}'
+    ),
+    # Written by hand from the record's documented form, before the code that renders it.
+    "key_handover": (
+        '{"algorithm":"aes-256-gcm","client_id":"market-regulator","department":"market_regulation",'
+        '"key_id":"fk:0123456789abcdef0123456789abcdef","kind":"key_handover","recipient_key":"sha256:'
+        'cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd","wrapping":"X25519-HKDF-SH'
+        'A256-AES-256-GCM"}'
     ),
 }
 
