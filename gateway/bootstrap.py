@@ -24,6 +24,7 @@ from gateway.adapters.presidio import PresidioScanner
 from gateway.adapters.sql import migrate
 from gateway.adapters.sql.console_sessions import SqlConsoleSessions
 from gateway.adapters.sql.engine import make_engine
+from gateway.adapters.sql.grant_changes import SqlGrantChanges
 from gateway.adapters.sql.grants import SqlGrantStore
 from gateway.adapters.sql.ledger import SqlLedger
 from gateway.adapters.sql.observation import SqlLedgerObservation
@@ -44,6 +45,7 @@ from gateway.services.console_auth import ConsoleAuth
 from gateway.services.grants import GrantService
 from gateway.services.key_handover import KeyHandoverService
 from gateway.services.query import DECISION_ENTRYPOINT, QueryService
+from gateway.services.refusals import RefusalRegistry
 from gateway.settings import Settings, load_settings
 
 log = logging.getLogger("gateway")
@@ -75,6 +77,7 @@ class Components:
     checks: dict[str, Callable[[], bool]] = field(default_factory=dict)
     console_auth: ConsoleAuth | None = None
     console_views: ConsoleViews | None = None
+    refusals: RefusalRegistry | None = None
     key_handover: KeyHandoverService | None = None
 
     @property
@@ -91,6 +94,7 @@ class Components:
             limits=QueryLimits(max_subjects=self.settings.max_subjects),
             console_auth=self.console_auth,
             console_views=self.console_views,
+            refusals=self.refusals,
             key_handover=self.key_handover,
             metrics=self.metrics,
         )
@@ -204,7 +208,7 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
     engine = build_engine(settings)
     if isinstance(engine, PooledPolicyEngine):
         closers.append(engine.close)
-    sources = SqlSourceRegistry(settings.sources)
+    sources = SqlSourceRegistry(settings.sources, statement_timeout_s=settings.source_statement_timeout_s)
     closers.append(sources.close)
     database = make_engine(settings.ledger_url)
     closers.append(database.dispose)
@@ -214,7 +218,20 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
     )
     closers.append(ledger.close)
     grant_store = SqlGrantStore(settings.ledger_url, engine=database)
-    grants = GrantService(store=grant_store, engine=engine, ledger=ledger, keystore=keystore, clock=clock)
+    # One database for both: each grant change is one transaction with its ledger entry.
+    grants = GrantService(
+        store=grant_store,
+        engine=engine,
+        ledger=ledger,
+        keystore=keystore,
+        clock=clock,
+        changes=SqlGrantChanges(ledger, grant_store),
+    )
+    try:
+        grants.reconcile(ledger)  # what a crash of a gateway from before left half done
+    except GatewayError as exc:
+        # A ledger that refuses appends still opens (its reads are evidence; readiness says so).
+        log.error("grant reconciliation failed", extra={"error_type": type(exc).__name__})
     # Both scanners use the same recognizer rules and find the same entities (asserted in
     # bench/desensitize_bench.py); the fast one skips Presidio's per-call overhead on the hot path.
     scanner: TextScanner = PresidioScanner() if settings.text_scanner == "presidio" else FastScanner()
@@ -297,6 +314,7 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
         checks=checks,
         console_auth=console_auth,
         console_views=ConsoleViews(audit),
+        refusals=RefusalRegistry(ledger),
         key_handover=KeyHandoverService(FieldKeyHandover(keystore, settings.encryption_algorithm), ledger),
     )
 
@@ -308,7 +326,7 @@ def create_gateway_app(settings: Settings, clock: Clock | None = None) -> FastAP
     from gateway.console.web import install_console
 
     configure_logging(settings.log_level)
-    app = create_app(lambda: build_components(settings, clock))
+    app = create_app(lambda: build_components(settings, clock), max_body_bytes=settings.max_body_bytes)
     install_console(app)
     # Outermost, so every response is counted, the console's and the refusals' included.
     app.add_middleware(MetricsMiddleware, metrics_port=metrics_port_from_environment())

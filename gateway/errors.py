@@ -33,6 +33,7 @@ Rego METADATA, not here) through ``problem_code``.
     │   └── ConsoleSessionExpired     console_session_expired
     ├── MethodNotAllowed              method_not_allowed       405
     ├── HttpError                     http_error               400
+    │   └── RequestTooLarge           request_too_large        413
     ├── InsufficientScope             insufficient_scope       403
     ├── TokenThrottled                token_throttled          429  (Retry-After)
     ├── PolicyDenied                  policy_denied            403  (problem code: the policy's reason)
@@ -42,6 +43,7 @@ Rego METADATA, not here) through ``problem_code``.
     │   ├── PolicyEngineError         policy_engine_error
     │   │   └── CatalogMismatch       catalog_mismatch
     │   ├── SourceError               source_unavailable
+    │   │   └── SourceTimeout         source_timeout
     │   ├── LedgerError               ledger_unavailable
     │   ├── GrantStoreError           grant_store_unavailable
     │   ├── GrantsNotConfigured       grants_unavailable
@@ -73,6 +75,8 @@ class GatewayError(Exception):
     code: ClassVar[str] = "gateway_error"
     status: ClassVar[int] = 500
     title: ClassVar[str] = "Gateway error"
+    # Set by a use case that registered this very refusal in the ledger, so it is not registered twice.
+    registered: bool = False
 
     def __init__(
         self,
@@ -272,6 +276,14 @@ class HttpError(GatewayError):
     title = "HTTP error"
 
 
+class RequestTooLarge(HttpError):
+    """The request body is larger than the configured limit (``max_body_bytes``)."""
+
+    code = "request_too_large"
+    status = 413
+    title = "Request body too large"
+
+
 class InsufficientScope(GatewayError):
     """The token is valid but lacks the scope this endpoint needs."""
 
@@ -356,6 +368,13 @@ class SourceError(Unavailable):
 
     code = "source_unavailable"
     title = "Source database unavailable"
+
+
+class SourceTimeout(SourceError):
+    """A departmental database did not answer within the statement timeout; the read was cancelled."""
+
+    code = "source_timeout"
+    title = "Source database too slow"
 
 
 class LedgerError(Unavailable):

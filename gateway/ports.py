@@ -183,6 +183,33 @@ class GrantStore(Protocol):
         """Grants matching every filter given."""
         ...
 
+    def unfinished(self, older_than: datetime) -> Sequence[Grant]:
+        """Grants left half-changed before ``older_than``: still pending (no registration index), or
+        revoked without a revocation index; what start-up reconciliation looks at."""
+        ...
+
+
+class GrantChanges(Protocol):
+    """Writes each grant change in one transaction with its ledger entry.
+
+    Available when the grant store and the ledger share a database: a crash then leaves either both
+    or neither, never a grant pending after its entry was written, nor a revocation without its entry.
+    """
+
+    def register(self, grant: Grant, record: LedgerRecord) -> Receipt:
+        """Append ``record`` and store ``grant`` as registered at its index, all or nothing."""
+        ...
+
+    def revoke(self, grant_id: str, revocation: Revocation, record: LedgerRecord) -> Receipt:
+        """Revoke a registered, unrevoked grant and append ``record``, all or nothing; NotFound or
+        Conflict(grant_already_revoked) with nothing written otherwise."""
+        ...
+
+    def complete_revocation(self, grant_id: str, record: LedgerRecord) -> Receipt:
+        """Append ``record`` for a revocation that has no entry yet and note its index, all or
+        nothing; Conflict when another request or process registered it meanwhile."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class Actor:

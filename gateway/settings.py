@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     max_subjects: int = Field(default=50, ge=1, le=1000)
     max_rows_per_item: int = Field(default=1000, ge=1, le=100_000)
     log_level: str = "INFO"
+    # Request bodies above this are refused with 413, counted as they stream in (gateway.api.limits).
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
+    # Every read of a departmental database is cancelled by the database after this long: a slow
+    # source is a registered 503 (source_timeout), not a worker thread held for good.
+    source_statement_timeout_s: float = Field(default=10.0, gt=0, le=600)
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request, Security
 from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
@@ -26,6 +26,7 @@ from gateway.services.console_auth import ConsoleAuth
 from gateway.services.grants import GrantService
 from gateway.services.key_handover import KeyHandoverService
 from gateway.services.query import QueryService
+from gateway.services.refusals import RefusalRegistry
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,9 @@ class Services:
     limits: QueryLimits
     console_auth: ConsoleAuth | None = None
     console_views: object | None = None  # gateway.console.views.ConsoleViews (the console sits above the api)
+    # Registers the refusals of registering endpoints that no use case registered; without it such a
+    # refusal is answered 503 ledger_unavailable (fail closed).
+    refusals: RefusalRegistry | None = None
     key_handover: KeyHandoverService | None = None
     metrics: Metrics | None = None  # read by the metrics middleware; the token throttle counts through it
 
@@ -97,6 +101,12 @@ def authorization_server(s: ServicesDep) -> AuthorizationServer:
 def query_limits(s: ServicesDep) -> QueryLimits:
     """The deployment's request limits."""
     return s.limits
+
+
+def refusal_registry(s: ServicesDep) -> RefusalRegistry | None:
+    """Registers refusals of registering endpoints (read by the problem handlers, which run outside
+    FastAPI's dependency injection: ``gateway.api.problems.resolve`` honours overrides of it)."""
+    return s.refusals
 
 
 def readiness(s: ServicesDep) -> Callable[[], dict[str, str | None]]:
@@ -150,10 +160,29 @@ def bearer_token(authorization: Annotated[str | None, Depends(oauth2_scheme)]) -
 
 
 def current_principal(
-    token: Annotated[str, Depends(bearer_token)], authenticator: AuthenticatorDep
+    request: Request, token: Annotated[str, Depends(bearer_token)], authenticator: AuthenticatorDep
 ) -> Principal:
-    """Authenticate the request with the authenticator built at startup."""
-    return authenticator.authenticate(token)
+    """Authenticate the request with the authenticator built at startup.
+
+    The principal is kept on the request so that a refusal raised after this point (an invalid
+    body, a missing scope) can be registered under its requester (``gateway.api.problems``).
+    """
+    principal = authenticator.authenticate(token)
+    request.state.principal = principal
+    return principal
+
+
+REGISTERING_ENDPOINTS: set[Callable[..., object]] = set()
+"""Route functions whose outcome is registered in the ledger; their refusals are registered too."""
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def registering(endpoint: F) -> F:
+    """Mark a route function as registering: every refusal of an authenticated request to it is
+    registered (kind ``invalid``) before it is answered, validation refusals included."""
+    REGISTERING_ENDPOINTS.add(endpoint)
+    return endpoint
 
 
 def require_scope(scope: str) -> Callable[..., Awaitable[Principal]]:

@@ -36,11 +36,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _serve(config_file: Path, host: str, port: int, workers: int | None, metrics_port: int | None) -> int:
-    from gateway.cli.db import check_db_for_serving
+    from gateway.cli.preflight import StartupFailure, preflight
     from gateway.cli.serve import serve_gateway
 
-    # Once, before any worker starts: a refused database is one line here, not a traceback per worker.
-    check_db_for_serving(config_file)
+    # Once, before any worker starts: whatever is missing is one line here (with the command that
+    # fixes it), not a traceback per worker.
+    try:
+        preflight(config_file)
+    except StartupFailure as failure:
+        print(failure.line(), file=sys.stderr)
+        return 2
     return serve_gateway(config_file, host, port, workers, metrics_port)
 
 

@@ -254,6 +254,8 @@ class QueryService:
         if not isinstance(exc, GatewayError):
             log.error("unexpected failure on the query path", extra={"error_type": type(exc).__name__})
         self._register(draft.record("error", (RecordedReason(code, "(13)"),)))
+        if isinstance(exc, GatewayError):
+            exc.registered = True
 
 
 @dataclass(slots=True)

@@ -37,7 +37,7 @@ earlier time, whatever the clocks of several writers say).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -351,6 +351,22 @@ class SqlLedger(SqlLedgerReader):
             return []
         return self._write(pending)
 
+    def append_within(
+        self, entries: Sequence[LedgerRecord], within: Callable[[Connection, list[Receipt]], None]
+    ) -> list[Receipt]:
+        """Append ``entries`` and run ``within`` in the very same transaction, all or nothing.
+
+        ``within`` gets the transaction's connection and the entries' receipts (their indexes) and
+        writes what must never exist without these entries, or they without it (a grant and its
+        registration); whatever it raises rolls the entries back too. Bypasses the group-commit
+        queue, as ``append_many`` does: such writes are rare.
+        """
+        pending = [Pending(e) for e in entries]
+        for p in pending:
+            p.prepare()
+        with map_sql_errors(LedgerError, "the ledger could not register the entries"):
+            return self._write_batch(pending, within)
+
     def _write(self, batch: Sequence[Pending]) -> list[Receipt]:
         with map_sql_errors(LedgerError, "the ledger could not register the entries"):
             return self._write_batch(batch)
@@ -365,7 +381,11 @@ class SqlLedger(SqlLedgerReader):
             return _EPOCH + timedelta(microseconds=int(last))
         return now
 
-    def _write_batch(self, batch: Sequence[Pending]) -> list[Receipt]:
+    def _write_batch(
+        self,
+        batch: Sequence[Pending],
+        within: Callable[[Connection, list[Receipt]], None] | None = None,
+    ) -> list[Receipt]:
         with write_connection(self.engine) as conn:
             head = conn.exec_driver_sql(self._head_select, (_HEAD_ID,)).one_or_none()
             if head is None:
@@ -411,6 +431,8 @@ class SqlLedger(SqlLedgerReader):
                 conn.exec_driver_sql(self._insert["ledger_nodes"], nodes)
             if terms:
                 conn.exec_driver_sql(self._insert["ledger_terms"], terms)
+            if within is not None:
+                within(conn, receipts)
             root = frontier.root()
             note = self._sign(frontier.size, root, now)
             conn.exec_driver_sql(

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from gateway.api.deps import KeyHandoverDep, Principal, require_scope
+from gateway.api.deps import KeyHandoverDep, Principal, registering, require_scope
 from gateway.api.schemas.keys import KeyHandoverRequest, KeyHandoverResponse, key_handover_response
 from gateway.api.schemas.problems import problems
 
@@ -20,6 +20,7 @@ Caller = Annotated[Principal, Depends(require_scope("query"))]
     response_model=KeyHandoverResponse,
     responses=problems(401, 403, 422, 503),
 )
+@registering
 def field_key(body: KeyHandoverRequest, caller: Caller, service: KeyHandoverDep) -> KeyHandoverResponse:
     """The caller department's field key wrapped to the X25519 public key it sends; registered in
     the ledger (kind ``key_handover``) before it is returned."""
