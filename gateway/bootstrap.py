@@ -17,13 +17,17 @@ from gateway.adapters.desensitizer import CatalogDesensitizer
 from gateway.adapters.key_files import FileKeyStore
 from gateway.adapters.oauth_server import OAuthServer
 from gateway.adapters.policy.catalog_files import load_catalog
+from gateway.adapters.policy.hot import BundleWatcher
+from gateway.adapters.policy.opa_bundle import RevisionCheckedEngine
 from gateway.adapters.policy.pool import PooledPolicyEngine
+from gateway.adapters.policy.workbench import PolicyWorkbenchLab, read_bundle
 from gateway.adapters.presidio import PresidioScanner
 from gateway.adapters.sql import migrate
 from gateway.adapters.sql.console_sessions import SqlConsoleSessions
 from gateway.adapters.sql.engine import make_engine
 from gateway.adapters.sql.grants import SqlGrantStore
 from gateway.adapters.sql.ledger import SqlLedger
+from gateway.adapters.sql.policy_bundles import SqlPolicyStore
 from gateway.adapters.sql.sources import SqlSourceRegistry
 from gateway.adapters.tokens import ExternalIssuer, JwtAuthenticator, TokenIssuer
 from gateway.api.deps import QueryLimits, Services
@@ -36,6 +40,7 @@ from gateway.ports import Clock, PolicyEngine, TextScanner
 from gateway.services.audit import AuditService
 from gateway.services.console_auth import ConsoleAuth
 from gateway.services.grants import GrantService
+from gateway.services.policy_workbench import PolicyWorkbench
 from gateway.services.query import DECISION_ENTRYPOINT, QueryService
 from gateway.settings import Settings, load_settings
 
@@ -65,6 +70,7 @@ class Components:
     checks: dict[str, Callable[[], bool]] = field(default_factory=dict)
     console_auth: ConsoleAuth | None = None
     console_views: ConsoleViews | None = None
+    workbench: PolicyWorkbench | None = None
 
     @property
     def services(self) -> Services:
@@ -80,6 +86,7 @@ class Components:
             limits=QueryLimits(max_subjects=self.settings.max_subjects),
             console_auth=self.console_auth,
             console_views=self.console_views,
+            workbench=self.workbench,
         )
 
     def readiness(self) -> dict[str, bool]:
@@ -132,9 +139,21 @@ def build_engine(settings: Settings) -> PolicyEngine:
     from gateway.adapters.policy.opa import OpaEngine
 
     assert settings.opa_url is not None  # noqa: S101 - Settings validates this
-    # The OPA server must run the same policy files; their digest is the revision we record.
+    # The revision recorded is the active bundle's, and only while OPA reports it loaded that one.
     revision = load_policy_sources(settings.policies_dir).revision
-    return OpaEngine(settings.opa_url, revision, settings.opa_timeout_s)
+    return RevisionCheckedEngine(OpaEngine(settings.opa_url, revision, settings.opa_timeout_s))
+
+
+def _bundle_watcher(store: SqlPolicyStore, pool: PooledPolicyEngine, queries: QueryService) -> BundleWatcher:
+    def with_catalog(root: Path) -> Callable[[], None]:
+        catalog = load_catalog(root)  # a catalog that does not load stops the switch
+
+        def commit() -> None:
+            queries.catalog = catalog
+
+        return commit
+
+    return BundleWatcher(store, pool, on_swap=with_catalog)
 
 
 def build_components(settings: Settings, clock: Clock | None = None) -> Components:
@@ -162,6 +181,12 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
     scanner: TextScanner = PresidioScanner() if settings.text_scanner == "presidio" else FastScanner()
     desensitizer = CatalogDesensitizer(keystore, scanner, clock, algorithm=settings.encryption_algorithm)
 
+    policy_store = SqlPolicyStore(settings.ledger_url, engine=database)
+    workbench = PolicyWorkbench(
+        store=policy_store, inputs=policy_store, lab=PolicyWorkbenchLab(), ledger=ledger, clock=clock
+    )
+    # The first start stores the deployed files as the base bundle; later starts serve the active one.
+    workbench.ensure_base(read_bundle(settings.policies_dir))
     queries = QueryService(
         catalog=catalog,
         engine=engine,
@@ -172,7 +197,16 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
         clock=clock,
         grants=grants,
         max_rows_per_item=settings.max_rows_per_item,
+        inputs=policy_store,
     )
+    if isinstance(engine, PooledPolicyEngine):
+        watcher = _bundle_watcher(policy_store, engine, queries)
+        watcher.check()  # a worker (re)started after an activation serves the active bundle at once
+        watcher.start()
+        closers.append(watcher.stop)
+    elif isinstance(engine, RevisionCheckedEngine):
+        engine.start(policy_store)
+        closers.append(engine.stop)
     audit = AuditService(ledger, keystore.secret("commitment"))
     registry = ClientRegistry.from_file(settings.clients_file)
     issuer = TokenIssuer(
@@ -223,6 +257,7 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
         checks=checks,
         console_auth=console_auth,
         console_views=ConsoleViews(audit),
+        workbench=workbench,
     )
 
 

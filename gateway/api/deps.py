@@ -24,6 +24,7 @@ from gateway.ports import Principal as Principal
 from gateway.services.audit import AuditService
 from gateway.services.console_auth import ConsoleAuth
 from gateway.services.grants import GrantService
+from gateway.services.policy_workbench import PolicyWorkbench
 from gateway.services.query import QueryService
 
 
@@ -48,6 +49,7 @@ class Services:
     limits: QueryLimits
     console_auth: ConsoleAuth | None = None
     console_views: object | None = None  # gateway.console.views.ConsoleViews (the console sits above the api)
+    workbench: PolicyWorkbench | None = None
 
 
 def services(request: Request) -> Services:
@@ -101,7 +103,15 @@ def readiness(s: ServicesDep) -> Callable[[], dict[str, bool]]:
     return s.readiness
 
 
+def policy_workbench(s: ServicesDep) -> PolicyWorkbench:
+    """The policy workbench use cases."""
+    if s.workbench is None:
+        raise ConfigurationError("the gateway was started without the policy workbench")
+    return s.workbench
+
+
 CatalogDep = Annotated[Catalog, Depends(catalog)]
+PolicyWorkbenchDep = Annotated[PolicyWorkbench, Depends(policy_workbench)]
 QueryServiceDep = Annotated[QueryService, Depends(query_service)]
 GrantServiceDep = Annotated[GrantService, Depends(grant_service)]
 AuditServiceDep = Annotated[AuditService, Depends(audit_service)]

@@ -14,10 +14,12 @@ from datetime import datetime
 
 from gateway.domain.catalog import Catalog
 from gateway.domain.decision import Decision, Reason, parse_decision
+from gateway.domain.detector import contains_identifier
 from gateway.domain.identifiers import SubjectId
 from gateway.domain.ledger.commitments import SubjectRef, response_digest
 from gateway.domain.ledger.envelope import canonical_json
 from gateway.domain.ledger.records import ItemRelease, Outcome, QueryRecord, RecordedReason, recorded
+from gateway.domain.policy_bundle import kept_input
 from gateway.domain.query import SUBJECT_KEY, QuerySpec, build_policy_input, plan_read
 from gateway.errors import (
     CatalogMismatch,
@@ -34,7 +36,9 @@ from gateway.ports import (
     Desensitizer,
     GrantLookup,
     Ledger,
+    PinnablePolicyEngine,
     PolicyEngine,
+    PolicyInputStore,
     Receipt,
     SourceRegistry,
 )
@@ -92,6 +96,7 @@ class QueryService:
         clock: Clock,
         grants: GrantLookup | None = None,
         max_rows_per_item: int = 1000,
+        inputs: PolicyInputStore | None = None,
     ) -> None:
         self.catalog = catalog
         self.engine = engine
@@ -102,6 +107,7 @@ class QueryService:
         self.clock = clock
         self.grants = grants
         self.max_rows_per_item = max_rows_per_item
+        self.inputs = inputs
 
     def run(self, caller: Actor, spec: QuerySpec) -> QueryOutcome:
         """Decide, read and desensitize; register the outcome; return data only once registered."""
@@ -137,7 +143,7 @@ class QueryService:
             if isinstance(exc, GatewayError):
                 raise
             raise InternalError("the query could not be completed") from exc
-        receipt = self._register(record)
+        receipt = self._register(record, draft)
         log.info(
             "query allowed",
             extra={"items": len(releases), "rows": sum(r.rows for r in releases), "index": receipt.index},
@@ -147,7 +153,10 @@ class QueryService:
     def _decide(self, draft: _Draft, now: datetime) -> Decision:
         spec = draft.spec
         grant = None
-        draft.policy_revision = self.engine.revision
+        # One bundle for the whole decision, so the revision recorded is the one that decided even
+        # when an activation switches bundles meanwhile.
+        engine = self.engine.pinned() if isinstance(self.engine, PinnablePolicyEngine) else self.engine
+        draft.policy_revision = engine.revision
         if spec.grant_id is not None:
             if self.grants is None:
                 raise GrantsNotConfigured("grants are not configured on this gateway")
@@ -159,7 +168,7 @@ class QueryService:
                     "(14)",
                     field="grant_id",
                 )
-                receipt = self._register(draft.record("deny", recorded([reason])))
+                receipt = self._register(draft.record("deny", recorded([reason])), draft)
                 raise PolicyDenied(
                     reason.message,
                     reason_code=reason.code,
@@ -177,12 +186,12 @@ class QueryService:
             commitments=[s.commitment for s in draft.subjects],
             grant=grant,
         )
-        decision = parse_decision(
-            self.engine.evaluate(DECISION_ENTRYPOINT, policy_input), draft.policy_revision
-        )
+        if self.inputs is not None:
+            draft.keep(policy_input)
+        decision = parse_decision(engine.evaluate(DECISION_ENTRYPOINT, policy_input), draft.policy_revision)
         if not decision.allow:
             reasons = [r.as_dict() for r in decision.reasons]
-            receipt = self._register(draft.record("deny", recorded(decision.reasons)))
+            receipt = self._register(draft.record("deny", recorded(decision.reasons)), draft)
             first = decision.reasons[0]
             raise PolicyDenied(
                 first.message,
@@ -225,10 +234,20 @@ class QueryService:
             releases.append(ItemRelease(item_id, item_decision.fields, len(rows)))
         return results, releases
 
-    def _register(self, record: QueryRecord) -> Receipt:
-        return register(
+    def _register(self, record: QueryRecord, draft: _Draft | None = None) -> Receipt:
+        receipt = register(
             self.ledger, record, log=log, failure="the query could not be registered; nothing was returned"
         )
+        if draft is not None and draft.kept is not None and self.inputs is not None:
+            # After the entry, which carries the input's digest: a lost input only leaves that one
+            # decision out of replays, so it is logged rather than turned into a refusal.
+            try:
+                self.inputs.keep(receipt.index, draft.kept[1], draft.kept[0])
+            except Exception as exc:
+                log.warning(
+                    "policy input not kept", extra={"index": receipt.index, "error_type": type(exc).__name__}
+                )
+        return receipt
 
     def _register_failure(self, draft: _Draft, exc: BaseException) -> None:
         if isinstance(exc, LedgerError):
@@ -238,7 +257,7 @@ class QueryService:
         else:
             code = "internal_error"
             log.error("unexpected failure on the query path", extra={"error_type": type(exc).__name__})
-        self._register(draft.record("error", (RecordedReason(code, "(13)"),)))
+        self._register(draft.record("error", (RecordedReason(code, "(13)"),)), draft)
 
 
 @dataclass(slots=True)
@@ -251,6 +270,14 @@ class _Draft:
     catalog_revision: str
     subjects: list[SubjectRef] = field(default_factory=list)
     policy_revision: str = ""
+    kept: tuple[str, str] | None = None  # the policy input kept for replay: (canonical text, digest)
+
+    def keep(self, policy_input: dict[str, JSON]) -> None:
+        """Keep the policy input, unless it holds an identifier (it never should: refuse the query)."""
+        text, digest = kept_input(policy_input)
+        if contains_identifier(text, skip_digests=True):
+            raise InternalError("the policy input would keep a personal identifier")
+        self.kept = (text, digest)
 
     def record(
         self,
@@ -279,6 +306,7 @@ class _Draft:
             policy_revision=self.policy_revision,
             catalog_revision=self.catalog_revision,
             response_digest=digest,
+            input_digest=None if self.kept is None else self.kept[1],
         )
 
 
