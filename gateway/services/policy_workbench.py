@@ -290,13 +290,10 @@ class PolicyWorkbench:
         """Serve again the bundle active before the current one (or ``to_bundle_id``, one that served)."""
         current = self.active_bundle()
         if to_bundle_id is None:
-            history = [h for h in self.store.history(1000) if h.bundle_id == current.id]
-            if not history:
+            history = self.store.history(2)
+            if not history or history[0].bundle_id != current.id:
                 raise PolicyDraftNotReady("nothing to roll back to: the active bundle is the first")
-            previous = [h for h in self.store.history(1000) if h.revision == history[0].parent_revision]
-            target = (
-                self.bundle(previous[0].bundle_id) if previous else self._base(history[0].parent_revision)
-            )
+            target = self.bundle(history[1].bundle_id) if len(history) > 1 else self._base()
         else:
             target = self.bundle(to_bundle_id)
             if target.status not in ("retired", "base"):
@@ -312,11 +309,12 @@ class PolicyWorkbench:
             replay_summary={},
         )
 
-    def _base(self, revision: str) -> PolicyBundle:
-        for bundle in self.store.recent(1000):
-            if bundle.revision == revision and bundle.status in ("base", "retired"):
-                return self.bundle(bundle.id)
-        raise PolicyDraftNotReady("the previous bundle is no longer stored")
+    def _base(self) -> PolicyBundle:
+        """The bundle the gateway was first deployed with (the first one stored without a parent)."""
+        bases = [b for b in self.store.recent(1000) if b.parent_revision is None]
+        if not bases:
+            raise PolicyDraftNotReady("the previous bundle is no longer stored")
+        return self.bundle(bases[-1].id)
 
     def _switch(
         self,

@@ -4,10 +4,8 @@ activation without a restart, and rollback; on the real policies, regorus and th
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,7 +18,9 @@ from tests.support.gateway_app import ROOT, Deployment, deployment_settings, run
 LICENSING = "《中华人民共和国行政许可法》第三十四条"
 CATALOG = "catalog/national/data.yaml"
 # tax.credit_rating is not shared with the housing department (clause (3)): the draft shares it.
-HOUSING_LINE = "      departments: [development_reform, finance, public_resources, market_regulation, credit_platform]"
+HOUSING_LINE = (
+    "      departments: [development_reform, finance, public_resources, market_regulation, credit_platform]"
+)
 HOUSING_ADDED = HOUSING_LINE.replace("[development_reform,", "[development_reform, housing,")
 
 
@@ -115,8 +115,10 @@ def test_the_workbench_from_draft_to_rollback(gateway: Deployment) -> None:
     draft = pushed.json()
     assert draft["parent_revision"] == base_revision
     assert draft["revision"] != base_revision
-    assert f"-{HOUSING_LINE}\n" in draft["diff"] and f"+{HOUSING_ADDED}\n" in draft["diff"]
-    assert "no replay report" in draft["blocking"] and "checks not run" in draft["blocking"]
+    assert f"-{HOUSING_LINE}\n" in draft["diff"]
+    assert f"+{HOUSING_ADDED}\n" in draft["diff"]
+    assert "no replay report" in draft["blocking"]
+    assert "checks not run" in draft["blocking"]
     draft_id = draft["id"]
 
     # Not ready: no approval yet.
@@ -129,7 +131,8 @@ def test_the_workbench_from_draft_to_rollback(gateway: Deployment) -> None:
     assert check.status_code == 200, check.text
     report = check.json()
     assert report["ok"] is True, [t for t in report["tests"] if not t["passed"]]
-    assert report["tests_failed"] == 0 and report["tests_passed"] > 50
+    assert report["tests_failed"] == 0
+    assert report["tests_passed"] > 50
     assert {c["engine"]: c["status"] for c in report["compile"]}["regorus"] == "ok"
     coverage = {c["file"]: c for c in report["coverage"]}
     assert "gateway/query/query.rego" in coverage
@@ -141,7 +144,8 @@ def test_the_workbench_from_draft_to_rollback(gateway: Deployment) -> None:
     what_if = call(
         gateway, "sec-alice", "POST", f"/v1/policy/drafts/{draft_id}/what-if", {"ledger_index": housing_index}
     ).json()
-    assert what_if["active"]["allow"] is False and what_if["draft"]["allow"] is True
+    assert what_if["active"]["allow"] is False
+    assert what_if["draft"]["allow"] is True
     assert what_if["kinds"][0] == "deny_to_allow"
     assert {"path": "allow", "before": False, "after": True} in what_if["difference"]
 
@@ -157,14 +161,16 @@ def test_the_workbench_from_draft_to_rollback(gateway: Deployment) -> None:
 
     # The two-person rule: Alice cannot approve her own draft; Bob can.
     own = call(gateway, "sec-alice", "POST", f"/v1/policy/drafts/{draft_id}/approve")
-    assert own.status_code == 409 and own.json()["code"] == "policy_same_approver"
+    assert own.status_code == 409
+    assert own.json()["code"] == "policy_same_approver"
     approved = call(gateway, "sec-bob", "POST", f"/v1/policy/drafts/{draft_id}/approve")
     assert approved.status_code == 200, approved.text
     assert approved.json()["approver"] == "sec-bob"
     activated = call(gateway, "sec-bob", "POST", f"/v1/policy/drafts/{draft_id}/activate")
     assert activated.status_code == 200, activated.text
     entry = gateway.ledger_records()[activated.json()["receipt"]["index"]]
-    assert entry["kind"] == "policy" and entry["action"] == "activate"
+    assert entry["kind"] == "policy"
+    assert entry["action"] == "activate"
     assert (entry["revision"], entry["parent_revision"]) == (draft["revision"], base_revision)
     assert (entry["author"], entry["approver"]) == ("sec-alice", "sec-bob")
     assert entry["replay_digest"] == summary["digest"]
@@ -174,13 +180,16 @@ def test_the_workbench_from_draft_to_rollback(gateway: Deployment) -> None:
     assert now["status"] == 200
 
     # A broken draft cannot be activated: its checks fail.
-    broken = call(gateway, "sec-alice", "POST", "/v1/policy/drafts", {"files": draft_files(broken=True)}).json()
+    broken = call(
+        gateway, "sec-alice", "POST", "/v1/policy/drafts", {"files": draft_files(broken=True)}
+    ).json()
     failed = call(gateway, "sec-alice", "POST", f"/v1/policy/drafts/{broken['id']}/check").json()
     assert failed["ok"] is False
     assert {c["engine"]: c["status"] for c in failed["compile"]}["regorus"] == "failed"
     call(gateway, "sec-alice", "POST", f"/v1/policy/drafts/{broken['id']}/replay", {"last": 10})
     blocked = call(gateway, "sec-bob", "POST", f"/v1/policy/drafts/{broken['id']}/approve")
-    assert blocked.status_code == 409 and "checks failed" in blocked.json()["detail"]
+    assert blocked.status_code == 409
+    assert "checks failed" in blocked.json()["detail"]
 
     # Rollback: the base bundle serves again, recorded in the ledger and the history.
     rolled = call(gateway, "sec-bob", "POST", "/v1/policy/rollback")
