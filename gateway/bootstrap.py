@@ -18,7 +18,7 @@ from gateway.adapters.key_files import FileKeyStore
 from gateway.adapters.oauth_server import OAuthServer
 from gateway.adapters.policy.catalog_files import load_catalog
 from gateway.adapters.policy.hot import BundleWatcher
-from gateway.adapters.policy.opa_bundle import RevisionCheckedEngine
+from gateway.adapters.policy.opa_bundle import OPA_BUNDLE_KEY, RevisionCheckedEngine, build_bundle
 from gateway.adapters.policy.pool import PooledPolicyEngine
 from gateway.adapters.policy.workbench import PolicyWorkbenchLab, read_bundle
 from gateway.adapters.presidio import PresidioScanner
@@ -183,7 +183,15 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
 
     policy_store = SqlPolicyStore(settings.ledger_url, engine=database)
     workbench = PolicyWorkbench(
-        store=policy_store, inputs=policy_store, lab=PolicyWorkbenchLab(), ledger=ledger, clock=clock
+        store=policy_store,
+        inputs=policy_store,
+        lab=PolicyWorkbenchLab(),
+        ledger=ledger,
+        clock=clock,
+        # ES256 (P-256): OPA verifies bundle signatures with RS/PS/ES/HS algorithms, not Ed25519.
+        bundler=lambda files, revision: build_bundle(
+            files, revision, keystore.private_key_pem(OPA_BUNDLE_KEY), OPA_BUNDLE_KEY
+        ),
     )
     # The first start stores the deployed files as the base bundle; later starts serve the active one.
     workbench.ensure_base(read_bundle(settings.policies_dir))

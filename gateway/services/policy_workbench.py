@@ -82,7 +82,9 @@ class PolicyWorkbench:
         lab: PolicyLab,
         ledger: Ledger,
         clock: Clock,
+        bundler: Callable[[Mapping[str, bytes], str], bytes] | None = None,
     ) -> None:
+        self.bundler = bundler
         self.store = store
         self.inputs = inputs
         self.lab = lab
@@ -163,6 +165,13 @@ class PolicyWorkbench:
             )
         )
         return self.bundle(bundle_id)
+
+    def opa_bundle(self) -> tuple[str, bytes]:
+        """The active bundle in OPA's signed bundle format, and its revision (for the OPA sidecar)."""
+        if self.bundler is None:
+            raise ConfigurationError("no OPA bundle signing key is configured")
+        bundle = self.active_bundle()
+        return bundle.revision, self.bundler(bundle.files, bundle.revision)
 
     # --- checks, what-if, replay ---
 

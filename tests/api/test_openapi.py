@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from joserfc.jwk import ECKey
 
 from gateway.adapters.client_files import KNOWN_SCOPES
 from gateway.adapters.key_files import FileKeyStore
@@ -175,6 +176,10 @@ def test_a_deployment_answers_as_documented(checker: OpenApiChecker, gateway: De
         http.get("/v1/policy/history", headers=alice),
         http.post("/v1/policy/rollback", headers=bob),
     ]
+    # The OPA sidecar's download: the deployment is given a P-256 bundle signing key first.
+    key_file = gateway.settings.keys_dir / "private" / "opa_bundle.pem"
+    key_file.write_bytes(ECKey.generate_key("P-256").as_pem(private=True))
+    responses.append(http.get("/v1/policy/bundles/gateway.tar.gz", headers=alice))
     http.close()
     for response in responses:
         checker.check(response)

@@ -9,7 +9,7 @@ JSON files are hashed over their canonical form (sorted keys, no whitespace), as
 other files over their bytes.
 
 ``RevisionCheckedEngine`` serves decisions from the OPA sidecar only while the revision OPA reports
-for the bundle it activated (``GET /v1/data/system/bundles/<name>/manifest/revision``, which OPA
+for the bundle it activated (``POST /v1/data/system/bundles/<name>/manifest/revision``, which OPA
 fills from the manifest) equals the revision the gateway's database says is active. Both are read
 about once a second on a background thread; a decision asked while they differ, or before both are
 known, is refused (PolicyRevisionMismatch), so nothing is decided under a bundle nobody approved.
@@ -39,6 +39,7 @@ from gateway.ports import JSON, PolicyBundleStore
 
 log = logging.getLogger("gateway.policy")
 BUNDLE_NAME = "gateway"
+OPA_BUNDLE_KEY = "opa_bundle"  # <keys>/private/opa_bundle.pem, a P-256 key (kept out of git like the others)
 SIGNING_ALGORITHM = "ES256"
 
 
@@ -131,7 +132,8 @@ class RevisionCheckedEngine:
         """What OPA says it loaded for the bundle, or None (not loaded, unreachable, not a string)."""
         url = f"{self.inner.url}/v1/data/system/bundles/{self.bundle_name}/manifest/revision"
         try:
-            response = httpx.get(url, timeout=self.inner.timeout)
+            # POST, as for decisions: OPA's Data API reads any document so, the manifest included.
+            response = httpx.post(url, json={}, timeout=self.inner.timeout)
             body = response.json() if response.status_code == 200 else {}
         except (httpx.HTTPError, ValueError):
             return None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Header, Response
 
 from gateway.api.deps import PolicyWorkbenchDep, Principal, require_scope
 from gateway.api.schemas.policy import (
@@ -135,6 +135,28 @@ def active(principal: AdminPrincipal, service: PolicyWorkbenchDep) -> ActiveResp
     """The bundle every worker serves."""
     bundle = service.active_bundle()
     return ActiveResponse(draft_id=bundle.id, revision=bundle.revision)
+
+
+@router.get(
+    "/bundles/gateway.tar.gz",
+    response_class=Response,
+    responses={
+        **_ERRORS,
+        200: {"content": {"application/gzip": {}}, "description": "the signed bundle"},
+        304: {"description": "the sidecar already has this revision"},
+    },
+)
+def opa_bundle(
+    principal: AdminPrincipal,
+    service: PolicyWorkbenchDep,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    """The active bundle in OPA's bundle format, signed (``.signatures.json``), for the OPA sidecar."""
+    revision, archive = service.opa_bundle()
+    etag = f'"{revision}"'
+    if if_none_match == etag:
+        return Response(status_code=304, headers={"ETag": etag})
+    return Response(archive, media_type="application/gzip", headers={"ETag": etag})
 
 
 @router.get("/history", response_model=HistoryResponse, responses=_ERRORS)
