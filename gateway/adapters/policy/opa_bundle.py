@@ -34,7 +34,7 @@ from joserfc.jwk import ECKey
 
 from gateway.adapters.policy.regorus import DATA_FILES, TEST_SUFFIX
 from gateway.adapters.yaml_files import load_yaml
-from gateway.errors import PolicyRevisionMismatch
+from gateway.errors import PolicyEngineError, PolicyRevisionMismatch
 from gateway.ports import JSON, PolicyBundleStore
 
 log = logging.getLogger("gateway.policy")
@@ -172,7 +172,10 @@ class RevisionCheckedEngine:
 
     def evaluate(self, entrypoint: str, input_document: Mapping[str, JSON]) -> JSON:
         expected, reported = self.expected, self.reported
-        if expected is None or reported != expected:
+        if expected is None or reported is None:
+            # Unknown is not equal: the store or the sidecar cannot say which bundle would decide.
+            raise PolicyEngineError("the active policy revision or the sidecar's cannot be read")
+        if reported != expected:
             raise PolicyRevisionMismatch("the policy sidecar has not loaded the active bundle")
         return self.inner.evaluate(entrypoint, input_document)
 

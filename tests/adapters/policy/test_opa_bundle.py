@@ -34,7 +34,7 @@ from gateway.adapters.sql import migrate
 from gateway.adapters.sql.engine import make_engine
 from gateway.adapters.sql.policy_bundles import SqlPolicyStore
 from gateway.domain.policy_bundle import files_digest
-from gateway.errors import PolicyRevisionMismatch
+from gateway.errors import PolicyEngineError, PolicyRevisionMismatch
 from gateway.ports import PolicyBundle, PolicyHistoryEntry
 from tests.support.policy_inputs import DECISION, POLICIES_DIR, decision_input
 from tests.support.real_opa import GoOpaBackedServer, go_opa_library, missing_real_opa
@@ -144,5 +144,6 @@ def test_decisions_are_refused_while_opa_reports_another_revision(
     # OPA gone: nothing reported, still refused.
     engine.refresh()
     assert engine.reported is None
-    with pytest.raises(PolicyRevisionMismatch):
+    with pytest.raises(PolicyEngineError) as refused:
         engine.evaluate(DECISION, document)
+    assert refused.value.problem_code == "policy_engine_error"
