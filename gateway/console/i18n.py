@@ -144,6 +144,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "用 `gateway policy draft push 目录` 或 POST /v1/policy/drafts 提交草案。",
         "Push a draft with `gateway policy draft push DIR` or POST /v1/policy/drafts.",
     ),
+    "draft.new": ("新建草案", "New draft"),
+    "draft.new_help": (
+        "草案是当前版本的完整副本，只修改下面这个文件；保存者即作者，批准须由他人完成。",
+        "A draft is a full copy of the active bundle with this one file edited; whoever saves it is its author, and someone else must approve it.",
+    ),
+    "draft.open": ("打开", "Open"),
+    "draft.save": ("保存为草案", "Save as a draft"),
     "draft.title": ("草案 #{id}", "Draft #{id}"),
     "draft.blocking": ("尚不能启用，原因：", "Cannot be activated yet:"),
     "draft.ready": (

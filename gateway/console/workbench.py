@@ -54,6 +54,47 @@ def policy_home(request: Request, user: AdminDep, workbench: WorkbenchDep, probl
     )
 
 
+@router.get("/console/policy/new")
+def new_draft(request: Request, user: AdminDep, workbench: WorkbenchDep, file: str = "") -> HTMLResponse:
+    active = workbench.active_bundle()
+    names = sorted(active.files)
+    chosen = file if file in active.files else names[0]
+    return render(
+        request,
+        "new_draft.html",
+        names=names,
+        chosen=chosen,
+        content=active.files[chosen].decode("utf-8"),
+        problem=None,
+    )
+
+
+@router.post("/console/policy/drafts")
+def push_draft(request: Request, user: AdminDep, workbench: WorkbenchDep, form: FormDep) -> Response:
+    """A draft of the active bundle with one file edited in the page (the editor is its author)."""
+    active = workbench.active_bundle()
+    name = form.get("file", "")
+    if name not in active.files:
+        raise InvalidRequest("unknown bundle file", field="file", accepted=", ".join(sorted(active.files)))
+    # Browsers send textarea lines with CRLF; the files keep the bundle's own line ends.
+    content = form.get("content", "").replace("\r\n", "\n")
+    files = dict(active.files) | {name: content.encode("utf-8")}
+    try:
+        draft = workbench.push(user.actor, files)
+    except GatewayError as exc:
+        names = sorted(active.files)
+        return render(
+            request,
+            "new_draft.html",
+            status=exc.status,
+            names=names,
+            chosen=name,
+            content=content,
+            problem=exc.detail,
+        )
+    return RedirectResponse(f"/console/policy/drafts/{draft.id}", status_code=303)
+
+
 def _draft_page(
     request: Request, workbench: PolicyWorkbench, draft_id: int, status: int = 200, **extra: Any
 ) -> HTMLResponse:
