@@ -288,6 +288,7 @@ class PolicyWorkbench:
         return self._switch(
             "activate",
             bundle,
+            actor=_person(actor),
             approver=bundle.approver,
             department=actor.department,
             replay_digest=bundle.replay_digest,
@@ -312,6 +313,7 @@ class PolicyWorkbench:
         return self._switch(
             "rollback",
             target,
+            actor=_person(actor),
             approver=_person(actor),
             department=actor.department,
             replay_digest=None,
@@ -330,6 +332,7 @@ class PolicyWorkbench:
         action: str,
         bundle: PolicyBundle,
         *,
+        actor: str,
         approver: str,
         department: str,
         replay_digest: str | None,
@@ -346,6 +349,7 @@ class PolicyWorkbench:
             department=department,
             replay_digest=replay_digest,
             replay_summary=dict(replay_summary),
+            actor=actor,
         )
         receipt = self.ledger.append(record)  # nothing switches unless this is registered
         self.store.switch(

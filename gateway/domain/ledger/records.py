@@ -334,6 +334,7 @@ class PolicyChangeRecord(LedgerRecord):
     department: str
     replay_digest: str | None
     replay_summary: Mapping[str, int] = field(default_factory=dict)
+    actor: str = ""  # who made the switch (the activator, who may differ from the approver)
 
     def as_dict(self) -> dict[str, Any]:
         """Record form."""
@@ -346,7 +347,7 @@ class PolicyChangeRecord(LedgerRecord):
             "draft_id": self.draft_id,
             "author": self.author,
             "approver": self.approver,
-            "client_id": self.approver,
+            "client_id": self.actor or self.approver,
             "department": self.department,
             "replay_digest": self.replay_digest,
             "replay_summary": dict(self.replay_summary),

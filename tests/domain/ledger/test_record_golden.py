@@ -151,6 +151,7 @@ CASES: dict[str, Callable[[], LedgerRecord]] = {
         department="security_team",
         replay_digest="sha256:" + "03" * 32,
         replay_summary={"total": 10000, "unchanged": 9990, "changed": 10, "errors": 0, "dangerous": 3},
+        actor="console:carol.security",
     ),
     "policy_rollback": lambda: PolicyChangeRecord(
         action="rollback",
@@ -324,12 +325,12 @@ GOLDEN = {
     ),
     "policy_activate": (
         '{"action":"activate","approver":"console:bob.security","author":"sec-alice","client_id":"consol'
-        'e:bob.security","department":"security_team","draft_id":"7","kind":"policy","parent_revision":"'
-        'sha256:abababababababababababababababababababababababababababababababab","policy_revision":"sha'
-        '256:0202020202020202020202020202020202020202020202020202020202020202","replay_digest":"sha256:0'
-        '303030303030303030303030303030303030303030303030303030303030303","replay_summary":{"changed":10'
-        ',"dangerous":3,"errors":0,"total":10000,"unchanged":9990},"revision":"sha256:020202020202020202'
-        '0202020202020202020202020202020202020202020202"}'
+        'e:carol.security","department":"security_team","draft_id":"7","kind":"policy","parent_revision"'
+        ':"sha256:abababababababababababababababababababababababababababababababab","policy_revision":"s'
+        'ha256:0202020202020202020202020202020202020202020202020202020202020202","replay_digest":"sha256'
+        ':0303030303030303030303030303030303030303030303030303030303030303","replay_summary":{"changed":'
+        '10,"dangerous":3,"errors":0,"total":10000,"unchanged":9990},"revision":"sha256:0202020202020202'
+        '020202020202020202020202020202020202020202020202"}'
     ),
     "policy_rollback": (
         '{"action":"rollback","approver":"sec-bob","author":"gateway","client_id":"sec-bob","department"'
