@@ -33,6 +33,7 @@ from gateway.adapters.tokens import ExternalIssuer, JwtAuthenticator, TokenIssue
 from gateway.api.deps import QueryLimits, Services
 from gateway.console.views import ConsoleViews
 from gateway.domain.catalog import Catalog
+from gateway.domain.policy_bundle import files_digest
 from gateway.domain.desensitize.text_scan import FastScanner
 from gateway.errors import ConfigurationError
 from gateway.logging import configure_logging
@@ -193,8 +194,12 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
             files, revision, keystore.private_key_pem(OPA_BUNDLE_KEY), OPA_BUNDLE_KEY
         ),
     )
-    # The first start stores the deployed files as the base bundle; later starts serve the active one.
-    workbench.ensure_base(read_bundle(settings.policies_dir))
+    # The first start stores the deployed files as the base bundle; later starts serve the active one,
+    # even when the deployed files changed since: those go live only as an approved draft.
+    deployed = read_bundle(settings.policies_dir)
+    workbench.ensure_base(deployed)
+    if files_digest(deployed) != workbench.active_bundle().content_digest:
+        log.warning("the deployed policies differ from the active bundle, which keeps serving")
     queries = QueryService(
         catalog=catalog,
         engine=engine,
