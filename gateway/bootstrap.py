@@ -19,7 +19,10 @@ from gateway.adapters.key_files import FileKeyStore
 from gateway.adapters.metrics import LabelVocabulary, PrometheusMetrics, policy_reason_codes
 from gateway.adapters.oauth_server import OAuthServer
 from gateway.adapters.policy.catalog_files import load_catalog
+from gateway.adapters.policy.hot import BundleWatcher
+from gateway.adapters.policy.opa_bundle import OPA_BUNDLE_KEY, RevisionCheckedEngine, build_bundle
 from gateway.adapters.policy.pool import PooledPolicyEngine
+from gateway.adapters.policy.workbench import PolicyWorkbenchLab, read_bundle
 from gateway.adapters.presidio import PresidioScanner
 from gateway.adapters.sql import migrate
 from gateway.adapters.sql.console_sessions import SqlConsoleSessions
@@ -28,6 +31,7 @@ from gateway.adapters.sql.grant_changes import SqlGrantChanges
 from gateway.adapters.sql.grants import SqlGrantStore
 from gateway.adapters.sql.ledger import SqlLedger
 from gateway.adapters.sql.observation import SqlLedgerObservation
+from gateway.adapters.sql.policy_bundles import SqlPolicyStore
 from gateway.adapters.sql.sources import SqlSource, SqlSourceRegistry
 from gateway.adapters.sql.token_throttle import SqlThrottleStore
 from gateway.adapters.token_throttle import ThrottlePolicies, TokenThrottle
@@ -36,6 +40,7 @@ from gateway.api.deps import QueryLimits, Services
 from gateway.console.views import ConsoleViews
 from gateway.domain.catalog import Catalog
 from gateway.domain.desensitize.text_scan import FastScanner
+from gateway.domain.policy_bundle import files_digest
 from gateway.domain.throttle import LockoutPolicy
 from gateway.errors import ConfigurationError, GatewayError, error_classes
 from gateway.logging import configure_logging
@@ -44,6 +49,7 @@ from gateway.services.audit import AuditService
 from gateway.services.console_auth import ConsoleAuth
 from gateway.services.grants import GrantService
 from gateway.services.key_handover import KeyHandoverService
+from gateway.services.policy_workbench import PolicyWorkbench
 from gateway.services.query import DECISION_ENTRYPOINT, QueryService
 from gateway.services.refusals import RefusalRegistry
 from gateway.settings import Settings, load_settings
@@ -79,6 +85,7 @@ class Components:
     console_views: ConsoleViews | None = None
     refusals: RefusalRegistry | None = None
     key_handover: KeyHandoverService | None = None
+    workbench: PolicyWorkbench | None = None
 
     @property
     def services(self) -> Services:
@@ -97,6 +104,7 @@ class Components:
             refusals=self.refusals,
             key_handover=self.key_handover,
             metrics=self.metrics,
+            workbench=self.workbench,
         )
 
     def readiness(self) -> dict[str, str | None]:
@@ -154,9 +162,21 @@ def build_engine(settings: Settings) -> PolicyEngine:
     from gateway.adapters.policy.opa import OpaEngine
 
     assert settings.opa_url is not None  # noqa: S101 - Settings validates this
-    # The OPA server must run the same policy files; their digest is the revision we record.
+    # The revision recorded is the active bundle's, and only while OPA reports it loaded that one.
     revision = load_policy_sources(settings.policies_dir).revision
-    return OpaEngine(settings.opa_url, revision, settings.opa_timeout_s)
+    return RevisionCheckedEngine(OpaEngine(settings.opa_url, revision, settings.opa_timeout_s))
+
+
+def _bundle_watcher(store: SqlPolicyStore, pool: PooledPolicyEngine, queries: QueryService) -> BundleWatcher:
+    def with_catalog(root: Path) -> Callable[[], None]:
+        catalog = load_catalog(root)  # a catalog that does not load stops the switch
+
+        def commit() -> None:
+            queries.catalog = catalog
+
+        return commit
+
+    return BundleWatcher(store, pool, on_swap=with_catalog)
 
 
 def throttle_policies(settings: Settings) -> ThrottlePolicies:
@@ -239,6 +259,24 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
 
     registry = ReloadingClientRegistry(settings.clients_file)
     metrics = build_metrics(settings, catalog, registry, engine, SqlLedgerObservation(database))
+    policy_store = SqlPolicyStore(settings.ledger_url, engine=database)
+    workbench = PolicyWorkbench(
+        store=policy_store,
+        inputs=policy_store,
+        lab=PolicyWorkbenchLab(),
+        ledger=ledger,
+        clock=clock,
+        # ES256 (P-256): OPA verifies bundle signatures with RS/PS/ES/HS algorithms, not Ed25519.
+        bundler=lambda files, revision: build_bundle(
+            files, revision, keystore.private_key_pem(OPA_BUNDLE_KEY), OPA_BUNDLE_KEY
+        ),
+    )
+    # The first start stores the deployed files as the base bundle; later starts serve the active one,
+    # even when the deployed files changed since: those go live only as an approved draft.
+    deployed = read_bundle(settings.policies_dir)
+    workbench.ensure_base(deployed)
+    if files_digest(deployed) != workbench.active_bundle().content_digest:
+        log.warning("the deployed policies differ from the active bundle, which keeps serving")
     queries = QueryService(
         catalog=catalog,
         engine=engine,
@@ -250,7 +288,16 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
         metrics=metrics,
         grants=grants,
         max_rows_per_item=settings.max_rows_per_item,
+        inputs=policy_store,
     )
+    if isinstance(engine, PooledPolicyEngine):
+        watcher = _bundle_watcher(policy_store, engine, queries)
+        watcher.check()  # a worker (re)started after an activation serves the active bundle at once
+        watcher.start()
+        closers.append(watcher.stop)
+    elif isinstance(engine, RevisionCheckedEngine):
+        engine.start(policy_store)
+        closers.append(engine.stop)
     audit = AuditService(ledger, keystore.secret("commitment"))
     issuer = TokenIssuer(
         keystore,
@@ -316,6 +363,7 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
         console_views=ConsoleViews(audit),
         refusals=RefusalRegistry(ledger),
         key_handover=KeyHandoverService(FieldKeyHandover(keystore, settings.encryption_algorithm), ledger),
+        workbench=workbench,
     )
 
 

@@ -25,6 +25,7 @@ from gateway.services.audit import AuditService
 from gateway.services.console_auth import ConsoleAuth
 from gateway.services.grants import GrantService
 from gateway.services.key_handover import KeyHandoverService
+from gateway.services.policy_workbench import PolicyWorkbench
 from gateway.services.query import QueryService
 from gateway.services.refusals import RefusalRegistry
 
@@ -55,6 +56,7 @@ class Services:
     refusals: RefusalRegistry | None = None
     key_handover: KeyHandoverService | None = None
     metrics: Metrics | None = None  # read by the metrics middleware; the token throttle counts through it
+    workbench: PolicyWorkbench | None = None
 
 
 def services(request: Request) -> Services:
@@ -121,7 +123,15 @@ def key_handover_service(s: ServicesDep) -> KeyHandoverService:
     return s.key_handover
 
 
+def policy_workbench(s: ServicesDep) -> PolicyWorkbench:
+    """The policy workbench use cases."""
+    if s.workbench is None:
+        raise ConfigurationError("the gateway was started without the policy workbench")
+    return s.workbench
+
+
 CatalogDep = Annotated[Catalog, Depends(catalog)]
+PolicyWorkbenchDep = Annotated[PolicyWorkbench, Depends(policy_workbench)]
 QueryServiceDep = Annotated[QueryService, Depends(query_service)]
 GrantServiceDep = Annotated[GrantService, Depends(grant_service)]
 AuditServiceDep = Annotated[AuditService, Depends(audit_service)]

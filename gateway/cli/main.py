@@ -210,6 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
     ptest = policy.add_parser("test", help="run every test_ rule on the embedded engine")
     ptest.add_argument("--policies")
     ptest.set_defaults(func=cmd_policy_test)
+    from gateway.cli.policy_draft import add_policy_draft_parser
+
+    add_policy_draft_parser(policy)
 
     keys = sub.add_parser("keys", help="key management").add_subparsers(dest="keys_cmd", required=True)
     kinit = keys.add_parser("init", help="generate missing keys and secrets")

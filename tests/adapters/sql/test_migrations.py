@@ -20,6 +20,7 @@ from gateway.adapters.sql.ledger import SqlLedger
 from gateway.adapters.sql.schema import metadata
 from gateway.cli.main import main as cli_main
 from gateway.errors import ConfigurationError
+from tests.cli.test_serve_startup import write_config
 from tests.conftest import FixedClock
 from tests.support.ledger import ORIGIN, ledger_target
 
@@ -161,7 +162,8 @@ def test_serve_refuses_an_unmigrated_postgres_database_in_one_line(
 ) -> None:
     with ledger_target("postgres", tmp_path, postgres_url) as (url, schema):
         schema_url = sa.make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
-        config = settings_file(tmp_path, schema_url.render_as_string(hide_password=False))
+        # A deployment complete but for the schema (keys, policies, clients and sources are checked first).
+        config = write_config(tmp_path, ledger_url=schema_url.render_as_string(hide_password=False))
         assert cli_main(["serve", "--config", str(config), "--port", "0"]) == 2
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1
