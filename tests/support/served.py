@@ -76,9 +76,18 @@ class ServedGateway:
         return f"http://127.0.0.1:{self.port}"
 
     def scrape(self) -> str:
-        response = httpx.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=60)
-        assert response.status_code == 200, response.text
-        return response.text
+        # Retried: on a loaded machine a worker being replaced can leave a connection unanswered a while.
+        for attempt in range(5):
+            try:
+                response = httpx.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=60)
+            except httpx.TransportError:
+                if attempt == 4:
+                    raise
+                time.sleep(1)
+                continue
+            assert response.status_code == 200, response.text
+            return response.text
+        raise AssertionError("unreachable")
 
     def kill(self) -> None:
         """SIGKILL the supervisor and its workers at once (the whole process group)."""
