@@ -24,8 +24,10 @@ from gateway.adapters.sql.console_sessions import SqlConsoleSessions
 from gateway.adapters.sql.engine import make_engine
 from gateway.adapters.sql.grants import SqlGrantStore
 from gateway.adapters.sql.ledger import SqlLedger
+from gateway.adapters.sql.repairs import SqlRepairStore
 from gateway.adapters.sql.sources import SqlSourceRegistry
 from gateway.adapters.tokens import ExternalIssuer, JwtAuthenticator, TokenIssuer
+from gateway.adapters.webhooks import HttpWebhookSender
 from gateway.api.deps import QueryLimits, Services
 from gateway.console.views import ConsoleViews
 from gateway.domain.catalog import Catalog
@@ -36,7 +38,9 @@ from gateway.ports import Clock, PolicyEngine, TextScanner
 from gateway.services.audit import AuditService
 from gateway.services.console_auth import ConsoleAuth
 from gateway.services.grants import GrantService
+from gateway.services.notifications import DeliveryPolicy, DeliveryWorker, NotificationService
 from gateway.services.query import DECISION_ENTRYPOINT, QueryService
+from gateway.services.repairs import RepairService
 from gateway.settings import Settings, load_settings
 
 log = logging.getLogger("gateway")
@@ -65,6 +69,8 @@ class Components:
     checks: dict[str, Callable[[], bool]] = field(default_factory=dict)
     console_auth: ConsoleAuth | None = None
     console_views: ConsoleViews | None = None
+    repairs: RepairService | None = None
+    notifications: NotificationService | None = None
 
     @property
     def services(self) -> Services:
@@ -80,6 +86,8 @@ class Components:
             limits=QueryLimits(max_subjects=self.settings.max_subjects),
             console_auth=self.console_auth,
             console_views=self.console_views,
+            repairs=self.repairs,
+            notifications=self.notifications,
         )
 
     def readiness(self) -> dict[str, bool]:
@@ -161,6 +169,38 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
     # bench/desensitize_bench.py); the fast one skips Presidio's per-call overhead on the hot path.
     scanner: TextScanner = PresidioScanner() if settings.text_scanner == "presidio" else FastScanner()
     desensitizer = CatalogDesensitizer(keystore, scanner, clock, algorithm=settings.encryption_algorithm)
+    # Credit repair shares the gateway database with every worker and replica: a repair read on one
+    # is read on all, on the very next query. The outbox worker runs in every serving process.
+    repair_store = SqlRepairStore(settings.ledger_url, engine=database)
+    repairs = RepairService(
+        catalog=catalog,
+        store=repair_store,
+        ledger=ledger,
+        keystore=keystore,
+        clock=clock,
+        entries=ledger,
+        settle_s=settings.repair_settle_s,
+    )
+    webhook_sender = HttpWebhookSender()
+    closers.append(webhook_sender.close)
+    notifications = NotificationService(
+        catalog=catalog,
+        store=repair_store,
+        ledger=ledger,
+        search=ledger,
+        sender=webhook_sender,
+        repairs=repairs,
+        keystore=keystore,
+        clock=clock,
+        policy=DeliveryPolicy(
+            retry_base_s=settings.notification_retry_base_s,
+            retry_max_s=settings.notification_retry_max_s,
+            poll_s=settings.notification_poll_s,
+        ),
+    )
+    worker = DeliveryWorker(notifications)
+    worker.start()
+    closers.append(worker.stop)
 
     queries = QueryService(
         catalog=catalog,
@@ -172,6 +212,7 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
         clock=clock,
         grants=grants,
         max_rows_per_item=settings.max_rows_per_item,
+        repairs=repairs,
     )
     audit = AuditService(ledger, keystore.secret("commitment"))
     registry = ClientRegistry.from_file(settings.clients_file)
@@ -223,6 +264,8 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
         checks=checks,
         console_auth=console_auth,
         console_views=ConsoleViews(audit),
+        repairs=repairs,
+        notifications=notifications,
     )
 
 

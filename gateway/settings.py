@@ -49,6 +49,13 @@ class Settings(BaseSettings):
     max_subjects: int = Field(default=50, ge=1, le=1000)
     max_rows_per_item: int = Field(default=1000, ge=1, le=100_000)
     log_level: str = "INFO"
+    # Credit repair notifications: outbox polling, webhook retry backoff (base doubling up to max),
+    # and how long after a repair's effect its recipients are searched a second time (a query that
+    # read the record just before the effect is registered a moment after it).
+    notification_poll_s: float = Field(default=1.0, gt=0, le=60)
+    notification_retry_base_s: float = Field(default=1.0, gt=0, le=3600)
+    notification_retry_max_s: float = Field(default=300.0, gt=0, le=86400)
+    repair_settle_s: float = Field(default=60.0, ge=0, le=3600)
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

@@ -24,7 +24,9 @@ from gateway.ports import Principal as Principal
 from gateway.services.audit import AuditService
 from gateway.services.console_auth import ConsoleAuth
 from gateway.services.grants import GrantService
+from gateway.services.notifications import NotificationService
 from gateway.services.query import QueryService
+from gateway.services.repairs import RepairService
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +50,8 @@ class Services:
     limits: QueryLimits
     console_auth: ConsoleAuth | None = None
     console_views: object | None = None  # gateway.console.views.ConsoleViews (the console sits above the api)
+    repairs: RepairService | None = None
+    notifications: NotificationService | None = None
 
 
 def services(request: Request) -> Services:
@@ -101,6 +105,20 @@ def readiness(s: ServicesDep) -> Callable[[], dict[str, bool]]:
     return s.readiness
 
 
+def repair_service(s: ServicesDep) -> RepairService:
+    """The credit repair use cases; fail closed when the gateway was built without them."""
+    if s.repairs is None:
+        raise ConfigurationError("credit repair is not configured on this gateway")
+    return s.repairs
+
+
+def notification_service(s: ServicesDep) -> NotificationService:
+    """The repair notifications (feed, acknowledgements, webhooks, the outbox)."""
+    if s.notifications is None:
+        raise ConfigurationError("repair notifications are not configured on this gateway")
+    return s.notifications
+
+
 CatalogDep = Annotated[Catalog, Depends(catalog)]
 QueryServiceDep = Annotated[QueryService, Depends(query_service)]
 GrantServiceDep = Annotated[GrantService, Depends(grant_service)]
@@ -108,6 +126,8 @@ AuditServiceDep = Annotated[AuditService, Depends(audit_service)]
 AuthenticatorDep = Annotated[Authenticator, Depends(authenticator)]
 AuthorizationServerDep = Annotated[AuthorizationServer, Depends(authorization_server)]
 QueryLimitsDep = Annotated[QueryLimits, Depends(query_limits)]
+RepairServiceDep = Annotated[RepairService, Depends(repair_service)]
+NotificationServiceDep = Annotated[NotificationService, Depends(notification_service)]
 ReadinessDep = Annotated[Callable[[], dict[str, bool]], Depends(readiness)]
 
 

@@ -36,6 +36,10 @@ CLIENTS = (
     ("housing", "housing", ("query",)),
     ("consent-desk", "finance", ("query", "grants:write")),
     ("auditor", "audit_office", ("audit:read", "audit:review")),
+    # Source departments registering credit repairs of their own items.
+    ("market-desk", "market_regulation", ("records:repair",)),
+    ("court-desk", "court", ("records:repair",)),
+    ("tax-desk", "taxation", ("records:repair",)),
 )
 
 

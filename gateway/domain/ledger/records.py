@@ -23,9 +23,12 @@ purpose, recipient) and what an auditor needs::
     policy_revision  digest of the policy sources;  catalog_revision  catalog revision
     response_digest  "sha256:<hex>" of the response body sent, or null when nothing was sent
 
+    record_commitments  [hex, ...] keyed commitments of (item, record key) of every released row of a
+                    repairable item; present only when there is one (older entries keep their bytes)
+
 Grant registrations and refusals, revocations (both of kind ``grant``, told apart by ``action``),
-reviews (``review``) and subject reports (``subject_report``) follow; repairs (``repair``) are
-accepted by the store and the audit filter already, their record comes with the repair use case.
+reviews (``review``), subject reports (``subject_report``), credit repairs (``repair``: apply,
+accept, refuse) and repair notifications (``notification``: issued, delivered, acknowledged) follow.
 """
 
 from __future__ import annotations
@@ -126,10 +129,11 @@ class QueryRecord(LedgerRecord):
     policy_revision: str
     catalog_revision: str
     response_digest: str | None
+    record_commitments: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """Record form; ``rows_total`` and ``reason_codes`` are derived here, never stored apart."""
-        return {
+        out = {
             "kind": self.kind,
             "request_id": self.request_id,
             "client_id": self.client_id,
@@ -148,6 +152,9 @@ class QueryRecord(LedgerRecord):
             "catalog_revision": self.catalog_revision,
             "response_digest": self.response_digest,
         }
+        if self.record_commitments:
+            out["record_commitments"] = sorted(set(self.record_commitments))
+        return out
 
 
 def _grant_fields(grant: Grant) -> dict[str, Any]:
@@ -309,6 +316,94 @@ class ConsoleRecord(LedgerRecord):
         }
 
 
+RepairAction = Literal["apply", "accept", "refuse"]
+NotificationAction = Literal["issued", "delivered", "acknowledged"]
+
+
+@dataclass(frozen=True, slots=True)
+class RepairRecord(LedgerRecord):
+    """One step of a credit repair (clauses (11)(12)): applied, accepted (effective) or refused.
+
+    The subject is a commitment and the record a keyed record commitment; the record key itself and
+    the evidence stay in the repair store (the evidence as its digest here). ``free_of_charge`` is
+    always true: the model has no fee.
+    """
+
+    kind: ClassVar[str] = "repair"
+
+    action: RepairAction
+    repair_id: str
+    item: str
+    record_commitment: str
+    subject: SubjectRef
+    client_id: str
+    department: str
+    mode: str
+    decision: Outcome
+    reasons: tuple[RecordedReason, ...]
+    evidence_kinds: tuple[str, ...]
+    evidence_digest: str
+    due_at: str  # RFC 3339: the time limit for deciding
+    effective_at: str | None = None
+    overdue: bool = False  # decided after the time limit
+    recipients: int | None = None  # on accept: departments to be told
+
+    def as_dict(self) -> dict[str, Any]:
+        """Record form."""
+        return {
+            "kind": self.kind,
+            "action": self.action,
+            "repair_id": self.repair_id,
+            "items": [{"item": self.item, "fields": [], "rows": 0}],
+            "record_commitment": self.record_commitment,
+            "subjects": [self.subject.as_dict()],
+            "client_id": self.client_id,
+            "department": self.department,
+            "mode": self.mode,
+            "decision": self.decision,
+            **_reasons(self.reasons),
+            "evidence_kinds": sorted(self.evidence_kinds),
+            "evidence_digest": self.evidence_digest,
+            "due_at": self.due_at,
+            "effective_at": self.effective_at,
+            "overdue": self.overdue,
+            "recipients": self.recipients,
+            "free_of_charge": True,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationRecord(LedgerRecord):
+    """A recipient department told of a repair: issued, delivered by webhook, or acknowledged."""
+
+    kind: ClassVar[str] = "notification"
+
+    action: NotificationAction
+    notification_id: str
+    repair_id: str
+    item: str
+    record_commitment: str
+    recipient: str  # the department told
+    received_index: int  # the ledger index of the query through which it received the record
+    client_id: str | None = None  # who acknowledged (acknowledged only)
+    attempts: int | None = None  # webhook attempts (delivered only)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Record form; ``department`` is the recipient, so auditors filter on it."""
+        return {
+            "kind": self.kind,
+            "action": self.action,
+            "notification_id": self.notification_id,
+            "repair_id": self.repair_id,
+            "items": [{"item": self.item, "fields": [], "rows": 0}],
+            "record_commitment": self.record_commitment,
+            "department": self.recipient,
+            "received_index": self.received_index,
+            "client_id": self.client_id,
+            "attempts": self.attempts,
+        }
+
+
 RECORD_TYPES: tuple[type[LedgerRecord], ...] = (
     QueryRecord,
     GrantRecord,
@@ -316,6 +411,8 @@ RECORD_TYPES: tuple[type[LedgerRecord], ...] = (
     ReviewRecord,
     SubjectReportRecord,
     ConsoleRecord,
+    RepairRecord,
+    NotificationRecord,
 )
-# Every kind the store accepts: those written above, and ``repair`` (see the module docstring).
-KINDS = frozenset({t.kind for t in RECORD_TYPES} | {"repair"})
+# Every kind the store accepts: those written above.
+KINDS = frozenset({t.kind for t in RECORD_TYPES})
