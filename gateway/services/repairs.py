@@ -245,25 +245,7 @@ class RepairService:
 
     def export(self, department: str, since: datetime | None = None) -> list[dict[str, object]]:
         """The effective repairs a source department must apply to its own records (the export)."""
-        rows: list[dict[str, object]] = []
-        for repair in self.store.effective_of_department(department, since):
-            rule = self.catalog.repair_rule(repair.item)
-            item = self.catalog.item(repair.item)
-            rows.append(
-                {
-                    "repair_id": repair.id,
-                    "item": repair.item,
-                    "database": item.source.database if item else None,
-                    "table": item.source.table if item else None,
-                    "record_key_column": rule.record_key_column if rule else None,
-                    "record_key": repair.record_key,
-                    "mode": str(repair.mode),
-                    "action": _SOURCE_ACTION[repair.mode],
-                    "effective_at": rfc3339(repair.effective_at) if repair.effective_at else None,
-                    "free_of_charge": True,
-                }
-            )
-        return rows
+        return export_repairs(self.catalog, self.store, department, since)
 
     # --- internals ---
 
@@ -332,6 +314,34 @@ _SOURCE_ACTION = {
     RepairMode.BLOCK: "stop sharing the record (keep it in the source)",
     RepairMode.DELETE: "delete the record from the source",
 }
+
+
+def export_repairs(
+    catalog: Catalog, store: RepairStore, department: str, since: datetime | None = None
+) -> list[dict[str, object]]:
+    """What ``gateway repairs export`` writes: each effective repair and what the source must do.
+
+    Delete mode says so: the source deletes the record, and gateway and source converge.
+    """
+    rows: list[dict[str, object]] = []
+    for repair in store.effective_of_department(department, since):
+        rule = catalog.repair_rule(repair.item)
+        item = catalog.item(repair.item)
+        rows.append(
+            {
+                "repair_id": repair.id,
+                "item": repair.item,
+                "database": item.source.database if item else None,
+                "table": item.source.table if item else None,
+                "record_key_column": rule.record_key_column if rule else None,
+                "record_key": repair.record_key,
+                "mode": str(repair.mode),
+                "action": _SOURCE_ACTION[repair.mode],
+                "effective_at": rfc3339(repair.effective_at) if repair.effective_at else None,
+                "free_of_charge": True,
+            }
+        )
+    return rows
 
 
 def _with_reasons(record: RepairRecord, reasons: tuple[RecordedReason, ...]) -> RepairRecord:
