@@ -486,8 +486,10 @@ class RepairStore(Protocol):
         """Refuse atomically; RepairAlreadyDecided when decided already."""
         ...
 
-    def accept(self, repair_id: str, decided_at: datetime, settle_at: datetime) -> Repair:
-        """Make effective now and write its outbox tasks, in one transaction."""
+    def accept(
+        self, repair_id: str, decided_at: datetime, settle_at: datetime, lease_until: datetime
+    ) -> tuple[Repair, list[OutboxTask]]:
+        """Make effective and write its outbox tasks in one transaction; return those leased to the caller."""
         ...
 
     def effective_for(self, items: Sequence[str], subject_commitments: Sequence[str]) -> list[Repair]:

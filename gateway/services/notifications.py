@@ -104,10 +104,18 @@ class NotificationService:
                 break
         return done
 
-    def run_task(self, task: OutboxTask) -> bool:
-        """Claim and run one task; True when it completed, False when claimed elsewhere or retried."""
+    def run_owned(self, tasks: list[OutboxTask]) -> None:
+        """Run tasks already leased to the caller (an accept's), then the repair's other due tasks."""
+        for task in tasks:
+            self.run_task(task, claimed=True)
+        repair_ids = {t.repair_id for t in tasks}
+        for repair_id in repair_ids:
+            self.run_due(repair_id=repair_id, kinds=frozenset({TaskKind.REGISTER_NOTIFICATION}))
+
+    def run_task(self, task: OutboxTask, *, claimed: bool = False) -> bool:
+        """Claim (unless ``claimed``) and run one task; True when it completed."""
         now = self.clock.now()
-        if not self.store.claim(task.id, now, self.policy.lease_s):
+        if not claimed and not self.store.claim(task.id, now, self.policy.lease_s):
             return False
         try:
             finished = self._run(task)

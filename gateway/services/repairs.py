@@ -23,6 +23,7 @@ from gateway.domain.ledger.commitments import SubjectRef, commit_subject
 from gateway.domain.ledger.records import RecordedReason, RepairRecord
 from gateway.domain.repairs import (
     Evidence,
+    OutboxTask,
     RefusalReason,
     Repair,
     RepairEffect,
@@ -51,6 +52,7 @@ from gateway.services.registration import register
 log = logging.getLogger("gateway.repairs")
 COMMITMENT_SECRET = "commitment"  # noqa: S105 - the name of a KeyStore secret, not a secret
 _RECIPIENT_LABEL = b"credit-gateway/recipient-record-ref/v1"
+INLINE_LEASE_S = 30.0  # how long the accepting request owns its first outbox tasks
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,15 +173,16 @@ class RepairService:
         self.store.mark_decision_registered(decided.id, receipt.index)
         return RepairOutcome(_stored(self.store, decided.id), receipt)
 
-    def accept(self, actor: Actor, repair_id: str) -> Repair:
+    def accept(self, actor: Actor, repair_id: str) -> tuple[Repair, list[OutboxTask]]:
         """Accept: effective now, with its ledger entry and recipient search written to the outbox.
 
-        The caller (the API) then runs the repair's due outbox tasks at once; whatever they cannot
-        finish (a crash, a ledger outage) the delivery worker finishes later.
+        Returns the tasks leased to the caller (the API runs them at once); whatever they cannot
+        finish (a crash, a ledger outage) a delivery worker finishes once the lease runs out.
         """
         repair = self._own(actor, repair_id)
         now = self.clock.now()
-        return self.store.accept(repair.id, now, now + timedelta(seconds=self.settle_s))
+        settle = now + timedelta(seconds=self.settle_s)
+        return self.store.accept(repair.id, now, settle, now + timedelta(seconds=INLINE_LEASE_S))
 
     def decision_record(self, repair: Repair) -> RepairRecord:
         """The accept entry of an effective repair (built by the outbox task that registers it)."""

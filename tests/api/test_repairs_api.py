@@ -81,7 +81,7 @@ def first_record(gw: Deployment, item: str, subject: DemoSubject) -> tuple[dict[
     rows = rows_of(gw, "platform", item, subject)
     assert rows, f"the demo has no {item} rows for this subject"
     name_field = RECORDS[item][3]
-    return rows[0], record_key(gw, item, subject, rows[0][name_field])
+    return rows[0], record_key(gw.settings.sources, item, subject, rows[0][name_field])
 
 
 def repairs_of(gw: Deployment, kind: str = "repair") -> list[dict[str, Any]]:

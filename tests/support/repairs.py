@@ -9,7 +9,7 @@ import json
 import secrets
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -85,10 +85,10 @@ def rows_of(gw: Deployment, client: str, item: str, subject: DemoSubject) -> lis
     return list(response.json()["results"][0]["rows"])
 
 
-def record_key(gw: Deployment, item: str, subject: DemoSubject, released_value: Any) -> str:
+def record_key(sources: Mapping[str, str], item: str, subject: DemoSubject, released_value: Any) -> str:
     """The source's key of the record whose naming field has ``released_value`` (read from the source)."""
     database, table, subject_column, name_field, _ = RECORDS[item]
-    engine = sa.create_engine(gw.settings.sources[database])
+    engine = sa.create_engine(sources[database])
     try:
         with engine.connect() as conn:
             t = sa.Table(table, sa.MetaData(), autoload_with=conn)

@@ -105,7 +105,11 @@ def _task(row: Row[Any]) -> OutboxTask:
 
 
 def _task_row(
-    kind: TaskKind, repair_id: str, at: datetime, notification_id: str | None = None
+    kind: TaskKind,
+    repair_id: str,
+    at: datetime,
+    notification_id: str | None = None,
+    lease_until: datetime | None = None,
 ) -> dict[str, Any]:
     return {
         "id": new_id(),
@@ -114,8 +118,8 @@ def _task_row(
         "notification_id": notification_id,
         "created_at": at,
         "next_attempt_at": at,
-        "lease_until": None,
-        "attempts": 0,
+        "lease_until": lease_until,
+        "attempts": 1 if lease_until is not None else 0,
         "done_at": None,
         "last_error": None,
     }
@@ -246,11 +250,15 @@ class SqlRepairStore:
             ).rowcount
             return self._decided(conn, repair_id, changed)
 
-    def accept(self, repair_id: str, decided_at: datetime, settle_at: datetime) -> Repair:
+    def accept(
+        self, repair_id: str, decided_at: datetime, settle_at: datetime, lease_until: datetime
+    ) -> tuple[Repair, list[OutboxTask]]:
         """Make an application effective now, with its outbox tasks, in one transaction.
 
         The tasks: register the decision, search the recipients now, and search again at
         ``settle_at`` (a query that read the record just before the effect registers a moment later).
+        The first two come back leased to the caller until ``lease_until``, so it runs them at once
+        without racing a delivery worker; if it dies, the lease runs out and a worker takes them.
         """
         with self._write("accept the application") as conn:
             changed = conn.execute(
@@ -259,15 +267,14 @@ class SqlRepairStore:
                 .values(status=str(RepairStatus.EFFECTIVE), decided_at=decided_at, effective_at=decided_at)
             ).rowcount
             repair = self._decided(conn, repair_id, changed)
-            conn.execute(
-                insert(_o),
-                [
-                    _task_row(TaskKind.REGISTER_REPAIR, repair_id, decided_at),
-                    _task_row(TaskKind.SCAN, repair_id, decided_at),
-                    _task_row(TaskKind.SCAN, repair_id, settle_at),
-                ],
-            )
-            return repair
+            owned = [
+                _task_row(TaskKind.REGISTER_REPAIR, repair_id, decided_at, lease_until=lease_until),
+                _task_row(TaskKind.SCAN, repair_id, decided_at, lease_until=lease_until),
+            ]
+            conn.execute(insert(_o), [*owned, _task_row(TaskKind.SCAN, repair_id, settle_at)])
+            return repair, [
+                OutboxTask(t["id"], TaskKind(t["kind"]), repair_id, None, decided_at, 0) for t in owned
+            ]
 
     @staticmethod
     def _decided(conn: Connection, repair_id: str, changed: int) -> Repair:

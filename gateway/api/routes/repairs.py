@@ -24,7 +24,6 @@ from gateway.api.schemas.repairs import (
     repair_response,
 )
 from gateway.domain.identifiers import china_date
-from gateway.domain.repairs import TaskKind
 from gateway.errors import LedgerError
 from gateway.ports import Actor
 
@@ -41,8 +40,6 @@ _ERRORS = problems(
     s503="the ledger or the repair store failed",
 )
 _ONE = {**_ERRORS, **problems(404, 409, s404="no such repair", s409="already decided, or already open")}
-# Registering the decision and finding the recipients: the tasks run inline after an accept.
-_INLINE = frozenset({TaskKind.REGISTER_REPAIR, TaskKind.SCAN, TaskKind.REGISTER_NOTIFICATION})
 
 
 def _actor(principal: Principal) -> Actor:
@@ -93,8 +90,8 @@ def accept_repair(
 ) -> RepairActionResponse:
     """Accept: effective from now on every worker and replica; recipients of the record are told."""
     actor = _actor(principal)
-    repair = service.accept(actor, repair_id)
-    notifications.run_due(repair_id=repair.id, kinds=_INLINE)
+    repair, owned = service.accept(actor, repair_id)
+    notifications.run_owned(owned)
     stored = service.get(actor, repair.id)
     if stored.decision_ledger_index is None:
         # The effect stands (sharing less is the safe side); the worker registers it later.
