@@ -174,6 +174,10 @@ class NotificationService:
         self._register(record)
         return True
 
+    def outbox_backlog(self) -> int:
+        """Outbox tasks not done yet (registrations, searches, deliveries), for the metrics."""
+        return self.store.pending_tasks()
+
     def recipients(self, repair: Repair) -> list[Recipient]:
         """The departments whose allowed queries released this record unrepaired, first receipt each."""
         commitment = self.repairs.record_commitment(repair.item, repair.record_key)
