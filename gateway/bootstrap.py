@@ -32,10 +32,12 @@ from gateway.adapters.sql.grants import SqlGrantStore
 from gateway.adapters.sql.ledger import SqlLedger
 from gateway.adapters.sql.observation import SqlLedgerObservation
 from gateway.adapters.sql.policy_bundles import SqlPolicyStore
+from gateway.adapters.sql.repairs import SqlRepairStore
 from gateway.adapters.sql.sources import SqlSource, SqlSourceRegistry
 from gateway.adapters.sql.token_throttle import SqlThrottleStore
 from gateway.adapters.token_throttle import ThrottlePolicies, TokenThrottle
 from gateway.adapters.tokens import ExternalIssuer, JwtAuthenticator, TokenIssuer
+from gateway.adapters.webhooks import HttpWebhookSender
 from gateway.api.deps import QueryLimits, Services
 from gateway.console.views import ConsoleViews
 from gateway.domain.catalog import Catalog
@@ -49,9 +51,11 @@ from gateway.services.audit import AuditService
 from gateway.services.console_auth import ConsoleAuth
 from gateway.services.grants import GrantService
 from gateway.services.key_handover import KeyHandoverService
+from gateway.services.notifications import DeliveryPolicy, DeliveryWorker, NotificationService
 from gateway.services.policy_workbench import PolicyWorkbench
 from gateway.services.query import DECISION_ENTRYPOINT, QueryService
 from gateway.services.refusals import RefusalRegistry
+from gateway.services.repairs import RepairService
 from gateway.settings import Settings, load_settings
 
 log = logging.getLogger("gateway")
@@ -86,6 +90,8 @@ class Components:
     refusals: RefusalRegistry | None = None
     key_handover: KeyHandoverService | None = None
     workbench: PolicyWorkbench | None = None
+    repairs: RepairService | None = None
+    notifications: NotificationService | None = None
 
     @property
     def services(self) -> Services:
@@ -105,6 +111,8 @@ class Components:
             key_handover=self.key_handover,
             metrics=self.metrics,
             workbench=self.workbench,
+            repairs=self.repairs,
+            notifications=self.notifications,
         )
 
     def readiness(self) -> dict[str, str | None]:
@@ -256,6 +264,38 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
     # bench/desensitize_bench.py); the fast one skips Presidio's per-call overhead on the hot path.
     scanner: TextScanner = PresidioScanner() if settings.text_scanner == "presidio" else FastScanner()
     desensitizer = CatalogDesensitizer(keystore, scanner, clock, algorithm=settings.encryption_algorithm)
+    # Credit repair shares the gateway database with every worker and replica: a repair read on one
+    # is read on all, on the very next query. The outbox worker runs in every serving process.
+    repair_store = SqlRepairStore(settings.ledger_url, engine=database)
+    repairs = RepairService(
+        catalog=catalog,
+        store=repair_store,
+        ledger=ledger,
+        keystore=keystore,
+        clock=clock,
+        entries=ledger,
+        settle_s=settings.repair_settle_s,
+    )
+    webhook_sender = HttpWebhookSender()
+    closers.append(webhook_sender.close)
+    notifications = NotificationService(
+        catalog=catalog,
+        store=repair_store,
+        ledger=ledger,
+        search=ledger,
+        sender=webhook_sender,
+        repairs=repairs,
+        keystore=keystore,
+        clock=clock,
+        policy=DeliveryPolicy(
+            retry_base_s=settings.notification_retry_base_s,
+            retry_max_s=settings.notification_retry_max_s,
+            poll_s=settings.notification_poll_s,
+        ),
+    )
+    worker = DeliveryWorker(notifications)
+    worker.start()
+    closers.append(worker.stop)
 
     registry = ReloadingClientRegistry(settings.clients_file)
     metrics = build_metrics(settings, catalog, registry, engine, SqlLedgerObservation(database))
@@ -289,6 +329,7 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
         grants=grants,
         max_rows_per_item=settings.max_rows_per_item,
         inputs=policy_store,
+        repairs=repairs,
     )
     if isinstance(engine, PooledPolicyEngine):
         watcher = _bundle_watcher(policy_store, engine, queries)
@@ -364,6 +405,8 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
         refusals=RefusalRegistry(ledger),
         key_handover=KeyHandoverService(FieldKeyHandover(keystore, settings.encryption_algorithm), ledger),
         workbench=workbench,
+        repairs=repairs,
+        notifications=notifications,
     )
 
 

@@ -11,15 +11,18 @@ Rego METADATA, not here) through ``problem_code``.
     │   ├── InvalidIdentifier         invalid_identifier
     │   ├── IdentifierInText          identifier_in_text
     │   ├── GrantSubjectNotPersonal   grant_subject_not_personal
-    │   └── CheckpointError           checkpoint_invalid
+    │   ├── CheckpointError           checkpoint_invalid
+    │   └── ItemNotRepairable         item_not_repairable
     ├── VerificationError             verification_failed      422
     ├── NotFound                      not_found                404
     │   ├── GrantNotFound             grant_not_found
-    │   └── PolicyDraftNotFound       policy_draft_not_found
+    │   ├── PolicyDraftNotFound       policy_draft_not_found
+    │   └── RepairNotFound            repair_not_found
     ├── Conflict                      conflict                 409
     │   ├── GrantAlreadyRevoked       grant_already_revoked
     │   ├── PolicyDraftNotReady       policy_draft_not_ready
-    │   └── SameApprover              policy_same_approver
+    │   ├── SameApprover              policy_same_approver
+    │   └── RepairAlreadyDecided      repair_already_decided
     ├── AuthenticationFailed          invalid_token            401
     │   ├── MissingToken              missing_token
     │   ├── MalformedToken            malformed_token
@@ -54,6 +57,7 @@ Rego METADATA, not here) through ``problem_code``.
     │   ├── PolicyStoreError          policy_store_unavailable
     │   ├── KeyUnavailable            key_unavailable
     │   ├── TokenEndpointBusy         token_endpoint_busy           (Retry-After)
+    │   ├── RepairStoreError          repair_store_unavailable
     │   └── DesensitizationError      desensitization_failed
     │       ├── UnreleasedField       unreleased_field
     │       ├── MissingObligation     missing_obligation
@@ -141,6 +145,13 @@ class CheckpointError(InvalidRequest):
     title = "Invalid checkpoint"
 
 
+class ItemNotRepairable(InvalidRequest):
+    """The catalog says this item's information may not be repaired; ``extra`` cites the provision."""
+
+    code = "item_not_repairable"
+    title = "Information not repairable"
+
+
 class VerificationError(GatewayError):
     """A Merkle proof or a ledger does not verify."""
 
@@ -171,6 +182,13 @@ class PolicyDraftNotFound(NotFound):
     title = "Policy draft not found"
 
 
+class RepairNotFound(NotFound):
+    """No repair application with this id is visible to the caller."""
+
+    code = "repair_not_found"
+    title = "Repair not found"
+
+
 class Conflict(GatewayError):
     """The request conflicts with the current state of a resource."""
 
@@ -198,6 +216,13 @@ class SameApprover(Conflict):
 
     code = "policy_same_approver"
     title = "Approver is the author"
+
+
+class RepairAlreadyDecided(Conflict):
+    """The repair application was already accepted or refused."""
+
+    code = "repair_already_decided"
+    title = "Repair already decided"
 
 
 class AuthenticationFailed(GatewayError):
@@ -441,6 +466,13 @@ class KeyUnavailable(Unavailable):
 
     code = "key_unavailable"
     title = "Key unavailable"
+
+
+class RepairStoreError(Unavailable):
+    """The repair store could not be read or written; queries are refused rather than answered unrepaired."""
+
+    code = "repair_store_unavailable"
+    title = "Repair store unavailable"
 
 
 class DesensitizationError(Unavailable):

@@ -23,6 +23,15 @@ from gateway.domain.ledger.terms import EntryFilter
 from gateway.domain.policy_bundle import ReplayedDecision
 from gateway.domain.query import Condition as Condition  # re-exported for adapters
 from gateway.domain.query import SourceQuery as SourceQuery
+from gateway.domain.repairs import (
+    Notification,
+    OutboxTask,
+    Recipient,
+    RefusalReason,
+    Repair,
+    RepairEffect,
+    Webhook,
+)
 from gateway.domain.throttle import LockoutPolicy
 from gateway.domain.transparency.checkpoint import SignedCheckpoint
 
@@ -681,4 +690,171 @@ class PolicyLab(Protocol):
         progress: Callable[[int], None] | None = None,
     ) -> list[ReplayedDecision]:
         """Evaluate every input on both bundles, on every core."""
+        ...
+
+
+# --- credit repair (clauses (11)(12)) ---
+
+
+class RepairStore(Protocol):
+    """Applications, notifications, the outbox and webhooks, in the gateway database (never cached)."""
+
+    def insert(self, repair: Repair) -> None:
+        """Store a new application."""
+        ...
+
+    def discard(self, repair_id: str) -> None:
+        """Delete an application whose registration failed."""
+        ...
+
+    def mark_registered(self, repair_id: str, ledger_index: int) -> None:
+        """Record the ledger index of the application's entry."""
+        ...
+
+    def mark_decision_registered(self, repair_id: str, ledger_index: int) -> None:
+        """Record the ledger index of the decision's entry."""
+        ...
+
+    def get(self, repair_id: str) -> Repair | None:
+        """One application."""
+        ...
+
+    def find(
+        self,
+        *,
+        department: str | None = None,
+        status: str | None = None,
+        overdue_at: datetime | None = None,
+        limit: int = 100,
+    ) -> list[Repair]:
+        """Applications matching every filter."""
+        ...
+
+    def open_for_record(self, item: str, record_key: str) -> Repair | None:
+        """An application for the record that is applied or effective."""
+        ...
+
+    def count_overdue(self, now: datetime) -> int:
+        """Applications undecided past their time limit."""
+        ...
+
+    def refuse(self, repair_id: str, decided_at: datetime, reasons: Sequence[RefusalReason]) -> Repair:
+        """Refuse atomically; RepairAlreadyDecided when decided already."""
+        ...
+
+    def accept(
+        self, repair_id: str, decided_at: datetime, settle_at: datetime, lease_until: datetime
+    ) -> tuple[Repair, list[OutboxTask]]:
+        """Make effective and write its outbox tasks in one transaction; return those leased to the caller."""
+        ...
+
+    def effective_for(self, items: Sequence[str], subject_commitments: Sequence[str]) -> list[Repair]:
+        """Effective repairs of these items about these subjects."""
+        ...
+
+    def effective_of_department(self, department: str, since: datetime | None = None) -> list[Repair]:
+        """Effective repairs of one source department."""
+        ...
+
+    def add_notifications(self, repair_id: str, recipients: Sequence[Recipient], now: datetime) -> int:
+        """Create missing notifications and their tasks in one transaction."""
+        ...
+
+    def notification(self, notification_id: str) -> Notification | None:
+        """One notification."""
+        ...
+
+    def notifications(
+        self,
+        *,
+        department: str | None = None,
+        unacknowledged: bool = False,
+        repair_id: str | None = None,
+        limit: int = 100,
+    ) -> list[Notification]:
+        """Notifications matching every filter."""
+        ...
+
+    def acknowledge(
+        self, notification_id: str, department: str, by: str, now: datetime
+    ) -> Notification | None:
+        """Acknowledge once; None if already acknowledged or not the department's."""
+        ...
+
+    def set_notification(self, notification_id: str, **values: Any) -> None:
+        """Record a ledger index or delivery time."""
+        ...
+
+    def due_tasks(self, now: datetime, limit: int = 50, repair_id: str | None = None) -> list[OutboxTask]:
+        """Tasks due and not leased."""
+        ...
+
+    def pending_tasks(self) -> int:
+        """Tasks not done."""
+        ...
+
+    def claim(self, task_id: str, now: datetime, lease_s: float) -> bool:
+        """Lease a task; True for exactly one claimant."""
+        ...
+
+    def complete(self, task_id: str, now: datetime) -> None:
+        """Mark a task done."""
+        ...
+
+    def retry_later(self, task_id: str, at: datetime, error: str) -> None:
+        """Release a task for a later attempt."""
+        ...
+
+    def set_webhook(self, webhook: Webhook, now: datetime) -> None:
+        """Register or replace a department's webhook."""
+        ...
+
+    def webhook(self, department: str) -> Webhook | None:
+        """A department's webhook."""
+        ...
+
+
+class RepairView(Protocol):
+    """What the query path reads of repairs (``RepairService`` implements it)."""
+
+    def effects_for(
+        self, items: Sequence[str], subject_commitments: Sequence[str]
+    ) -> Mapping[str, Mapping[str, RepairEffect]]:
+        """item -> record key -> effect, read now; RepairStoreError when the store cannot be read."""
+        ...
+
+    def record_commitment(self, item: str, record_key: str) -> str:
+        """The keyed commitment of one record."""
+        ...
+
+    def recipient_ref(self, department: str, commitment: str) -> str:
+        """A recipient's own reference to a record."""
+        ...
+
+
+class ReceiptSearch(Protocol):
+    """Reads the ledger's allowed query entries (``SqlLedger`` implements it through ``iter_entries``)."""
+
+    def iter_entries(self, query: EntryFilter, up_to: int | None = None) -> Iterator[StoredEntry]:
+        """Every matching entry, ascending."""
+        ...
+
+    def entry(self, index: int) -> StoredEntry | None:
+        """One entry."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookReply:
+    """What a webhook receiver answered: its status, or None when it could not be reached."""
+
+    status: int | None
+    error: str | None = None
+
+
+class WebhookSender(Protocol):
+    """Posts one signed notification to a department's webhook."""
+
+    def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> WebhookReply:
+        """POST ``body``; never raises for a receiver's failure (the reply says it)."""
         ...

@@ -75,6 +75,13 @@ class Settings(BaseSettings):
     # Every read of a departmental database is cancelled by the database after this long: a slow
     # source is a registered 503 (source_timeout), not a worker thread held for good.
     source_statement_timeout_s: float = Field(default=10.0, gt=0, le=600)
+    # Credit repair notifications: outbox polling, webhook retry backoff (base doubling up to max),
+    # and how long after a repair's effect its recipients are searched a second time (a query that
+    # read the record just before the effect is registered a moment after it).
+    notification_poll_s: float = Field(default=1.0, gt=0, le=60)
+    notification_retry_base_s: float = Field(default=1.0, gt=0, le=3600)
+    notification_retry_max_s: float = Field(default=300.0, gt=0, le=86400)
+    repair_settle_s: float = Field(default=60.0, ge=0, le=3600)
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

@@ -25,9 +25,11 @@ from gateway.services.audit import AuditService
 from gateway.services.console_auth import ConsoleAuth
 from gateway.services.grants import GrantService
 from gateway.services.key_handover import KeyHandoverService
+from gateway.services.notifications import NotificationService
 from gateway.services.policy_workbench import PolicyWorkbench
 from gateway.services.query import QueryService
 from gateway.services.refusals import RefusalRegistry
+from gateway.services.repairs import RepairService
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +59,8 @@ class Services:
     key_handover: KeyHandoverService | None = None
     metrics: Metrics | None = None  # read by the metrics middleware; the token throttle counts through it
     workbench: PolicyWorkbench | None = None
+    repairs: RepairService | None = None
+    notifications: NotificationService | None = None
 
 
 def services(request: Request) -> Services:
@@ -130,6 +134,20 @@ def policy_workbench(s: ServicesDep) -> PolicyWorkbench:
     return s.workbench
 
 
+def repair_service(s: ServicesDep) -> RepairService:
+    """The credit repair use cases; fail closed when the gateway was built without them."""
+    if s.repairs is None:
+        raise ConfigurationError("credit repair is not configured on this gateway")
+    return s.repairs
+
+
+def notification_service(s: ServicesDep) -> NotificationService:
+    """The repair notifications (feed, acknowledgements, webhooks, the outbox)."""
+    if s.notifications is None:
+        raise ConfigurationError("repair notifications are not configured on this gateway")
+    return s.notifications
+
+
 CatalogDep = Annotated[Catalog, Depends(catalog)]
 PolicyWorkbenchDep = Annotated[PolicyWorkbench, Depends(policy_workbench)]
 QueryServiceDep = Annotated[QueryService, Depends(query_service)]
@@ -140,6 +158,8 @@ AuthorizationServerDep = Annotated[AuthorizationServer, Depends(authorization_se
 QueryLimitsDep = Annotated[QueryLimits, Depends(query_limits)]
 ReadinessDep = Annotated[Callable[[], dict[str, str | None]], Depends(readiness)]
 KeyHandoverDep = Annotated[KeyHandoverService, Depends(key_handover_service)]
+RepairServiceDep = Annotated[RepairService, Depends(repair_service)]
+NotificationServiceDep = Annotated[NotificationService, Depends(notification_service)]
 
 
 SCOPES = {

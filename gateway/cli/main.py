@@ -174,6 +174,14 @@ def cmd_errors(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_repairs_export(args: argparse.Namespace) -> int:
+    from gateway.cli.repairs import run_repairs_export
+
+    return run_repairs_export(
+        Path(args.config), args.department, args.since, Path(args.out) if args.out else None
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gateway", description="Credit information sharing gateway")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -257,6 +265,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     upgrade.add_argument("--config", required=True, help="YAML settings file (its ledger_url is migrated)")
     upgrade.set_defaults(func=cmd_db_upgrade)
+
+    repairs = sub.add_parser("repairs", help="credit repair tools").add_subparsers(
+        dest="repairs_cmd", required=True
+    )
+    rexport = repairs.add_parser(
+        "export", help="the effective repairs a source department must apply to its own records"
+    )
+    rexport.add_argument("--config", required=True, help="YAML settings file")
+    rexport.add_argument("--department", required=True, help="the source department (catalog id)")
+    rexport.add_argument("--since", help="only repairs effective at or after this RFC 3339 time")
+    rexport.add_argument("--out", help="write the JSON here instead of standard output")
+    rexport.set_defaults(func=cmd_repairs_export)
 
     clients = sub.add_parser("clients", help="client tools").add_subparsers(dest="clients_cmd", required=True)
     errors = sub.add_parser("errors", help="print the table of stable error codes")

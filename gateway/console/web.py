@@ -582,6 +582,15 @@ def grants_page(request: Request, user: ReaderDep, views: ViewsDep, auth: AuthDe
     return render(request, "grants.html", rows=rows, counts=counts)
 
 
+@router.get("/console/repairs")
+def repairs_page(request: Request, user: ReaderDep) -> HTMLResponse:
+    """Repair notifications no recipient has acknowledged yet (clause (12)), for auditors."""
+    notifications = services(request).notifications
+    if notifications is None:
+        raise ConfigurationError("the gateway was started without repair notifications")
+    return render(request, "repairs.html", rows=notifications.unacknowledged())
+
+
 @router.post("/console/export")
 def export(user: ExporterDep, views: ViewsDep, auth: AuthDep, form: FormDep) -> StreamingResponse:
     fmt = form.get("format", "csv")

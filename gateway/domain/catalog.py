@@ -37,6 +37,17 @@ the others are local supplementary catalogs (``kind: local``). The file layout::
           # class: public | name | resident_id | uscc | subject_id | phone | address | bank_card
           #        | date_of_birth | email | free_text
           # desensitize: none | mask | generalize | pseudonymize | encrypt | suppress
+    # credit repair, clauses (11)(12): one entry per item of the same document, in its own block
+    repairs:
+      <item id>:
+        repairable: bool
+        # repairable: true
+        record_key_column: <column naming one record in the source table, not the subject>
+        mode: mark | block | delete          # what a repaired record becomes to recipients
+        decision_days: int                   # the time limit for deciding an application
+        marked: {label: ..., withhold: [field, ...]}   # mark mode only: how a repaired record looks
+        # repairable: false
+        not_repairable_basis: {law: ..., article: ...}  # the provision that forbids repairing it
 """
 
 from __future__ import annotations
@@ -77,6 +88,14 @@ class Operator(enum.StrEnum):
     PSEUDONYMIZE = "pseudonymize"
     ENCRYPT = "encrypt"
     SUPPRESS = "suppress"
+
+
+class RepairMode(enum.StrEnum):
+    """What a repaired record becomes to its recipients (clause (11): marked, blocked or deleted)."""
+
+    MARK = "mark"  # still shared, with the repaired marker and date, some fields withheld
+    BLOCK = "block"  # no longer shared; the source keeps it
+    DELETE = "delete"  # no longer shared; the source is told to delete it
 
 
 class ShareMode(enum.StrEnum):
@@ -120,6 +139,21 @@ class ShareScope:
 
 
 @dataclass(frozen=True, slots=True)
+class RepairRule:
+    """How an item's records are repaired (clauses (11)(12)), or the provision that forbids it."""
+
+    item: str
+    repairable: bool
+    record_key_column: str  # empty when not repairable
+    mode: RepairMode | None = None
+    decision_days: int | None = None
+    marked_label: str = ""
+    withheld_fields: frozenset[str] = frozenset()
+    basis_law: str = ""  # when not repairable: the provision that says so
+    basis_article: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class CatalogItem:
     """One catalog item: a kind of public credit information with its legal basis and scopes."""
 
@@ -150,6 +184,7 @@ class Catalog:
     measures: Mapping[str, Mapping[str, Any]]
     databases: Mapping[str, Mapping[str, Any]]
     items: Mapping[str, CatalogItem] = field(default_factory=dict)
+    repairs: Mapping[str, RepairRule] = field(default_factory=dict)
 
     @property
     def revision(self) -> str:
@@ -159,6 +194,10 @@ class Catalog:
     def item(self, item_id: str) -> CatalogItem | None:
         """The item with this id, or None when the catalog does not list it."""
         return self.items.get(item_id)
+
+    def repair_rule(self, item_id: str) -> RepairRule | None:
+        """How records of this item are repaired, or None when the catalog does not say."""
+        return self.repairs.get(item_id)
 
 
 def _field(name: str, raw: Mapping[str, Any]) -> FieldSpec:
@@ -206,6 +245,23 @@ def _item(catalog_name: str, item_id: str, raw: Mapping[str, Any]) -> CatalogIte
     )
 
 
+def _repair_rule(item_id: str, raw: Mapping[str, Any]) -> RepairRule:
+    repairable = bool(raw["repairable"])
+    marked = raw.get("marked") or {}
+    basis = raw.get("not_repairable_basis") or {}
+    return RepairRule(
+        item=item_id,
+        repairable=repairable,
+        record_key_column=str(raw.get("record_key_column") or ""),
+        mode=RepairMode(raw["mode"]) if repairable else None,
+        decision_days=int(raw["decision_days"]) if repairable else None,
+        marked_label=str(marked.get("label", "")),
+        withheld_fields=frozenset(marked.get("withhold") or ()),
+        basis_law=str(basis.get("law", "")),
+        basis_article=str(basis.get("article", "")),
+    )
+
+
 def build_catalog(documents: Mapping[str, Mapping[str, Any]]) -> Catalog:
     """Merge parsed catalog documents (name -> YAML content) into one Catalog.
 
@@ -217,6 +273,7 @@ def build_catalog(documents: Mapping[str, Mapping[str, Any]]) -> Catalog:
     measures: dict[str, Mapping[str, Any]] = {}
     databases: dict[str, Mapping[str, Any]] = {}
     items: dict[str, CatalogItem] = {}
+    repairs: dict[str, RepairRule] = {}
     for name in sorted(documents):
         doc = documents[name]
         revisions[name] = str(doc.get("revision", ""))
@@ -226,4 +283,6 @@ def build_catalog(documents: Mapping[str, Mapping[str, Any]]) -> Catalog:
         databases.update(doc.get("databases") or {})
         for item_id, raw in (doc.get("items") or {}).items():
             items[item_id] = _item(name, item_id, raw)
-    return Catalog(revisions, departments, purposes, measures, databases, items)
+        for item_id, raw in (doc.get("repairs") or {}).items():
+            repairs[item_id] = _repair_rule(item_id, raw)
+    return Catalog(revisions, departments, purposes, measures, databases, items, repairs)

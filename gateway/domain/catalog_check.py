@@ -17,7 +17,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.domain.catalog import FieldClass, Operator, ShareMode
+from gateway.domain.catalog import FieldClass, Operator, RepairMode, ShareMode
 from gateway.domain.identifiers import SubjectKind
 
 PLAIN_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
@@ -55,6 +55,10 @@ def _join(path: str, key: object) -> str:
 
 def _text(value: Any) -> bool:
     return isinstance(value, str) and value.strip() != ""
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 def _describe(value: Any) -> str:
@@ -160,6 +164,7 @@ class _Checker:
                 self.report(_join(path, "department"), f"unknown department {department!r}")
         for item_id, item in self.section(doc, "items").items():
             self.item(_join("items", item_id), str(item_id), item)
+        self.repairs(doc)
 
     def json_compatible(self, value: Any, path: str) -> None:
         # OPA reads these files as JSON data: YAML dates, sets or non-string keys would not survive.
@@ -373,6 +378,113 @@ class _Checker:
             )
         if "name" in spec and not isinstance(spec["name"], str):
             self.report(_join(path, "name"), "name must be a string")
+
+    # --- credit repair, clauses (11)(12) ---
+
+    def repairs(self, doc: Mapping[str, Any]) -> None:
+        """Every item of the document says whether and how it is repaired; nothing else is listed."""
+        raw = doc.get("repairs")
+        if raw is not None and not isinstance(raw, Mapping):
+            self.report("repairs", "repairs must map item ids to repair rules")
+            return
+        rules = raw or {}
+        items = self.section(doc, "items")
+        for item_id in items:
+            if item_id not in rules:
+                self.report(
+                    _join("repairs", item_id),
+                    "the item has no credit repair rule (repairable, mode, decision_days or the basis "
+                    "forbidding repair), clauses (11)(12)",
+                )
+        for item_id, rule in rules.items():
+            path = _join("repairs", item_id)
+            item = items.get(item_id)
+            if not isinstance(item, Mapping):
+                self.report(path, f"repair rule for {item_id!r}, which is not an item of this catalog")
+                continue
+            self.repair_rule(path, rule, item)
+
+    def repair_rule(self, path: str, rule: Any, item: Mapping[str, Any]) -> None:
+        if not isinstance(rule, Mapping):
+            self.report(path, "a repair rule must be a mapping")
+            return
+        for key in rule:
+            if "fee" in str(key) or "charge" in str(key):
+                self.report(
+                    _join(path, key), "credit repair is free of charge, clause (12): no fee may be set"
+                )
+        repairable = rule.get("repairable")
+        if not isinstance(repairable, bool):
+            self.report(_join(path, "repairable"), "repairable must be true or false")
+            return
+        if repairable:
+            self.record_key(_join(path, "record_key_column"), rule.get("record_key_column"), item)
+            mode = rule.get("mode")
+            modes = [str(m) for m in RepairMode]
+            if mode not in modes:
+                self.report(
+                    _join(path, "mode"), f"bad repair mode {mode!r}; expected one of {modes}, clause (11)"
+                )
+            days = rule.get("decision_days")
+            if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 365:
+                self.report(
+                    _join(path, "decision_days"),
+                    "decision_days (the time limit for deciding an application) must be 1..365, clause (12)",
+                )
+            if "not_repairable_basis" in rule:
+                self.report(
+                    _join(path, "not_repairable_basis"), "a repairable item has no basis forbidding repair"
+                )
+            marked = rule.get("marked")
+            if mode == RepairMode.MARK:
+                self.marked(_join(path, "marked"), marked, item)
+            elif marked is not None:
+                self.report(
+                    _join(path, "marked"), f"only mark mode describes a marked record ({mode} does not)"
+                )
+            return
+        for key in ("mode", "decision_days", "marked", "record_key_column"):
+            if key in rule:
+                self.report(_join(path, key), f"an item that cannot be repaired has no {key}")
+        self.legal_basis(
+            _join(path, "not_repairable_basis"), rule.get("not_repairable_basis"), "unrepairable item", "(11)"
+        )
+
+    def marked(self, path: str, marked: Any, item: Mapping[str, Any]) -> None:
+        if not isinstance(marked, Mapping) or not _text(marked.get("label")):
+            self.report(path, "mark mode needs marked.label: what recipients see on a repaired record")
+            return
+        withhold = marked.get("withhold", [])
+        fields = _mapping(item.get("fields"))
+        if not isinstance(withhold, list):
+            self.report(_join(path, "withhold"), "withhold must be a list of the item's fields")
+            return
+        for i, name in enumerate(withhold):
+            if name not in fields:
+                self.report(f"{_join(path, 'withhold')}[{i}]", f"the item has no field {name!r}")
+
+    def record_key(self, path: str, column: Any, item: Mapping[str, Any]) -> None:
+        # The record key is stored in clear by the repair store and passed to the source's SQL, so it
+        # must name a row, never a person: not the subject column, not a personal field's column.
+        if not isinstance(column, str) or not PLAIN_IDENTIFIER.fullmatch(column):
+            self.report(path, "record_key_column must be a plain SQL identifier")
+            return
+        source = _mapping(item.get("source"))
+        if column == source.get("subject_column"):
+            self.report(path, "the record key may not be the subject column (it would be an identifier)")
+        fields = _mapping(item.get("fields"))
+        for name, spec in fields.items():
+            if not isinstance(spec, Mapping) or spec.get("column") != column:
+                continue
+            field_class = spec.get("class")
+            if field_class in [str(c) for c in FieldClass] and FieldClass(field_class).is_personal:
+                self.report(path, f"the record key may not be a personal field's column ({name})")
+        database, table = source.get("database"), source.get("table")
+        if self.sources is None or not isinstance(database, str) or not isinstance(table, str):
+            return
+        columns = (self.sources.get(database) or {}).get(table)
+        if columns is not None and column not in columns:
+            self.report(path, f"column {column!r} does not exist in table {table!r}")
 
 
 def check_catalog(

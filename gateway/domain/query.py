@@ -56,10 +56,16 @@ class SourceQuery:
     columns: tuple[tuple[str, str], ...]  # (released field name, source column)
     conditions: tuple[Condition, ...]
     limit: int = 1000
+    # Repaired records the source must not return (block and delete mode), by their key column.
+    key_column: str | None = None
+    excluded_keys: tuple[str, ...] = ()
 
 
 SUBJECT_KEY = "_subject"
 """Reserved row key under which a source returns the subject column, used to group rows, never released."""
+
+RECORD_KEY = "_record"
+"""Reserved row key under which a source returns a repairable item's record key, never released."""
 
 
 def build_policy_input(
@@ -110,11 +116,16 @@ def plan_read(
     subjects: Sequence[SubjectId],
     today: date,
     limit: int,
+    *,
+    record_key_column: str | None = None,
+    excluded_keys: Sequence[str] = (),
 ) -> SourceQuery:
     """Turn an item's decision into the one statement its source runs.
 
     Only released columns are selected (plus the subject column, to group rows by subject); the
-    decision's row filters become SQL conditions so excluded rows never leave the database.
+    decision's row filters become SQL conditions so excluded rows never leave the database. For a
+    repairable item the record key is selected too (under ``RECORD_KEY``) and the keys of blocked or
+    deleted records are excluded in SQL, whatever the source's own repaired column says.
     """
     conditions: list[Condition] = []
     for row_filter in decision.row_filters:
@@ -126,12 +137,15 @@ def plan_read(
             cutoff = _years_before(today, row_filter.years or 0)
             conditions.append(Condition(item.source.decided_column, "on_or_after", cutoff))
     columns = tuple((name, item.fields[name].column) for name in decision.fields)
+    keyed = ((RECORD_KEY, record_key_column),) if record_key_column else ()
     return SourceQuery(
         database=item.source.database,
         table=item.source.table,
         subject_column=item.source.subject_column,
         subjects=tuple(dict.fromkeys(s.value for s in subjects)),
-        columns=((SUBJECT_KEY, item.source.subject_column), *columns),
+        columns=((SUBJECT_KEY, item.source.subject_column), *keyed, *columns),
         conditions=tuple(conditions),
         limit=limit,
+        key_column=record_key_column if excluded_keys else None,
+        excluded_keys=tuple(sorted(set(excluded_keys))) if record_key_column else (),
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -20,7 +20,8 @@ from gateway.domain.ledger.commitments import SubjectRef, response_digest
 from gateway.domain.ledger.envelope import canonical_json
 from gateway.domain.ledger.records import ItemRelease, Outcome, QueryRecord, RecordedReason, recorded
 from gateway.domain.policy_bundle import kept_input
-from gateway.domain.query import SUBJECT_KEY, QuerySpec, build_policy_input, plan_read
+from gateway.domain.query import RECORD_KEY, SUBJECT_KEY, QuerySpec, build_policy_input, plan_read
+from gateway.domain.repairs import RepairEffect, apply_effects
 from gateway.errors import (
     CatalogMismatch,
     GatewayError,
@@ -41,6 +42,7 @@ from gateway.ports import (
     PolicyEngine,
     PolicyInputStore,
     Receipt,
+    RepairView,
     SourceRegistry,
 )
 from gateway.services.registration import register
@@ -99,6 +101,7 @@ class QueryService:
         grants: GrantLookup | None = None,
         max_rows_per_item: int = 1000,
         inputs: PolicyInputStore | None = None,
+        repairs: RepairView | None = None,
     ) -> None:
         self.catalog = catalog
         self.engine = engine
@@ -111,6 +114,7 @@ class QueryService:
         self.grants = grants
         self.max_rows_per_item = max_rows_per_item
         self.inputs = inputs
+        self.repairs = repairs
 
     def run(self, caller: Actor, spec: QuerySpec) -> QueryOutcome:
         """Decide, read and desensitize; register the outcome; return data only once registered."""
@@ -134,7 +138,9 @@ class QueryService:
             raise InternalError("the query could not be completed") from exc
 
         try:
-            results, releases = self._read(caller, spec, decision, now)
+            # Repairs are read now, from the store every worker and replica shares (clause (11)).
+            effects = self._repair_effects(spec, draft)
+            results, releases = self._read(caller, spec, decision, now, effects, draft.record_commitments)
             body = released_document(draft.request_id, decision, results)
             record = draft.record(
                 "allow",
@@ -214,8 +220,20 @@ class QueryService:
             )
         return decision
 
+    def _repair_effects(self, spec: QuerySpec, draft: _Draft) -> Mapping[str, Mapping[str, RepairEffect]]:
+        if self.repairs is None:
+            return {}
+        items = [it.item_id for it in spec.items]
+        return self.repairs.effects_for(items, [s.commitment for s in draft.subjects])
+
     def _read(
-        self, caller: Actor, spec: QuerySpec, decision: Decision, now: datetime
+        self,
+        caller: Actor,
+        spec: QuerySpec,
+        decision: Decision,
+        now: datetime,
+        effects: Mapping[str, Mapping[str, RepairEffect]],
+        record_commitments: list[str],
     ) -> tuple[list[SubjectRows], list[ItemRelease]]:
         index_of: dict[str, list[int]] = {}
         for i, subject in enumerate(spec.subjects):
@@ -230,22 +248,65 @@ class QueryService:
                 # An allow that does not cover every requested item, or covers one the catalog
                 # lacks, means policy and catalog disagree: refuse rather than guess.
                 raise CatalogMismatch("policy and catalog disagree")
-            query = plan_read(item, item_decision, spec.subjects, now.date(), self.max_rows_per_item)
+            rule = self.catalog.repair_rule(item_id)
+            key_column = rule.record_key_column if self.repairs and rule and rule.repairable else None
+            item_effects = effects.get(item_id, {})
+            hidden = [key for key, effect in item_effects.items() if effect.hides_record]
+            query = plan_read(
+                item,
+                item_decision,
+                spec.subjects,
+                now.date(),
+                self.max_rows_per_item,
+                record_key_column=key_column,
+                excluded_keys=hidden,
+            )
             with self.metrics.stage("read"):
                 rows = self.sources.source(item.source.database).fetch(query)
+            if key_column:
+                rows = apply_effects(rows, item_effects, RECORD_KEY)
             grouped: dict[int, list[dict[str, JSON]]] = {}
+            extras: dict[int, list[dict[str, JSON]]] = {}
             for row in rows:
                 subject_value = str(row.pop(SUBJECT_KEY, "")).upper()
+                extra = self._repair_extra(caller, item_id, row, item_effects, record_commitments)
                 for i in index_of.get(subject_value, ()):
                     grouped.setdefault(i, []).append(row)
+                    extras.setdefault(i, []).append(extra)
             for i in range(len(spec.subjects)):
                 with self.metrics.stage("desensitize"):
                     clean = self.desensitizer.desensitize(
                         grouped.get(i, []), item_decision, item.fields, caller.department
                     )
-                results.append(SubjectRows(item_id, i, list(clean)))
+                out = [{**row, **extra} for row, extra in zip(clean, extras.get(i, []), strict=True)]
+                results.append(SubjectRows(item_id, i, out))
             releases.append(ItemRelease(item_id, item_decision.fields, len(rows)))
         return results, releases
+
+    def _repair_extra(
+        self,
+        caller: Actor,
+        item_id: str,
+        row: dict[str, JSON],
+        effects: Mapping[str, RepairEffect],
+        record_commitments: list[str],
+    ) -> dict[str, JSON]:
+        """Pop the record key; what a recipient sees besides the fields: its record ref and any marker.
+
+        Only records released unrepaired are committed in the ledger: they are the ones whose
+        recipients must be told when a repair takes effect.
+        """
+        if self.repairs is None or RECORD_KEY not in row:
+            return {}
+        key = str(row.pop(RECORD_KEY))
+        commitment = self.repairs.record_commitment(item_id, key)
+        extra: dict[str, JSON] = {"record_ref": self.repairs.recipient_ref(caller.department, commitment)}
+        effect = effects.get(key)
+        if effect is None:
+            record_commitments.append(commitment)
+        else:
+            extra["credit_repair"] = effect.marker()
+        return extra
 
     def _register(self, record: QueryRecord, draft: _Draft | None = None) -> Receipt:
         failure = "the query could not be registered; nothing was returned"
@@ -298,6 +359,8 @@ class _Draft:
             raise InternalError("the policy input would keep a personal identifier")
         self.kept = (text, digest)
 
+    record_commitments: list[str] = field(default_factory=list)
+
     def record(
         self,
         decision: Outcome,
@@ -326,6 +389,7 @@ class _Draft:
             catalog_revision=self.catalog_revision,
             response_digest=digest,
             input_digest=None if self.kept is None else self.kept[1],
+            record_commitments=tuple(self.record_commitments) if decision == "allow" else (),
         )
 
 

@@ -20,6 +20,7 @@ from tests.support.gateway_app import ROOT, Deployment, deployment_settings, run
 from tests.support.grants_fixtures import grant_body
 from tests.support.identity import MutableClock, identity_server
 from tests.support.openapi import OpenApiChecker
+from tests.support.repairs import apply_body, query_body, record_key
 
 LICENSING = "《中华人民共和国行政许可法》第三十四条"
 PUBLIC = {
@@ -196,6 +197,7 @@ def test_a_deployment_answers_as_documented(checker: OpenApiChecker, gateway: De
     key_file = gateway.settings.keys_dir / "private" / "opa_bundle.pem"
     key_file.write_bytes(ECKey.generate_key("P-256").as_pem(private=True))
     responses.append(http.get("/v1/policy/bundles/gateway.tar.gz", headers=alice))
+    responses += _repair_calls(http, gateway, as_)
     http.close()
     for response in responses:
         checker.check(response)
@@ -204,6 +206,41 @@ def test_a_deployment_answers_as_documented(checker: OpenApiChecker, gateway: De
     # Every operation of the document was seen succeeding at least once.
     succeeded = {(m.lower(), p) for m, p, s in checker.seen if s.startswith("2")}
     assert succeeded >= {(m, p) for m, p, _ in _operations(checker.document)} - OAUTH
+
+
+def _repair_calls(http: httpx.Client, gateway: Deployment, as_: Any) -> list[httpx.Response]:
+    """Apply, list, read, accept, refuse; the recipient's feed, its ack, a webhook, the auditors' view."""
+    subject = gateway.manifest.legal_person
+    item = "market.admin_penalty"
+    rows = http.post("/v1/queries", json=query_body(item, subject), headers=as_("platform")).json()
+    numbers = [r["decision_number"] for r in rows["results"][0]["rows"]]
+    keys = [record_key(gateway.settings.sources, item, subject, n) for n in numbers[:2]]
+    desk = as_("market-desk")
+    first = http.post("/v1/repairs", json=apply_body(item, keys[0], subject), headers=desk)
+    second = http.post("/v1/repairs", json=apply_body(item, keys[1], subject), headers=desk)
+    first_id, second_id = first.json()["repair"]["id"], second.json()["repair"]["id"]
+    out = [
+        first,
+        second,
+        http.post(
+            "/v1/repairs", json=apply_body("tax.major_violation", "1", subject), headers=as_("tax-desk")
+        ),
+        http.get("/v1/repairs", headers=desk),
+        http.get(f"/v1/repairs/{first_id}", headers=desk),
+        http.get("/v1/repairs/nothing", headers=desk),
+        http.post(f"/v1/repairs/{first_id}/accept", headers=desk),
+        http.post(f"/v1/repairs/{first_id}/accept", headers=desk),
+        http.post(
+            f"/v1/repairs/{second_id}/refuse", json={"reasons": ["evidence_insufficient"]}, headers=desk
+        ),
+        http.put(
+            "/v1/notifications/webhook", json={"url": "http://127.0.0.1:9/hook"}, headers=as_("housing")
+        ),
+        http.get("/v1/notifications/unacknowledged", headers=as_("auditor")),
+    ]
+    feed = http.get("/v1/notifications", headers=as_("platform"))
+    notification_id = feed.json()["notifications"][0]["notification_id"]
+    return [*out, feed, http.post(f"/v1/notifications/{notification_id}/ack", headers=as_("platform"))]
 
 
 def test_error_responses_list_the_codes_of_the_error_classes(checker: OpenApiChecker) -> None:

@@ -69,6 +69,7 @@ def test_allowed_query_returns_desensitized_rows_and_a_receipt(gateway: Deployme
         "violation",
         "penalty",
         "basis_document",
+        "record_ref",  # a repairable item's rows name their record (keyed per recipient), clause (12)
     }
     assert body["decision"]["allow"] is True
     assert body["decision"]["policy_revision"].startswith("sha256:")

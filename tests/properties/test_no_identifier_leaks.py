@@ -315,6 +315,34 @@ def test_token_endpoint(client: Client, identifier: str, form: str, field: str) 
     assert response.json()["field"] == field.removeprefix("basic.")
 
 
+REPAIR_FIELDS = ("item", "record_key", "evidence.0.reference")
+
+
+def _repair(gateway: Deployment) -> dict[str, Any]:
+    return {
+        "item": "market.admin_penalty",
+        "record_key": "1",
+        "subject": {"id_type": "uscc", "value": gateway.manifest.legal_person.value},
+        "evidence": [{"kind": "penalty_paid", "reference": "缴款凭证 2026-0042", "issued_on": "2026-11-01"}],
+    }
+
+
+@SETTINGS
+@given(identifier=identifiers, form=forms, field=st.sampled_from(REPAIR_FIELDS))
+def test_repairs(client: Client, identifier: str, form: str, field: str) -> None:
+    written = FORMS[form](identifier)
+    body = _repair(client.gateway)
+    _set(body, field, written[:64] if field == "record_key" else written)
+    SENT.append(identifier)
+    response = client.http.post("/v1/repairs", json=body, headers=client.headers("market-desk"))
+    _check_response(identifier, response)
+    assert response.status_code == 422, response.text
+    notifications = client.http.get(
+        "/v1/repairs", params={"status": written[:16]}, headers=client.headers("market-desk")
+    )
+    _check_response(identifier, notifications)
+
+
 def test_nothing_sent_reached_the_ledger_an_export_or_a_log(client: Client, logs: LogLines) -> None:
     # Runs after the properties above (file order): everything they sent is checked at once.
     assert len(SENT) >= 200, "the properties above must run first"

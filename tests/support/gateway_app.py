@@ -38,6 +38,10 @@ CLIENTS = (
     ("auditor", "audit_office", ("audit:read", "audit:review")),
     ("sec-alice", "security_team", ("policy:admin",)),
     ("sec-bob", "security_team", ("policy:admin",)),
+    # Source departments registering credit repairs of their own items.
+    ("market-desk", "market_regulation", ("records:repair",)),
+    ("court-desk", "court", ("records:repair",)),
+    ("tax-desk", "taxation", ("records:repair",)),
 )
 
 

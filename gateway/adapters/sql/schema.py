@@ -228,3 +228,80 @@ policy_inputs = sa.Table(
     sa.Column("input_digest", sa.String(80), nullable=False),
     sa.Column("input", sa.Text, nullable=False),
 )
+
+# --- credit repair (clauses (11)(12)): applications, notifications, the outbox, webhooks ---
+
+repairs = sa.Table(
+    "repairs",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("item", sa.String(100), nullable=False),
+    # The source's own row key (never an identifier: the catalog and the API check that).
+    sa.Column("record_key", sa.String(64), nullable=False),
+    sa.Column("subject_commitment", sa.String(64), nullable=False),
+    sa.Column("id_type", sa.String(16), nullable=False),
+    sa.Column("subject_kind", sa.String(32), nullable=False),
+    sa.Column("department", sa.String(100), nullable=False),
+    sa.Column("client_id", sa.String(200), nullable=False),
+    sa.Column("evidence", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("mode", sa.String(16), nullable=False),
+    sa.Column("applied_at", UtcDateTime, nullable=False),
+    sa.Column("due_at", UtcDateTime, nullable=False),
+    sa.Column("decided_at", UtcDateTime, nullable=True),
+    sa.Column("effective_at", UtcDateTime, nullable=True),
+    sa.Column("refusal_reasons", sa.JSON, nullable=True),
+    sa.Column("ledger_index", sa.BigInteger, nullable=True),
+    sa.Column("decision_ledger_index", sa.BigInteger, nullable=True),
+    # The query path reads effective repairs by item and subject: one index lookup per item.
+    sa.Index("ix_repairs_item_subject", "item", "subject_commitment", "status"),
+    sa.Index("ix_repairs_status_due", "status", "due_at"),
+    sa.Index("ix_repairs_department", "department", "applied_at"),
+)
+
+repair_notifications = sa.Table(
+    "repair_notifications",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("repair_id", sa.String(32), sa.ForeignKey("repairs.id"), nullable=False),
+    sa.Column("department", sa.String(100), nullable=False),
+    sa.Column("received_index", sa.BigInteger, nullable=False),  # the query entry that released it
+    sa.Column("received_at", UtcDateTime, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("ledger_index", sa.BigInteger, nullable=True),
+    sa.Column("delivered_at", UtcDateTime, nullable=True),
+    sa.Column("acked_at", UtcDateTime, nullable=True),
+    sa.Column("acked_by", sa.String(200), nullable=True),
+    sa.Column("ack_ledger_index", sa.BigInteger, nullable=True),
+    # Exactly one notification per repair and recipient, however often its recipients are searched.
+    sa.UniqueConstraint("repair_id", "department", name="uq_repair_notifications_repair_department"),
+    sa.Index("ix_repair_notifications_department", "department", "created_at"),
+)
+
+repair_outbox = sa.Table(
+    "repair_outbox",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column(
+        "kind", sa.String(24), nullable=False
+    ),  # register_repair | scan | register_notification | webhook
+    sa.Column("repair_id", sa.String(32), nullable=False),
+    sa.Column("notification_id", sa.String(32), nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("next_attempt_at", UtcDateTime, nullable=False),
+    sa.Column("lease_until", UtcDateTime, nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("done_at", UtcDateTime, nullable=True),
+    sa.Column("last_error", sa.String(64), nullable=True),
+    sa.Index("ix_repair_outbox_pending", "done_at", "next_attempt_at"),
+)
+
+notification_webhooks = sa.Table(
+    "notification_webhooks",
+    metadata,
+    sa.Column("department", sa.String(100), primary_key=True),
+    sa.Column("url", sa.String(500), nullable=False),
+    # Names the signing secret, derived from the gateway's key: no webhook secret is ever stored.
+    sa.Column("key_id", sa.String(32), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)

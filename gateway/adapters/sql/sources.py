@@ -78,6 +78,7 @@ _MYSQL_TIMEOUTS = frozenset({1969, 3024})  # MariaDB max_statement_time, MySQL m
 CONDITION_OPS = frozenset({"is_null", "on_or_after"})
 STATEMENT_CACHE_SIZE = 256
 _SUBJECTS_PARAM = "gw_subjects"
+_EXCLUDED_PARAM = "gw_excluded_keys"
 
 
 def _check_identifier(name: str, what: str) -> str:
@@ -208,7 +209,7 @@ def _is_mysql_bool(column: Any) -> bool:
     return isinstance(column.type, TINYINT) and getattr(column.type, "display_width", None) == 1
 
 
-_ShapeKey = tuple[str, str, tuple[tuple[str, str], ...], tuple[tuple[str, str, type], ...], int]
+_ShapeKey = tuple[str, str, tuple[tuple[str, str], ...], tuple[tuple[str, str, type], ...], int, str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,9 +219,12 @@ class _Prepared:
     statement: Select[Any]
     as_bool: tuple[bool, ...]
     value_params: tuple[str | None, ...]  # per condition: its bound parameter, None for is_null
+    key_type: type | None = None  # the Python type of the key column, when keys are excluded
 
     def parameters(self, query: SourceQuery) -> dict[str, Any]:
         params: dict[str, Any] = {_SUBJECTS_PARAM: list(query.subjects)}
+        if self.key_type is not None:
+            params[_EXCLUDED_PARAM] = _typed_keys(query.excluded_keys, self.key_type)
         for name, condition in zip(self.value_params, query.conditions, strict=True):
             if name is not None:
                 params[name] = condition.value
@@ -234,7 +238,15 @@ def _shape(query: SourceQuery) -> _ShapeKey:
     (a ``datetime`` binds differently from a ``date``). Subjects are always ``str`` (``_check``).
     """
     conditions = tuple((c.column, c.op, type(c.value)) for c in query.conditions)
-    return (query.table, query.subject_column, tuple(query.columns), conditions, query.limit)
+    excluding = query.key_column if query.excluded_keys else None
+    return (query.table, query.subject_column, tuple(query.columns), conditions, query.limit, excluding)
+
+
+def _typed_keys(keys: tuple[str, ...], key_type: type) -> list[Any]:
+    """Record keys as the key column's type; a key that cannot be one names no row and is dropped."""
+    if key_type is int:
+        return [int(k) for k in keys if k.lstrip("-").isdigit()]
+    return list(keys)
 
 
 class SqlSource:
@@ -316,6 +328,10 @@ class SqlSource:
             raise SourceError("a source query must select at least one column")
         if len(set(names)) != len(names):
             raise SourceError("a source query names a released field twice")
+        if query.excluded_keys:
+            _check_identifier(query.key_column or "", "key_column")
+            if not all(isinstance(k, str) for k in query.excluded_keys):
+                raise SourceError("excluded record keys must be strings")
         for condition in query.conditions:
             _check_identifier(condition.column, "condition column")
             if condition.op not in CONDITION_OPS:
@@ -380,10 +396,23 @@ class SqlSource:
                 value_type = target.type.coerce_compared_value(operators.ge, condition.value)
                 statement = statement.where(target >= bindparam(name, type_=value_type))
                 value_params.append(name)
+        key_type: type | None = None
+        if query.excluded_keys and query.key_column:
+            # Repaired records (block, delete) are excluded by the database itself: one expanding
+            # bound NOT IN over the keys the repair store holds for the queried subjects.
+            key = column(query.key_column)
+            try:
+                key_type = key.type.python_type
+            except NotImplementedError:
+                key_type = str
+            key_type = int if key_type is int else str
+            statement = statement.where(
+                key.not_in(bindparam(_EXCLUDED_PARAM, expanding=True, type_=key.type))
+            )
         order: list[ColumnElement[Any]] = [*table.primary_key.columns]
         order = order or [column(col) for _, col in query.columns]
         statement = statement.order_by(*order).limit(query.limit)
-        return _Prepared(statement, as_bool, tuple(value_params))
+        return _Prepared(statement, as_bool, tuple(value_params), key_type)
 
     def _error(self, exc: SQLAlchemyError) -> SourceError:
         orig = getattr(exc, "orig", None)

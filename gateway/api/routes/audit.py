@@ -71,7 +71,17 @@ def _filter(
         datetime | None, Query(description="entries logged before (RFC 3339)"), InstantInRange
     ] = None,
     kind: Annotated[
-        Literal["query", "grant", "review", "subject_report", "repair", "console", "key_handover", "invalid"]
+        Literal[
+            "query",
+            "grant",
+            "review",
+            "subject_report",
+            "repair",
+            "console",
+            "key_handover",
+            "invalid",
+            "notification",
+        ]
         | None,
         Query(),
     ] = None,

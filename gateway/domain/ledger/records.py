@@ -24,12 +24,14 @@ purpose, recipient) and what an auditor needs::
     response_digest  "sha256:<hex>" of the response body sent, or null when nothing was sent
     input_digest     "sha256:<hex>" of the policy input kept beside the entry (for replay); absent
                      in entries written before inputs were kept, so their bytes do not move
+    record_commitments  [hex, ...] keyed commitments of (item, record key) of every released row of a
+                    repairable item; present only when there is one (older entries keep their bytes)
 
 Grant registrations and refusals, revocations (both of kind ``grant``, told apart by ``action``),
-reviews (``review``), subject reports (``subject_report``) and requests refused before any use
-case ran (``invalid``: the endpoint, the requester, the code and the field path, never a value)
-follow; repairs (``repair``) are accepted by the store and the audit filter already, their record
-comes with the repair use case.
+reviews (``review``), subject reports (``subject_report``), requests refused before any use case
+ran (``invalid``: the endpoint, the requester, the code and the field path, never a value), credit
+repairs (``repair``: apply, accept, refuse) and repair notifications (``notification``: issued,
+delivered, acknowledged) follow.
 """
 
 from __future__ import annotations
@@ -131,12 +133,11 @@ class QueryRecord(LedgerRecord):
     catalog_revision: str
     response_digest: str | None
     input_digest: str | None = None
+    record_commitments: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """Record form; ``rows_total`` and ``reason_codes`` are derived here, never stored apart."""
-        kept = {} if self.input_digest is None else {"input_digest": self.input_digest}
-        return {
-            **kept,
+        out = {
             "kind": self.kind,
             "request_id": self.request_id,
             "client_id": self.client_id,
@@ -155,6 +156,11 @@ class QueryRecord(LedgerRecord):
             "catalog_revision": self.catalog_revision,
             "response_digest": self.response_digest,
         }
+        if self.input_digest is not None:
+            out["input_digest"] = self.input_digest
+        if self.record_commitments:
+            out["record_commitments"] = sorted(set(self.record_commitments))
+        return out
 
 
 def _grant_fields(grant: Grant) -> dict[str, Any]:
@@ -447,6 +453,94 @@ class PolicyChangeRecord(LedgerRecord):
         }
 
 
+RepairAction = Literal["apply", "accept", "refuse"]
+NotificationAction = Literal["issued", "delivered", "acknowledged"]
+
+
+@dataclass(frozen=True, slots=True)
+class RepairRecord(LedgerRecord):
+    """One step of a credit repair (clauses (11)(12)): applied, accepted (effective) or refused.
+
+    The subject is a commitment and the record a keyed record commitment; the record key itself and
+    the evidence stay in the repair store (the evidence as its digest here). ``free_of_charge`` is
+    always true: the model has no fee.
+    """
+
+    kind: ClassVar[str] = "repair"
+
+    action: RepairAction
+    repair_id: str
+    item: str
+    record_commitment: str
+    subject: SubjectRef
+    client_id: str
+    department: str
+    mode: str
+    decision: Outcome
+    reasons: tuple[RecordedReason, ...]
+    evidence_kinds: tuple[str, ...]
+    evidence_digest: str
+    due_at: str  # RFC 3339: the time limit for deciding
+    effective_at: str | None = None
+    overdue: bool = False  # decided after the time limit
+    recipients: int | None = None  # on accept: departments to be told
+
+    def as_dict(self) -> dict[str, Any]:
+        """Record form."""
+        return {
+            "kind": self.kind,
+            "action": self.action,
+            "repair_id": self.repair_id,
+            "items": [{"item": self.item, "fields": [], "rows": 0}],
+            "record_commitment": self.record_commitment,
+            "subjects": [self.subject.as_dict()],
+            "client_id": self.client_id,
+            "department": self.department,
+            "mode": self.mode,
+            "decision": self.decision,
+            **_reasons(self.reasons),
+            "evidence_kinds": sorted(self.evidence_kinds),
+            "evidence_digest": self.evidence_digest,
+            "due_at": self.due_at,
+            "effective_at": self.effective_at,
+            "overdue": self.overdue,
+            "recipients": self.recipients,
+            "free_of_charge": True,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationRecord(LedgerRecord):
+    """A recipient department told of a repair: issued, delivered by webhook, or acknowledged."""
+
+    kind: ClassVar[str] = "notification"
+
+    action: NotificationAction
+    notification_id: str
+    repair_id: str
+    item: str
+    record_commitment: str
+    recipient: str  # the department told
+    received_index: int  # the ledger index of the query through which it received the record
+    client_id: str | None = None  # who acknowledged (acknowledged only)
+    attempts: int | None = None  # webhook attempts (delivered only)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Record form; ``department`` is the recipient, so auditors filter on it."""
+        return {
+            "kind": self.kind,
+            "action": self.action,
+            "notification_id": self.notification_id,
+            "repair_id": self.repair_id,
+            "items": [{"item": self.item, "fields": [], "rows": 0}],
+            "record_commitment": self.record_commitment,
+            "department": self.recipient,
+            "received_index": self.received_index,
+            "client_id": self.client_id,
+            "attempts": self.attempts,
+        }
+
+
 RECORD_TYPES: tuple[type[LedgerRecord], ...] = (
     QueryRecord,
     GrantRecord,
@@ -458,6 +552,8 @@ RECORD_TYPES: tuple[type[LedgerRecord], ...] = (
     InvalidRecord,
     GrantReconciliationRecord,
     PolicyChangeRecord,
+    RepairRecord,
+    NotificationRecord,
 )
 # Every kind the store accepts: those written above, and ``repair`` (see the module docstring).
 KINDS = frozenset({t.kind for t in RECORD_TYPES} | {"repair"})

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -26,10 +27,12 @@ from gateway.domain.ledger.records import (
     ItemRelease,
     KeyHandoverRecord,
     LedgerRecord,
+    NotificationRecord,
     Outcome,
     PolicyChangeRecord,
     QueryRecord,
     RecordedReason,
+    RepairRecord,
     ReviewRecord,
     RevocationRecord,
     SubjectReportRecord,
@@ -115,6 +118,38 @@ def _grant(*, limited: bool) -> Grant:
     )
 
 
+RECORD = "1f" * 32
+RECORD_2 = "2e" * 32
+
+
+def _repair(
+    action: str,
+    decision: Outcome,
+    reasons: tuple[RecordedReason, ...],
+    *,
+    effective_at: str | None = None,
+    overdue: bool = False,
+    mode: str = "mark",
+) -> RepairRecord:
+    return RepairRecord(
+        action=action,  # type: ignore[arg-type]  # the cases pass apply / accept / refuse
+        repair_id="e" * 32,
+        item="market.admin_penalty",
+        record_commitment=RECORD,
+        subject=_business(),
+        client_id="market-desk",
+        department="market_regulation",
+        mode=mode,
+        decision=decision,
+        reasons=reasons,
+        evidence_kinds=("penalty_paid", "credit_commitment"),
+        evidence_digest="sha256:" + "ab" * 32,
+        due_at="2026-11-27T10:00:00Z",
+        effective_at=effective_at,
+        overdue=overdue,
+    )
+
+
 CASES: dict[str, Callable[[], LedgerRecord]] = {
     "query_allow": lambda: _query(
         "allow",
@@ -126,6 +161,16 @@ CASES: dict[str, Callable[[], LedgerRecord]] = {
         digest="sha256:" + "cd" * 32,
         measure="licence_review",
         grant_id=GRANT_ID,
+    ),
+    # As services/query.py writes an allowed query that released records of a repairable item.
+    "query_allow_records": lambda: replace(
+        _query(
+            "allow",
+            (RecordedReason("allowed", "(3)"),),
+            releases=(ItemRelease("market.admin_penalty", ("uscc", "penalty"), 2),),
+            digest="sha256:" + "cd" * 32,
+        ),
+        record_commitments=(RECORD_2, RECORD, RECORD),
     ),
     "query_deny": lambda: _query(
         "deny",
@@ -165,6 +210,27 @@ CASES: dict[str, Callable[[], LedgerRecord]] = {
         approver="sec-bob",
         department="security_team",
         replay_digest=None,
+    ),
+    # As services/repairs.py writes an application, its acceptance and an unrepairable refusal.
+    "repair_apply": lambda: _repair("apply", "allow", ()),
+    "repair_accept": lambda: _repair(
+        "accept", "allow", (), effective_at="2026-11-25T10:00:00Z", overdue=True
+    ),
+    "repair_refuse": lambda: _repair(
+        "refuse", "deny", (RecordedReason("evidence_insufficient", "(11)", "market.admin_penalty"),)
+    ),
+    "repair_not_repairable": lambda: _repair(
+        "apply", "deny", (RecordedReason("item_not_repairable", "(11)", "tax.major_violation"),), mode=""
+    ),
+    # As services/notifications.py writes a notification issued, delivered and acknowledged.
+    "notification_issued": lambda: NotificationRecord(
+        "issued", "f" * 32, "e" * 32, "market.admin_penalty", RECORD, "housing", 17
+    ),
+    "notification_delivered": lambda: NotificationRecord(
+        "delivered", "f" * 32, "e" * 32, "market.admin_penalty", RECORD, "housing", 17, attempts=3
+    ),
+    "notification_acknowledged": lambda: NotificationRecord(
+        "acknowledged", "f" * 32, "e" * 32, "market.admin_penalty", RECORD, "housing", 17, client_id="housing"
     ),
     "grant_register": lambda: GrantRecord(_grant(limited=True), "court-portal", "court", (), POLICY),
     "grant_refused": lambda: GrantRecord(
@@ -235,6 +301,84 @@ def _canonical(record: LedgerRecord) -> bytes:
 
 LEAF_HASH = "86d4dc6269d2ff243831513366229dc7784f3e23cf40aef0be0456462264995a"
 GOLDEN = {
+    "query_allow_records": (
+        '{"catalog_revision":"national@2026-11-01","client_id":"market-portal","decision":"allow","dep'
+        'artment":"market_regulation","grant_id":null,"items":[{"fields":["penalty","uscc"],"item":"ma'
+        'rket.admin_penalty","rows":2}],"kind":"query","legal_basis":"《社会信用体系建设法》第十二条","measure":null,'
+        '"policy_revision":"sha256:abababababababababababababababababababababababababababababababab","'
+        'purpose":"administrative_licensing","reason_codes":["allowed"],"reasons":[{"clause":"(3)","co'
+        'de":"allowed"}],"record_commitments":["1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f'
+        '1f1f1f1f1f","2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e"],"request_id":'
+        '"8c0f7a52-6f1e-4c1b-9d51-3f2b1a0e9c11","response_digest":"sha256:cdcdcdcdcdcdcdcdcdcdcdcdcdcd'
+        'cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd","rows_total":2,"subject_count":1,"subjects":[{"commitme'
+        'nt":"9480648aa5a293e72a7926da0d23dc6f318db8b9959ae79b306b2d9cb7ca38bf","id_type":"resident_id'
+        '","subject_kind":"natural_person"}]}'
+    ),
+    "repair_apply": (
+        '{"action":"apply","client_id":"market-desk","decision":"allow","department":"market_regulatio'
+        'n","due_at":"2026-11-27T10:00:00Z","effective_at":null,"evidence_digest":"sha256:abababababab'
+        'abababababababababababababababababababababababababab","evidence_kinds":["credit_commitment","'
+        'penalty_paid"],"free_of_charge":true,"items":[{"fields":[],"item":"market.admin_penalty","row'
+        's":0}],"kind":"repair","mode":"mark","overdue":false,"reason_codes":[],"reasons":[],"recipien'
+        'ts":null,"record_commitment":"1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1'
+        'f","repair_id":"eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee","subjects":[{"commitment":"f59c71af6bc36837'
+        '33eb9f6fab2fb7fa7bfa3bd74fd621107c8afd6d214e3b57","id_type":"uscc","subject_kind":"individual'
+        '_business"}]}'
+    ),
+    "repair_accept": (
+        '{"action":"accept","client_id":"market-desk","decision":"allow","department":"market_regulati'
+        'on","due_at":"2026-11-27T10:00:00Z","effective_at":"2026-11-25T10:00:00Z","evidence_digest":"'
+        'sha256:abababababababababababababababababababababababababababababababab","evidence_kinds":["c'
+        'redit_commitment","penalty_paid"],"free_of_charge":true,"items":[{"fields":[],"item":"market.'
+        'admin_penalty","rows":0}],"kind":"repair","mode":"mark","overdue":true,"reason_codes":[],"rea'
+        'sons":[],"recipients":null,"record_commitment":"1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1'
+        'f1f1f1f1f1f1f1f1f1f","repair_id":"eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee","subjects":[{"commitment"'
+        ':"f59c71af6bc3683733eb9f6fab2fb7fa7bfa3bd74fd621107c8afd6d214e3b57","id_type":"uscc","subject'
+        '_kind":"individual_business"}]}'
+    ),
+    "repair_refuse": (
+        '{"action":"refuse","client_id":"market-desk","decision":"deny","department":"market_regulatio'
+        'n","due_at":"2026-11-27T10:00:00Z","effective_at":null,"evidence_digest":"sha256:abababababab'
+        'abababababababababababababababababababababababababab","evidence_kinds":["credit_commitment","'
+        'penalty_paid"],"free_of_charge":true,"items":[{"fields":[],"item":"market.admin_penalty","row'
+        's":0}],"kind":"repair","mode":"mark","overdue":false,"reason_codes":["evidence_insufficient"]'
+        ',"reasons":[{"clause":"(11)","code":"evidence_insufficient","item":"market.admin_penalty"}],"'
+        'recipients":null,"record_commitment":"1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1'
+        'f1f1f1f1f","repair_id":"eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee","subjects":[{"commitment":"f59c71af'
+        '6bc3683733eb9f6fab2fb7fa7bfa3bd74fd621107c8afd6d214e3b57","id_type":"uscc","subject_kind":"in'
+        'dividual_business"}]}'
+    ),
+    "repair_not_repairable": (
+        '{"action":"apply","client_id":"market-desk","decision":"deny","department":"market_regulation'
+        '","due_at":"2026-11-27T10:00:00Z","effective_at":null,"evidence_digest":"sha256:ababababababa'
+        'bababababababababababababababababababababababababab","evidence_kinds":["credit_commitment","p'
+        'enalty_paid"],"free_of_charge":true,"items":[{"fields":[],"item":"market.admin_penalty","rows'
+        '":0}],"kind":"repair","mode":"","overdue":false,"reason_codes":["item_not_repairable"],"reaso'
+        'ns":[{"clause":"(11)","code":"item_not_repairable","item":"tax.major_violation"}],"recipients'
+        '":null,"record_commitment":"1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f"'
+        ',"repair_id":"eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee","subjects":[{"commitment":"f59c71af6bc3683733'
+        'eb9f6fab2fb7fa7bfa3bd74fd621107c8afd6d214e3b57","id_type":"uscc","subject_kind":"individual_b'
+        'usiness"}]}'
+    ),
+    "notification_issued": (
+        '{"action":"issued","attempts":null,"client_id":null,"department":"housing","items":[{"fields"'
+        ':[],"item":"market.admin_penalty","rows":0}],"kind":"notification","notification_id":"fffffff'
+        'fffffffffffffffffffffffff","received_index":17,"record_commitment":"1f1f1f1f1f1f1f1f1f1f1f1f1'
+        'f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f","repair_id":"eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"}'
+    ),
+    "notification_delivered": (
+        '{"action":"delivered","attempts":3,"client_id":null,"department":"housing","items":[{"fields"'
+        ':[],"item":"market.admin_penalty","rows":0}],"kind":"notification","notification_id":"fffffff'
+        'fffffffffffffffffffffffff","received_index":17,"record_commitment":"1f1f1f1f1f1f1f1f1f1f1f1f1'
+        'f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f","repair_id":"eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"}'
+    ),
+    "notification_acknowledged": (
+        '{"action":"acknowledged","attempts":null,"client_id":"housing","department":"housing","items"'
+        ':[{"fields":[],"item":"market.admin_penalty","rows":0}],"kind":"notification","notification_i'
+        'd":"ffffffffffffffffffffffffffffffff","received_index":17,"record_commitment":"1f1f1f1f1f1f1f'
+        '1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f","repair_id":"eeeeeeeeeeeeeeeeeeeeeeeeeeee'
+        'eeee"}'
+    ),
     "query_allow": (
         '{"catalog_revision":"national@2026-11-01","client_id":"market-portal","decision":"allow","de'
         'partment":"market_regulation","grant_id":"0123456789abcdef0123456789abcdef","items":[{"field'
