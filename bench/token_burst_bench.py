@@ -138,6 +138,7 @@ def main() -> None:
                         f"http://127.0.0.1:{server.port}/oauth/token",
                         data={"grant_type": "client_credentials"},
                         auth=(client["client_id"], client["client_secret"]),
+                        timeout=120,  # the hashing threads run at a lower CPU priority
                     ).json()["access_token"]
                     import json
 

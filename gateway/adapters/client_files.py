@@ -366,7 +366,9 @@ class SecretHashingPool:
 
     Apart from the thread pool that serves queries, so a burst of token requests cannot take the
     threads queries need; bounded, so a burst is refused at once (``HashingPoolSaturated``) instead of
-    queueing without limit while every caller's time runs out.
+    queueing without limit while every caller's time runs out. ``admitted`` bounds whole token
+    requests the same way (their throttle reads and writes use the shared threads briefly): at most
+    ``limit`` are in progress in a process, whatever the burst.
     """
 
     def __init__(self, workers: int = 1, queue: int = 4) -> None:
@@ -379,6 +381,20 @@ class SecretHashingPool:
         )
         self._lock = threading.Lock()
         self._in_flight = 0
+        self._admitted = 0
+
+    @contextlib.contextmanager
+    def admitted(self) -> Iterator[None]:
+        """Hold one of ``limit`` token-request slots; raise HashingPoolSaturated when none is free."""
+        with self._lock:
+            if self._admitted >= self.limit:
+                raise HashingPoolSaturated
+            self._admitted += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._admitted -= 1
 
     @property
     def in_flight(self) -> int:

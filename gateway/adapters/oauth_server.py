@@ -265,9 +265,10 @@ class OAuthServer:
     async def token(self, request: TokenHttpRequest) -> OAuthReply:
         """Answer one token request.
 
-        In order: parse; refuse an identifier in a form field; refuse a locked client or address
-        (before any hashing); check the secret on the hashing pool (refused at once when it is
-        full); let authlib answer with that outcome; count a failure or clear the counters.
+        In order: parse; refuse an identifier in a form field; take one of the process's few
+        token-request slots (refused at once when none is free); refuse a locked client or address
+        (before any hashing); check the secret on the hashing pool; let authlib answer with that
+        outcome; count a failure or clear the counters.
         """
         try:
             oauth_request = _parse(request)
@@ -275,7 +276,15 @@ class OAuthServer:
             return self._server.error_reply(error)
         client_id, secret = _credentials(oauth_request)
         _refuse_identifiers(oauth_request, client_id)
-        address = request.client_address
+        try:
+            with self._hashing.admitted():
+                return await self._admitted_token(oauth_request, request.client_address, client_id, secret)
+        except HashingPoolSaturated:
+            raise throttled("busy", 1) from None
+
+    async def _admitted_token(
+        self, oauth_request: _TokenRequest, address: str | None, client_id: str | None, secret: str | None
+    ) -> OAuthReply:
         # Only a registered client has a counter of its own (see gateway.adapters.token_throttle).
         client = client_id if client_id is not None and self._registry.get(client_id) else None
         recorded: frozenset[str] = frozenset()
@@ -283,12 +292,16 @@ class OAuthServer:
             recorded = await to_thread.run_sync(self._throttle.check, client, address)
         checked = None
         if client_id is not None and secret is not None:
+<<<<<<< HEAD
             try:
                 found = await self._hashing.authenticate(self._registry, client_id, secret)
             except HashingPoolSaturated:
                 if self._throttle is not None:
                     raise self._throttle.refuse("busy", 1) from None
                 raise throttled("busy", 1) from None
+=======
+            found = await self._hashing.authenticate(self._registry, client_id, secret)
+>>>>>>> tokens
             checked = (client_id, secret, found is not None)
         reply = await to_thread.run_sync(self._answer, oauth_request, checked)
         if self._throttle is not None:
