@@ -33,8 +33,8 @@ from gateway.adapters.tokens import ExternalIssuer, JwtAuthenticator, TokenIssue
 from gateway.api.deps import QueryLimits, Services
 from gateway.console.views import ConsoleViews
 from gateway.domain.catalog import Catalog
-from gateway.domain.policy_bundle import files_digest
 from gateway.domain.desensitize.text_scan import FastScanner
+from gateway.domain.policy_bundle import files_digest
 from gateway.errors import ConfigurationError
 from gateway.logging import configure_logging
 from gateway.ports import Clock, PolicyEngine, TextScanner
