@@ -81,6 +81,7 @@ def _filter(
             "key_handover",
             "invalid",
             "notification",
+            "policy",
         ]
         | None,
         Query(),
