@@ -16,9 +16,13 @@ from gateway.adapters.console_users import FileUserDirectory, users_file_beside
 from gateway.adapters.crypto.handover import FieldKeyHandover
 from gateway.adapters.desensitizer import CatalogDesensitizer
 from gateway.adapters.key_files import FileKeyStore
+from gateway.adapters.metrics import LabelVocabulary, PrometheusMetrics, policy_reason_codes
 from gateway.adapters.oauth_server import OAuthServer
 from gateway.adapters.policy.catalog_files import load_catalog
+from gateway.adapters.policy.hot import BundleWatcher
+from gateway.adapters.policy.opa_bundle import OPA_BUNDLE_KEY, RevisionCheckedEngine, build_bundle
 from gateway.adapters.policy.pool import PooledPolicyEngine
+from gateway.adapters.policy.workbench import PolicyWorkbenchLab, read_bundle
 from gateway.adapters.presidio import PresidioScanner
 from gateway.adapters.sql import migrate
 from gateway.adapters.sql.console_sessions import SqlConsoleSessions
@@ -26,7 +30,9 @@ from gateway.adapters.sql.engine import make_engine
 from gateway.adapters.sql.grant_changes import SqlGrantChanges
 from gateway.adapters.sql.grants import SqlGrantStore
 from gateway.adapters.sql.ledger import SqlLedger
-from gateway.adapters.sql.sources import SqlSourceRegistry
+from gateway.adapters.sql.observation import SqlLedgerObservation
+from gateway.adapters.sql.policy_bundles import SqlPolicyStore
+from gateway.adapters.sql.sources import SqlSource, SqlSourceRegistry
 from gateway.adapters.sql.token_throttle import SqlThrottleStore
 from gateway.adapters.token_throttle import ThrottlePolicies, TokenThrottle
 from gateway.adapters.tokens import ExternalIssuer, JwtAuthenticator, TokenIssuer
@@ -34,19 +40,23 @@ from gateway.api.deps import QueryLimits, Services
 from gateway.console.views import ConsoleViews
 from gateway.domain.catalog import Catalog
 from gateway.domain.desensitize.text_scan import FastScanner
+from gateway.domain.policy_bundle import files_digest
 from gateway.domain.throttle import LockoutPolicy
-from gateway.errors import ConfigurationError, GatewayError
+from gateway.errors import ConfigurationError, GatewayError, error_classes
 from gateway.logging import configure_logging
-from gateway.ports import Clock, PolicyEngine, TextScanner
+from gateway.ports import Clock, Metrics, PolicyEngine, TextScanner
 from gateway.services.audit import AuditService
 from gateway.services.console_auth import ConsoleAuth
 from gateway.services.grants import GrantService
 from gateway.services.key_handover import KeyHandoverService
+from gateway.services.policy_workbench import PolicyWorkbench
 from gateway.services.query import DECISION_ENTRYPOINT, QueryService
 from gateway.services.refusals import RefusalRegistry
 from gateway.settings import Settings, load_settings
 
 log = logging.getLogger("gateway")
+# Set by ``gateway serve`` for its workers: the port of the /metrics listener.
+METRICS_PORT_ENV = "GATEWAY_METRICS_PORT"
 
 
 class SystemClock:
@@ -68,12 +78,14 @@ class Components:
     audit: AuditService
     authorization_server: OAuthServer
     authenticator: JwtAuthenticator
+    metrics: Metrics
     closers: list[Callable[[], None]] = field(default_factory=list)
     checks: dict[str, Callable[[], bool]] = field(default_factory=dict)
     console_auth: ConsoleAuth | None = None
     console_views: ConsoleViews | None = None
     refusals: RefusalRegistry | None = None
     key_handover: KeyHandoverService | None = None
+    workbench: PolicyWorkbench | None = None
 
     @property
     def services(self) -> Services:
@@ -91,16 +103,23 @@ class Components:
             console_views=self.console_views,
             refusals=self.refusals,
             key_handover=self.key_handover,
+            metrics=self.metrics,
+            workbench=self.workbench,
         )
 
-    def readiness(self) -> dict[str, bool]:
-        """Run each readiness check; a check that raises is simply not ready."""
-        out: dict[str, bool] = {}
+    def readiness(self) -> dict[str, str | None]:
+        """Run each readiness check: None when it passes, else the stable code of what failed.
+
+        Only codes: an exception's message can quote a connection string or a value.
+        """
+        out: dict[str, str | None] = {}
         for name, check in self.checks.items():
             try:
-                out[name] = bool(check())
+                out[name] = None if check() else "unavailable"
+            except GatewayError as exc:
+                out[name] = exc.code
             except Exception:
-                out[name] = False
+                out[name] = "unavailable"
         return out
 
     def close(self) -> None:
@@ -143,9 +162,21 @@ def build_engine(settings: Settings) -> PolicyEngine:
     from gateway.adapters.policy.opa import OpaEngine
 
     assert settings.opa_url is not None  # noqa: S101 - Settings validates this
-    # The OPA server must run the same policy files; their digest is the revision we record.
+    # The revision recorded is the active bundle's, and only while OPA reports it loaded that one.
     revision = load_policy_sources(settings.policies_dir).revision
-    return OpaEngine(settings.opa_url, revision, settings.opa_timeout_s)
+    return RevisionCheckedEngine(OpaEngine(settings.opa_url, revision, settings.opa_timeout_s))
+
+
+def _bundle_watcher(store: SqlPolicyStore, pool: PooledPolicyEngine, queries: QueryService) -> BundleWatcher:
+    def with_catalog(root: Path) -> Callable[[], None]:
+        catalog = load_catalog(root)  # a catalog that does not load stops the switch
+
+        def commit() -> None:
+            queries.catalog = catalog
+
+        return commit
+
+    return BundleWatcher(store, pool, on_swap=with_catalog)
 
 
 def throttle_policies(settings: Settings) -> ThrottlePolicies:
@@ -162,6 +193,30 @@ def throttle_policies(settings: Settings) -> ThrottlePolicies:
         )
 
     return ThrottlePolicies(client=policy(t.client_after), address=policy(t.address_after))
+
+
+def _pinging(source: SqlSource) -> Callable[[], bool]:
+    def check() -> bool:
+        source.ping()  # SourceError (source_unavailable) when it does not answer
+        return True
+
+    return check
+
+
+def build_metrics(
+    settings: Settings,
+    catalog: Catalog,
+    registry: ReloadingClientRegistry,
+    engine: PolicyEngine,
+    ledger: SqlLedgerObservation,
+) -> PrometheusMetrics:
+    """Metrics whose labels may only take the catalog's, the clients file's and the policies' codes."""
+    vocabulary = LabelVocabulary(
+        departments=frozenset(catalog.departments) | registry.current().departments,
+        purposes=frozenset(catalog.purposes),
+        reasons=policy_reason_codes(settings.policies_dir) | {cls.code for cls in error_classes()},
+    )
+    return PrometheusMetrics(vocabulary, revision=lambda: engine.revision, ledger=ledger)
 
 
 def build_components(settings: Settings, clock: Clock | None = None) -> Components:
@@ -202,6 +257,26 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
     scanner: TextScanner = PresidioScanner() if settings.text_scanner == "presidio" else FastScanner()
     desensitizer = CatalogDesensitizer(keystore, scanner, clock, algorithm=settings.encryption_algorithm)
 
+    registry = ReloadingClientRegistry(settings.clients_file)
+    metrics = build_metrics(settings, catalog, registry, engine, SqlLedgerObservation(database))
+    policy_store = SqlPolicyStore(settings.ledger_url, engine=database)
+    workbench = PolicyWorkbench(
+        store=policy_store,
+        inputs=policy_store,
+        lab=PolicyWorkbenchLab(),
+        ledger=ledger,
+        clock=clock,
+        # ES256 (P-256): OPA verifies bundle signatures with RS/PS/ES/HS algorithms, not Ed25519.
+        bundler=lambda files, revision: build_bundle(
+            files, revision, keystore.private_key_pem(OPA_BUNDLE_KEY), OPA_BUNDLE_KEY
+        ),
+    )
+    # The first start stores the deployed files as the base bundle; later starts serve the active one,
+    # even when the deployed files changed since: those go live only as an approved draft.
+    deployed = read_bundle(settings.policies_dir)
+    workbench.ensure_base(deployed)
+    if files_digest(deployed) != workbench.active_bundle().content_digest:
+        log.warning("the deployed policies differ from the active bundle, which keeps serving")
     queries = QueryService(
         catalog=catalog,
         engine=engine,
@@ -210,11 +285,20 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
         ledger=ledger,
         commit=grants.commitment,  # the one subject commitment, as grants record it
         clock=clock,
+        metrics=metrics,
         grants=grants,
         max_rows_per_item=settings.max_rows_per_item,
+        inputs=policy_store,
     )
+    if isinstance(engine, PooledPolicyEngine):
+        watcher = _bundle_watcher(policy_store, engine, queries)
+        watcher.check()  # a worker (re)started after an activation serves the active bundle at once
+        watcher.start()
+        closers.append(watcher.stop)
+    elif isinstance(engine, RevisionCheckedEngine):
+        engine.start(policy_store)
+        closers.append(engine.stop)
     audit = AuditService(ledger, keystore.secret("commitment"))
-    registry = ReloadingClientRegistry(settings.clients_file)
     issuer = TokenIssuer(
         keystore,
         issuer=settings.issuer,
@@ -243,9 +327,13 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
         "policy_engine": lambda: isinstance(engine.evaluate(DECISION_ENTRYPOINT, {}), dict),
         # False when the head holds entries no signed checkpoint covers (written without the key).
         "ledger": ledger.covered,
+        # A missing table or a lost database answers as an error, not as "no such grant".
+        "grant_store": lambda: grant_store.get("readiness-probe") is None,
     }
+    for source_id in sources.databases:
+        checks[f"source:{source_id}"] = _pinging(sources.source(source_id))
     # Console users sit beside the clients file; sessions share the ledger's database with every worker.
-    console_sessions = SqlConsoleSessions(settings.ledger_url)
+    console_sessions = SqlConsoleSessions(settings.ledger_url, engine=database)
     closers.append(console_sessions.close)
     console_auth = ConsoleAuth(
         FileUserDirectory(users_file_beside(settings.clients_file)), console_sessions, ledger, clock
@@ -256,7 +344,7 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
     authorization_server = OAuthServer(
         registry,
         issuer,
-        throttle=TokenThrottle(SqlThrottleStore(database), clock, throttle_policies(settings)),
+        throttle=TokenThrottle(SqlThrottleStore(database), clock, metrics, throttle_policies(settings)),
         hashing=hashing,
     )
     return Components(
@@ -268,24 +356,38 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
         audit=audit,
         authorization_server=authorization_server,
         authenticator=authenticator,
+        metrics=metrics,
         closers=closers,
         checks=checks,
         console_auth=console_auth,
         console_views=ConsoleViews(audit),
         refusals=RefusalRegistry(ledger),
         key_handover=KeyHandoverService(FieldKeyHandover(keystore, settings.encryption_algorithm), ledger),
+        workbench=workbench,
     )
 
 
 def create_gateway_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     """The app for ``settings``; components are built when it starts serving."""
     from gateway.api.app import create_app
+    from gateway.api.metrics import MetricsMiddleware
     from gateway.console.web import install_console
 
     configure_logging(settings.log_level)
     app = create_app(lambda: build_components(settings, clock), max_body_bytes=settings.max_body_bytes)
     install_console(app)
+    # Outermost, so every response is counted, the console's and the refusals' included.
+    app.add_middleware(MetricsMiddleware, metrics_port=metrics_port_from_environment())
     return app
+
+
+def metrics_port_from_environment() -> int | None:
+    """The port ``gateway serve --metrics-port`` serves /metrics on (``GATEWAY_METRICS_PORT``), if any."""
+    value = os.environ.get(METRICS_PORT_ENV)
+    try:
+        return int(value) if value else None
+    except ValueError:
+        raise ConfigurationError(f"{METRICS_PORT_ENV} is not a port number", accepted="1-65535") from None
 
 
 def app_from_environment() -> FastAPI:

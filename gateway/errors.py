@@ -14,9 +14,12 @@ Rego METADATA, not here) through ``problem_code``.
     │   └── CheckpointError           checkpoint_invalid
     ├── VerificationError             verification_failed      422
     ├── NotFound                      not_found                404
-    │   └── GrantNotFound             grant_not_found
+    │   ├── GrantNotFound             grant_not_found
+    │   └── PolicyDraftNotFound       policy_draft_not_found
     ├── Conflict                      conflict                 409
-    │   └── GrantAlreadyRevoked       grant_already_revoked
+    │   ├── GrantAlreadyRevoked       grant_already_revoked
+    │   ├── PolicyDraftNotReady       policy_draft_not_ready
+    │   └── SameApprover              policy_same_approver
     ├── AuthenticationFailed          invalid_token            401
     │   ├── MissingToken              missing_token
     │   ├── MalformedToken            malformed_token
@@ -41,12 +44,14 @@ Rego METADATA, not here) through ``problem_code``.
     ├── InternalError                 internal_error           500
     ├── Unavailable                   unavailable              503
     │   ├── PolicyEngineError         policy_engine_error
-    │   │   └── CatalogMismatch       catalog_mismatch
+    │   │   ├── CatalogMismatch       catalog_mismatch
+    │   │   └── PolicyRevisionMismatch policy_revision_mismatch
     │   ├── SourceError               source_unavailable
     │   │   └── SourceTimeout         source_timeout
     │   ├── LedgerError               ledger_unavailable
     │   ├── GrantStoreError           grant_store_unavailable
     │   ├── GrantsNotConfigured       grants_unavailable
+    │   ├── PolicyStoreError          policy_store_unavailable
     │   ├── KeyUnavailable            key_unavailable
     │   ├── TokenEndpointBusy         token_endpoint_busy           (Retry-After)
     │   └── DesensitizationError      desensitization_failed
@@ -159,6 +164,13 @@ class GrantNotFound(NotFound):
     title = "Authorization grant not found"
 
 
+class PolicyDraftNotFound(NotFound):
+    """No policy draft (or bundle) with this id."""
+
+    code = "policy_draft_not_found"
+    title = "Policy draft not found"
+
+
 class Conflict(GatewayError):
     """The request conflicts with the current state of a resource."""
 
@@ -172,6 +184,20 @@ class GrantAlreadyRevoked(Conflict):
 
     code = "grant_already_revoked"
     title = "Authorization grant already revoked"
+
+
+class PolicyDraftNotReady(Conflict):
+    """The draft cannot be activated yet: it failed a check, or has no check or replay report."""
+
+    code = "policy_draft_not_ready"
+    title = "Policy draft not ready"
+
+
+class SameApprover(Conflict):
+    """The two-person rule: whoever wrote a draft may not approve or activate it."""
+
+    code = "policy_same_approver"
+    title = "Approver is the author"
 
 
 class AuthenticationFailed(GatewayError):
@@ -363,6 +389,12 @@ class CatalogMismatch(PolicyEngineError):
     title = "Policy and catalog disagree"
 
 
+class PolicyRevisionMismatch(PolicyEngineError):
+    """The OPA sidecar reports another bundle revision than the gateway's active one: refuse."""
+
+    code = "policy_revision_mismatch"
+
+
 class SourceError(Unavailable):
     """A departmental database could not be read."""
 
@@ -396,6 +428,12 @@ class GrantsNotConfigured(Unavailable):
 
     code = "grants_unavailable"
     title = "Grants unavailable"
+
+
+class PolicyStoreError(Unavailable):
+    """The policy bundle store (drafts, the active bundle, kept inputs) cannot be read or written."""
+
+    code = "policy_store_unavailable"
 
 
 class KeyUnavailable(Unavailable):

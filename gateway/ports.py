@@ -7,10 +7,11 @@ hashing in its own bounded pool, so a burst of token requests never holds the th
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from gateway.domain.catalog import FieldSpec
 from gateway.domain.decision import ItemDecision
@@ -19,6 +20,7 @@ from gateway.domain.grants import Grant, Revocation
 from gateway.domain.ledger.envelope import StoredEntry
 from gateway.domain.ledger.records import LedgerRecord
 from gateway.domain.ledger.terms import EntryFilter
+from gateway.domain.policy_bundle import ReplayedDecision
 from gateway.domain.query import Condition as Condition  # re-exported for adapters
 from gateway.domain.query import SourceQuery as SourceQuery
 from gateway.domain.throttle import LockoutPolicy
@@ -48,6 +50,15 @@ class PolicyEngine(Protocol):
 
         Returns None when the rule is undefined (callers treat that as a refusal).
         """
+        ...
+
+
+@runtime_checkable
+class PinnablePolicyEngine(Protocol):
+    """A PolicyEngine that can switch bundles while serving: ``pinned`` fixes one for a decision."""
+
+    def pinned(self) -> PolicyEngine:
+        """The bundle serving now, as an engine whose ``revision`` is the one its ``evaluate`` uses."""
         ...
 
 
@@ -500,4 +511,174 @@ class ConsoleSessionStore(Protocol):
 
     def revoke(self, token: str) -> None:
         """End one session (logout)."""
+        ...
+
+
+# --- observability ---
+
+
+class Metrics(Protocol):
+    """Counters and timings for Prometheus; every label value is checked against a known set."""
+
+    def stage(self, name: str) -> AbstractContextManager[None]:
+        """Time the block as one observation of ``name`` (decide, read, desensitize, register)."""
+        ...
+
+    def count_query(self, *, department: str, purpose: str, decision: str, reason: str) -> None:
+        """Count one query outcome; values outside the catalog's codes are counted as ``other``."""
+        ...
+
+    def count_request(self, route: str, status: int) -> None:
+        """Count one HTTP response by route template (never the raw path) and status."""
+        ...
+
+    def count_throttled(self, reason: str) -> None:
+        """Count one token request refused by the token endpoint's throttle (client, address, busy)."""
+        ...
+
+    def exposition(self) -> tuple[bytes, str]:
+        """The scrape body over every worker process, and its content type."""
+        ...
+
+
+class LedgerObservation(Protocol):
+    """What the ledger gauges read at scrape time."""
+
+    def size(self) -> int:
+        """Entries in the log."""
+        ...
+
+    def latest_checkpoint_time(self) -> int | None:
+        """POSIX seconds of the latest signed checkpoint, or None before the first."""
+        ...
+
+    def latest_cosignature_time(self) -> int | None:
+        """POSIX seconds of the latest witness cosignature, or None when there is none."""
+        ...
+
+
+# --- the policy workbench ---
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyBundle:
+    """A stored bundle: the base one the gateway started with, or a draft pushed by someone."""
+
+    id: int
+    revision: str
+    content_digest: str
+    parent_revision: str | None
+    author: str
+    department: str
+    created_at: datetime
+    files: Mapping[str, bytes]
+    diff: str
+    status: str  # base | draft | approved | active | retired
+    approver: str | None = None
+    check_ok: bool | None = None
+    check_report: Mapping[str, Any] | None = None
+    replay_report: Mapping[str, Any] | None = None
+    replay_digest: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyHistoryEntry:
+    """One activation or rollback, as the store keeps it (the ledger entry is at ``ledger_index``)."""
+
+    seq: int
+    action: str
+    bundle_id: int
+    revision: str
+    parent_revision: str
+    author: str
+    approver: str
+    at: datetime
+    ledger_index: int
+
+
+class PolicyBundleStore(Protocol):
+    """Bundles and drafts, the active one, and the history of activations."""
+
+    def add(self, bundle: PolicyBundle) -> int:
+        """Store a bundle (its ``id`` is ignored) and return its new id."""
+        ...
+
+    def get(self, bundle_id: int) -> PolicyBundle | None:
+        """The bundle with this id."""
+        ...
+
+    def recent(self, limit: int = 100) -> list[PolicyBundle]:
+        """The latest bundles, newest first."""
+        ...
+
+    def save_check(self, bundle_id: int, ok: bool, report: Mapping[str, Any]) -> None:
+        """Keep the outcome of a draft's checks."""
+        ...
+
+    def save_replay(self, bundle_id: int, report: Mapping[str, Any], digest: str) -> None:
+        """Keep a draft's latest replay report."""
+        ...
+
+    def set_status(self, bundle_id: int, status: str, approver: str | None = None) -> None:
+        """Change a bundle's status (and its approver, when given)."""
+        ...
+
+    def active(self) -> tuple[int, str] | None:
+        """(bundle id, revision) of the active bundle, or None before the first is set."""
+        ...
+
+    def set_active(self, bundle_id: int, revision: str, now: datetime) -> bool:
+        """Make the bundle active only if none is (the first start); whether it was set."""
+        ...
+
+    def switch(self, entry: PolicyHistoryEntry, previous_bundle: int | None) -> None:
+        """Make ``entry``'s bundle the active one and record ``entry``, in one transaction."""
+        ...
+
+    def history(self, limit: int = 100) -> list[PolicyHistoryEntry]:
+        """Activations and rollbacks, newest first."""
+        ...
+
+
+class PolicyInputStore(Protocol):
+    """The identifier-free policy input of each query, kept by ledger index for what-if and replay."""
+
+    def keep(self, ledger_index: int, digest: str, input_json: str) -> None:
+        """Keep one input beside its ledger entry."""
+        ...
+
+    def get_input(self, ledger_index: int) -> str | None:
+        """The input kept with this entry, as JSON text."""
+        ...
+
+    def select(
+        self, *, last: int | None = None, first_index: int | None = None, last_index: int | None = None
+    ) -> list[tuple[int, str]]:
+        """(ledger index, input JSON) of the last ``last`` inputs, or of a window of indexes, ascending."""
+        ...
+
+
+class PolicyLab(Protocol):
+    """Engines built from bundles that are not serving: compile, test, evaluate and replay them."""
+
+    def revision_of(self, files: Mapping[str, bytes]) -> str:
+        """The revision the engine reports for these files."""
+        ...
+
+    def check(self, files: Mapping[str, bytes]) -> dict[str, Any]:
+        """Compile (embedded engine; OPA's library where installed), test with coverage, check the catalog."""
+        ...
+
+    def evaluate(self, files: Mapping[str, bytes], input_document: Mapping[str, Any]) -> Any:
+        """The decision document of the query entrypoint for one input (None if undefined)."""
+        ...
+
+    def replay(
+        self,
+        base: Mapping[str, bytes],
+        draft: Mapping[str, bytes],
+        inputs: Sequence[tuple[int, str]],
+        progress: Callable[[int], None] | None = None,
+    ) -> list[ReplayedDecision]:
+        """Evaluate every input on both bundles, on every core."""
         ...

@@ -245,6 +245,11 @@ class ClientRegistry:
         """The registry as a clients-file document (hashes only, never secrets)."""
         return {"clients": [c.as_dict() for c in self]}
 
+    @property
+    def departments(self) -> frozenset[str]:
+        """The departments the registered clients act for."""
+        return frozenset(c.department for c in self._clients.values())
+
     def get(self, client_id: str) -> ClientRecord | None:
         """The client registered under ``client_id``, or None."""
         return self._clients.get(client_id)

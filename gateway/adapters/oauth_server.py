@@ -286,6 +286,8 @@ class OAuthServer:
             try:
                 found = await self._hashing.authenticate(self._registry, client_id, secret)
             except HashingPoolSaturated:
+                if self._throttle is not None:
+                    raise self._throttle.refuse("busy", 1) from None
                 raise throttled("busy", 1) from None
             checked = (client_id, secret, found is not None)
         reply = await to_thread.run_sync(self._answer, oauth_request, checked)

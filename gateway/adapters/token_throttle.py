@@ -7,8 +7,8 @@ counter past its policy locks its key; a locked client or address is refused bef
 hashed. A success clears the client's counter and the counter of the address it came from, never
 another address's: an attacker's lockout outlives the real client's next login.
 
-Every refusal for throttling, a lockout or a full hashing pool, is built by ``throttled``: the one
-place a ``gateway_token_throttled_total{reason}`` counter is incremented.
+Every refusal for throttling, a lockout or a full hashing pool, is built by ``TokenThrottle.refuse``:
+the one place the ``gateway_token_throttled_total{reason}`` counter is incremented.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from gateway.domain.throttle import LockoutPolicy, retry_after_s
 from gateway.errors import GatewayError, TokenEndpointBusy, TokenThrottled
-from gateway.ports import Clock, TokenThrottleStore
+from gateway.ports import Clock, Metrics, TokenThrottleStore
 
 log = logging.getLogger("gateway.adapters.token_throttle")
 
@@ -31,7 +31,6 @@ REASONS = ("client", "address", "busy")
 def throttled(reason: str, retry_after: int) -> GatewayError:
     """The refusal for one throttling decision (``reason`` in REASONS); every one passes here."""
     log.warning("token request throttled", extra={"reason": reason, "retry_after_s": retry_after})
-    # The metrics engineer's counter goes here: METRIC with the label reason=<reason>.
     if reason == "busy":
         return TokenEndpointBusy(
             "every secret-checking slot is taken; try again shortly", retry_after_s=retry_after
@@ -76,11 +75,21 @@ class TokenThrottle:
     """Decides whether a token request may be checked at all, and counts its outcome."""
 
     def __init__(
-        self, store: TokenThrottleStore, clock: Clock, policies: ThrottlePolicies | None = None
+        self,
+        store: TokenThrottleStore,
+        clock: Clock,
+        metrics: Metrics,
+        policies: ThrottlePolicies | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
+        self._metrics = metrics
         self.policies = policies or ThrottlePolicies()
+
+    def refuse(self, reason: str, retry_after: int) -> GatewayError:
+        """The refusal for one throttling decision, counted (``reason`` in REASONS)."""
+        self._metrics.count_throttled(reason)
+        return throttled(reason, retry_after)
 
     def _now_ms(self) -> int:
         return int(self._clock.now().timestamp() * 1000)
@@ -105,7 +114,7 @@ class TokenThrottle:
         for reason, key, _ in keys:
             until = locked.get(key, 0)
             if until > now:
-                raise throttled(reason, retry_after_s(until, now))
+                raise self.refuse(reason, retry_after_s(until, now))
         return frozenset(locked)
 
     def failed(self, client: str | None, address: str | None) -> None:

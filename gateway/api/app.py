@@ -12,7 +12,7 @@ from fastapi.openapi.utils import get_openapi
 from gateway.api.deps import Services
 from gateway.api.limits import DEFAULT_MAX_BODY_BYTES, BodyLimit
 from gateway.api.problems import install_problem_handlers
-from gateway.api.routes import audit, auth, catalog, grants, health, keys, queries
+from gateway.api.routes import audit, auth, catalog, grants, health, keys, policy, queries
 from gateway.api.schemas.problems import PROBLEM_JSON
 
 
@@ -61,7 +61,7 @@ def create_app(
     )
     install_problem_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
-    for module in (health, catalog, auth, queries, grants, audit, keys):
+    for module in (health, catalog, auth, queries, grants, audit, keys, policy):
         app.include_router(module.router)
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]  # FastAPI's documented hook
     return app

@@ -19,12 +19,13 @@ from fastapi.security import OAuth2
 from gateway.domain.catalog import Catalog
 from gateway.errors import ConfigurationError, InsufficientScope, MissingToken
 from gateway.ports import Authenticator as Authenticator
-from gateway.ports import AuthorizationServer
+from gateway.ports import AuthorizationServer, Metrics
 from gateway.ports import Principal as Principal
 from gateway.services.audit import AuditService
 from gateway.services.console_auth import ConsoleAuth
 from gateway.services.grants import GrantService
 from gateway.services.key_handover import KeyHandoverService
+from gateway.services.policy_workbench import PolicyWorkbench
 from gateway.services.query import QueryService
 from gateway.services.refusals import RefusalRegistry
 
@@ -46,7 +47,7 @@ class Services:
     audit: AuditService
     authenticator: Authenticator
     authorization_server: AuthorizationServer
-    readiness: Callable[[], dict[str, bool]]
+    readiness: Callable[[], dict[str, str | None]]  # check -> None when it passes, else an error code
     limits: QueryLimits
     console_auth: ConsoleAuth | None = None
     console_views: object | None = None  # gateway.console.views.ConsoleViews (the console sits above the api)
@@ -54,6 +55,8 @@ class Services:
     # refusal is answered 503 ledger_unavailable (fail closed).
     refusals: RefusalRegistry | None = None
     key_handover: KeyHandoverService | None = None
+    metrics: Metrics | None = None  # read by the metrics middleware; the token throttle counts through it
+    workbench: PolicyWorkbench | None = None
 
 
 def services(request: Request) -> Services:
@@ -108,7 +111,7 @@ def refusal_registry(s: ServicesDep) -> RefusalRegistry | None:
     return s.refusals
 
 
-def readiness(s: ServicesDep) -> Callable[[], dict[str, bool]]:
+def readiness(s: ServicesDep) -> Callable[[], dict[str, str | None]]:
     """The readiness checks."""
     return s.readiness
 
@@ -120,14 +123,22 @@ def key_handover_service(s: ServicesDep) -> KeyHandoverService:
     return s.key_handover
 
 
+def policy_workbench(s: ServicesDep) -> PolicyWorkbench:
+    """The policy workbench use cases."""
+    if s.workbench is None:
+        raise ConfigurationError("the gateway was started without the policy workbench")
+    return s.workbench
+
+
 CatalogDep = Annotated[Catalog, Depends(catalog)]
+PolicyWorkbenchDep = Annotated[PolicyWorkbench, Depends(policy_workbench)]
 QueryServiceDep = Annotated[QueryService, Depends(query_service)]
 GrantServiceDep = Annotated[GrantService, Depends(grant_service)]
 AuditServiceDep = Annotated[AuditService, Depends(audit_service)]
 AuthenticatorDep = Annotated[Authenticator, Depends(authenticator)]
 AuthorizationServerDep = Annotated[AuthorizationServer, Depends(authorization_server)]
 QueryLimitsDep = Annotated[QueryLimits, Depends(query_limits)]
-ReadinessDep = Annotated[Callable[[], dict[str, bool]], Depends(readiness)]
+ReadinessDep = Annotated[Callable[[], dict[str, str | None]], Depends(readiness)]
 KeyHandoverDep = Annotated[KeyHandoverService, Depends(key_handover_service)]
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 DEFAULT_POLICIES = Path("policies")
 WORKERS_HELP = "worker processes (default: one per core)"
+METRICS_HELP = "serve Prometheus /metrics on this port only (none by default; the chart uses 9464)"
 
 
 def _policies_dir(arg: str | None) -> Path:
@@ -27,14 +28,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print_welcome(demo)
     if args.no_serve:
         return 0
-    return _serve(demo.config_file, args.host, args.port, args.workers)
+    return _serve(demo.config_file, args.host, args.port, args.workers, args.metrics_port)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    return _serve(Path(args.config), args.host, args.port, args.workers)
+    return _serve(Path(args.config), args.host, args.port, args.workers, args.metrics_port)
 
 
-def _serve(config_file: Path, host: str, port: int, workers: int | None) -> int:
+def _serve(config_file: Path, host: str, port: int, workers: int | None, metrics_port: int | None) -> int:
     from gateway.cli.preflight import StartupFailure, preflight
     from gateway.cli.serve import serve_gateway
 
@@ -45,7 +46,7 @@ def _serve(config_file: Path, host: str, port: int, workers: int | None) -> int:
     except StartupFailure as failure:
         print(failure.line(), file=sys.stderr)
         return 2
-    return serve_gateway(config_file, host, port, workers)
+    return serve_gateway(config_file, host, port, workers, metrics_port)
 
 
 def cmd_openapi(args: argparse.Namespace) -> int:
@@ -184,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--workers", type=int, help=WORKERS_HELP)
     demo.add_argument("--policies")
     demo.add_argument("--no-serve", action="store_true", help="prepare everything but do not serve")
+    demo.add_argument("--metrics-port", type=int, help=METRICS_HELP)
     demo.set_defaults(func=cmd_demo)
 
     serve = sub.add_parser("serve", help="serve a configured deployment")
@@ -191,6 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, help=WORKERS_HELP)
+    serve.add_argument("--metrics-port", type=int, help=METRICS_HELP)
     serve.set_defaults(func=cmd_serve)
 
     sub.add_parser("openapi", help="print the OpenAPI document").set_defaults(func=cmd_openapi)
@@ -207,6 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
     ptest = policy.add_parser("test", help="run every test_ rule on the embedded engine")
     ptest.add_argument("--policies")
     ptest.set_defaults(func=cmd_policy_test)
+    from gateway.cli.policy_draft import add_policy_draft_parser
+
+    add_policy_draft_parser(policy)
 
     keys = sub.add_parser("keys", help="key management").add_subparsers(dest="keys_cmd", required=True)
     kinit = keys.add_parser("init", help="generate missing keys and secrets")

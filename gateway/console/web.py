@@ -619,7 +619,10 @@ def _error_page(request: Request, key: str, status: int) -> HTMLResponse:
 
 def install_console(app: FastAPI) -> None:
     """Add the console's routes, static files, error pages and security headers to ``app``."""
+    from gateway.console.workbench import router as workbench_router
+
     app.include_router(router)
+    app.include_router(workbench_router)
     app.mount("/console/static", StaticFiles(directory=str(HERE / "static")), name="console-static")
 
     async def login_needed(request: Request, exc: Exception) -> Response:

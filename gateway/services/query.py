@@ -14,10 +14,12 @@ from datetime import datetime
 
 from gateway.domain.catalog import Catalog
 from gateway.domain.decision import Decision, Reason, parse_decision
+from gateway.domain.detector import contains_identifier
 from gateway.domain.identifiers import SubjectId
 from gateway.domain.ledger.commitments import SubjectRef, response_digest
 from gateway.domain.ledger.envelope import canonical_json
 from gateway.domain.ledger.records import ItemRelease, Outcome, QueryRecord, RecordedReason, recorded
+from gateway.domain.policy_bundle import kept_input
 from gateway.domain.query import SUBJECT_KEY, QuerySpec, build_policy_input, plan_read
 from gateway.errors import (
     CatalogMismatch,
@@ -34,7 +36,10 @@ from gateway.ports import (
     Desensitizer,
     GrantLookup,
     Ledger,
+    Metrics,
+    PinnablePolicyEngine,
     PolicyEngine,
+    PolicyInputStore,
     Receipt,
     SourceRegistry,
 )
@@ -90,8 +95,10 @@ class QueryService:
         ledger: Ledger,
         commit: Callable[[SubjectId], str],
         clock: Clock,
+        metrics: Metrics,
         grants: GrantLookup | None = None,
         max_rows_per_item: int = 1000,
+        inputs: PolicyInputStore | None = None,
     ) -> None:
         self.catalog = catalog
         self.engine = engine
@@ -100,8 +107,10 @@ class QueryService:
         self.ledger = ledger
         self.commit = commit
         self.clock = clock
+        self.metrics = metrics
         self.grants = grants
         self.max_rows_per_item = max_rows_per_item
+        self.inputs = inputs
 
     def run(self, caller: Actor, spec: QuerySpec) -> QueryOutcome:
         """Decide, read and desensitize; register the outcome; return data only once registered."""
@@ -115,7 +124,8 @@ class QueryService:
         try:
             draft.subjects = [SubjectRef.of(s, self.commit(s)) for s in spec.subjects]
             decision = self._decide(draft, now)
-        except PolicyDenied:
+        except PolicyDenied as denied:
+            self._count(draft, "deny", denied.problem_code)
             raise
         except Exception as exc:
             self._register_failure(draft, exc)
@@ -137,7 +147,12 @@ class QueryService:
             if isinstance(exc, GatewayError):
                 raise
             raise InternalError("the query could not be completed") from exc
-        receipt = self._register(record)
+        try:
+            receipt = self._register(record, draft)
+        except LedgerError as exc:
+            self._count(draft, "error", exc.problem_code)
+            raise
+        self._count(draft, "allow", "none")
         log.info(
             "query allowed",
             extra={"items": len(releases), "rows": sum(r.rows for r in releases), "index": receipt.index},
@@ -147,7 +162,10 @@ class QueryService:
     def _decide(self, draft: _Draft, now: datetime) -> Decision:
         spec = draft.spec
         grant = None
-        draft.policy_revision = self.engine.revision
+        # One bundle for the whole decision, so the revision recorded is the one that decided even
+        # when an activation switches bundles meanwhile.
+        engine = self.engine.pinned() if isinstance(self.engine, PinnablePolicyEngine) else self.engine
+        draft.policy_revision = engine.revision
         if spec.grant_id is not None:
             if self.grants is None:
                 raise GrantsNotConfigured("grants are not configured on this gateway")
@@ -159,7 +177,7 @@ class QueryService:
                     "(14)",
                     field="grant_id",
                 )
-                receipt = self._register(draft.record("deny", recorded([reason])))
+                receipt = self._register(draft.record("deny", recorded([reason])), draft)
                 raise PolicyDenied(
                     reason.message,
                     reason_code=reason.code,
@@ -177,12 +195,14 @@ class QueryService:
             commitments=[s.commitment for s in draft.subjects],
             grant=grant,
         )
-        decision = parse_decision(
-            self.engine.evaluate(DECISION_ENTRYPOINT, policy_input), draft.policy_revision
-        )
+        if self.inputs is not None:
+            draft.keep(policy_input)
+        with self.metrics.stage("decide"):
+            answer = engine.evaluate(DECISION_ENTRYPOINT, policy_input)
+        decision = parse_decision(answer, draft.policy_revision)
         if not decision.allow:
             reasons = [r.as_dict() for r in decision.reasons]
-            receipt = self._register(draft.record("deny", recorded(decision.reasons)))
+            receipt = self._register(draft.record("deny", recorded(decision.reasons)), draft)
             first = decision.reasons[0]
             raise PolicyDenied(
                 first.message,
@@ -211,34 +231,50 @@ class QueryService:
                 # lacks, means policy and catalog disagree: refuse rather than guess.
                 raise CatalogMismatch("policy and catalog disagree")
             query = plan_read(item, item_decision, spec.subjects, now.date(), self.max_rows_per_item)
-            rows = self.sources.source(item.source.database).fetch(query)
+            with self.metrics.stage("read"):
+                rows = self.sources.source(item.source.database).fetch(query)
             grouped: dict[int, list[dict[str, JSON]]] = {}
             for row in rows:
                 subject_value = str(row.pop(SUBJECT_KEY, "")).upper()
                 for i in index_of.get(subject_value, ()):
                     grouped.setdefault(i, []).append(row)
             for i in range(len(spec.subjects)):
-                clean = self.desensitizer.desensitize(
-                    grouped.get(i, []), item_decision, item.fields, caller.department
-                )
+                with self.metrics.stage("desensitize"):
+                    clean = self.desensitizer.desensitize(
+                        grouped.get(i, []), item_decision, item.fields, caller.department
+                    )
                 results.append(SubjectRows(item_id, i, list(clean)))
             releases.append(ItemRelease(item_id, item_decision.fields, len(rows)))
         return results, releases
 
-    def _register(self, record: QueryRecord) -> Receipt:
-        return register(
-            self.ledger, record, log=log, failure="the query could not be registered; nothing was returned"
+    def _register(self, record: QueryRecord, draft: _Draft | None = None) -> Receipt:
+        failure = "the query could not be registered; nothing was returned"
+        with self.metrics.stage("register"):
+            receipt = register(self.ledger, record, log=log, failure=failure)
+        if draft is not None and draft.kept is not None and self.inputs is not None:
+            # After the entry, which carries the input's digest: a lost input only leaves that one
+            # decision out of replays, so it is logged rather than turned into a refusal.
+            try:
+                self.inputs.keep(receipt.index, draft.kept[1], draft.kept[0])
+            except Exception as exc:
+                log.warning(
+                    "policy input not kept", extra={"index": receipt.index, "error_type": type(exc).__name__}
+                )
+        return receipt
+
+    def _count(self, draft: _Draft, decision: str, reason: str) -> None:
+        self.metrics.count_query(
+            department=draft.caller.department, purpose=draft.spec.purpose, decision=decision, reason=reason
         )
 
     def _register_failure(self, draft: _Draft, exc: BaseException) -> None:
+        code = exc.problem_code if isinstance(exc, GatewayError) else "internal_error"
+        self._count(draft, "error", code)
         if isinstance(exc, LedgerError):
             return  # the ledger itself failed; a second append would fail the same way
-        if isinstance(exc, GatewayError):
-            code = exc.problem_code
-        else:
-            code = "internal_error"
+        if not isinstance(exc, GatewayError):
             log.error("unexpected failure on the query path", extra={"error_type": type(exc).__name__})
-        self._register(draft.record("error", (RecordedReason(code, "(13)"),)))
+        self._register(draft.record("error", (RecordedReason(code, "(13)"),)), draft)
         if isinstance(exc, GatewayError):
             exc.registered = True
 
@@ -253,6 +289,14 @@ class _Draft:
     catalog_revision: str
     subjects: list[SubjectRef] = field(default_factory=list)
     policy_revision: str = ""
+    kept: tuple[str, str] | None = None  # the policy input kept for replay: (canonical text, digest)
+
+    def keep(self, policy_input: dict[str, JSON]) -> None:
+        """Keep the policy input, unless it holds an identifier (it never should: refuse the query)."""
+        text, digest = kept_input(policy_input)
+        if contains_identifier(text, skip_digests=True):
+            raise InternalError("the policy input would keep a personal identifier")
+        self.kept = (text, digest)
 
     def record(
         self,
@@ -281,6 +325,7 @@ class _Draft:
             policy_revision=self.policy_revision,
             catalog_revision=self.catalog_revision,
             response_digest=digest,
+            input_digest=None if self.kept is None else self.kept[1],
         )
 
 

@@ -41,6 +41,7 @@ from tests.support.grants_fixtures import (
     write_policies,
 )
 from tests.support.http_server import serve_app
+from tests.support.metrics import catalog_metrics
 
 ISSUER = "https://gateway.test"
 AUDIENCE = "urn:credit-gateway:grants-test"
@@ -633,14 +634,16 @@ def grant_query_flow(
         app.include_router(grants_api.router)
         app.include_router(queries_api.router)
         authenticator = JwtAuthenticator(keystore, issuer=ISSUER, audience=AUDIENCE, clock=clock)
+        catalog = load_catalog(policies)
         queries = QueryService(
-            catalog=load_catalog(policies),
+            catalog=catalog,
             engine=engine,
             sources=sources,
             desensitizer=CatalogDesensitizer(keystore, PresidioScanner(), clock),
             ledger=db.ledger,
             commit=grants.commitment,
             clock=clock,
+            metrics=catalog_metrics(catalog, policies),
             grants=grants,
         )
         app.dependency_overrides[deps.authenticator] = lambda: authenticator

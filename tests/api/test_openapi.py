@@ -8,13 +8,15 @@ from typing import Any
 
 import httpx
 import pytest
+from joserfc.jwk import ECKey
 
 from gateway.adapters.client_files import KNOWN_SCOPES
 from gateway.adapters.key_files import FileKeyStore
+from gateway.adapters.policy.workbench import read_bundle
 from gateway.api.deps import SCOPES
 from gateway.api.schemas.problems import PROBLEM_JSON, codes_with_status
 from gateway.errors import GatewayError, error_classes
-from tests.support.gateway_app import Deployment, deployment_settings, running_gateway
+from tests.support.gateway_app import ROOT, Deployment, deployment_settings, running_gateway
 from tests.support.grants_fixtures import grant_body
 from tests.support.identity import MutableClock, identity_server
 from tests.support.openapi import OpenApiChecker
@@ -170,6 +172,30 @@ def test_a_deployment_answers_as_documented(checker: OpenApiChecker, gateway: De
         http.post("/v1/keys/field-key", json={"public_key": _x25519_public()}, headers=as_("platform")),
         http.post("/v1/keys/field-key", json={"public_key": "A" * 20}, headers=as_("platform")),
     ]
+    # The workbench, as two people of the security team use it (the draft is the deployed files).
+    alice, bob = as_("sec-alice"), as_("sec-bob")
+    files = {k: v.decode() for k, v in read_bundle(ROOT / "policies").items()}
+    pushed = http.post("/v1/policy/drafts", json={"files": files}, headers=alice, timeout=120)
+    draft = f"/v1/policy/drafts/{pushed.json()['id']}"
+    responses += [
+        pushed,
+        http.get("/v1/policy/drafts", headers=alice),
+        http.get(draft, headers=alice),
+        http.get("/v1/policy/drafts/100000", headers=alice),
+        http.post(f"{draft}/approve", headers=bob),
+        http.post(f"{draft}/check", headers=alice, timeout=120),
+        http.post(f"{draft}/what-if", json={"input": {}}, headers=alice),
+        http.post(f"{draft}/replay", json={"last": 100}, headers=alice, timeout=120),
+        http.post(f"{draft}/approve", headers=bob),
+        http.post(f"{draft}/activate", headers=bob),
+        http.get("/v1/policy/active", headers=alice),
+        http.get("/v1/policy/history", headers=alice),
+        http.post("/v1/policy/rollback", headers=bob),
+    ]
+    # The OPA sidecar's download: the deployment is given a P-256 bundle signing key first.
+    key_file = gateway.settings.keys_dir / "private" / "opa_bundle.pem"
+    key_file.write_bytes(ECKey.generate_key("P-256").as_pem(private=True))
+    responses.append(http.get("/v1/policy/bundles/gateway.tar.gz", headers=alice))
     http.close()
     for response in responses:
         checker.check(response)

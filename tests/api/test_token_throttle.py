@@ -49,7 +49,7 @@ def deployment(tmp_path: Path) -> Iterator[tuple[Deployment, dict[str, str]]]:
 
 def from_address(base_url: str, address: str) -> httpx.Client:
     """A client whose connections leave from ``address`` (any 127.x.y.z reaches the loopback server)."""
-    return httpx.Client(base_url=base_url, transport=httpx.HTTPTransport(local_address=address), timeout=30)
+    return httpx.Client(base_url=base_url, transport=httpx.HTTPTransport(local_address=address), timeout=120)
 
 
 def ask(http: httpx.Client, client_id: str, secret: str) -> httpx.Response:

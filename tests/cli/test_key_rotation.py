@@ -64,7 +64,9 @@ class Served:
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
-    settings = deployment_settings(tmp_path, issuer="http://127.0.0.1", token_throttle={"client_after": 4})
+    settings = deployment_settings(
+        tmp_path, issuer="http://127.0.0.1", token_throttle={"client_after": 4, "lockout_base_s": 120}
+    )
     secrets = write_clients(settings.clients_file)
     config = tmp_path / "gateway.yaml"
     config.write_text(yaml.safe_dump(settings.model_dump(mode="json")))

@@ -36,6 +36,8 @@ CLIENTS = (
     ("housing", "housing", ("query",)),
     ("consent-desk", "finance", ("query", "grants:write")),
     ("auditor", "audit_office", ("audit:read", "audit:review")),
+    ("sec-alice", "security_team", ("policy:admin",)),
+    ("sec-bob", "security_team", ("policy:admin",)),
 )
 
 

@@ -39,6 +39,7 @@ class _Job:
     entrypoint: str
     input_document: Mapping[str, JSON]
     future: Future[JSON]
+    engine: PolicyEngine  # the bundle the decision was asked of (see ``swap``)
 
 
 def _detached(exc: BaseException) -> PolicyEngineError:
@@ -114,12 +115,30 @@ class PooledPolicyEngine:
         return len(self._threads)
 
     def evaluate(self, entrypoint: str, input_document: Mapping[str, JSON]) -> JSON:
+        return self._evaluate(self._inner, entrypoint, input_document)
+
+    def _evaluate(self, engine: PolicyEngine, entrypoint: str, input_document: Mapping[str, JSON]) -> JSON:
         future: Future[JSON] = Future()
         with self._close_lock:  # a job queued after close() would wait for a thread that is gone
             if self._closed:
                 raise PolicyEngineError("the policy engine is shut down")
-            self._jobs.put(_Job(entrypoint, input_document, future))
+            self._jobs.put(_Job(entrypoint, input_document, future, engine))
         return future.result()
+
+    def swap(self, inner: PolicyEngine) -> PolicyEngine:
+        """Serve every decision asked from now on with ``inner``; returns the engine it replaces.
+
+        Decisions already queued finish on the engine they were asked of, so none is dropped. Each
+        pool thread builds its own engine of ``inner`` on its first decision (regorus engines never
+        cross threads) and drops those of the replaced one when their owner is gone.
+        """
+        with self._close_lock:
+            previous, self._inner = self._inner, inner
+        return previous
+
+    def pinned(self) -> PolicyEngine:
+        """The engine serving now, fixed: its ``revision`` is the one its decisions are made with."""
+        return _Pinned(self, self._inner)
 
     def close(self) -> None:
         """Stop the threads once the queued decisions are done; each drops its engine as it ends."""
@@ -142,9 +161,24 @@ class PooledPolicyEngine:
             if not job.future.set_running_or_notify_cancel():
                 continue
             try:
-                value = self._inner.evaluate(job.entrypoint, job.input_document)
+                value = job.engine.evaluate(job.entrypoint, job.input_document)
             except BaseException as exc:  # a pyo3 PanicException derives from BaseException
                 job.future.set_exception(_detached(exc))
             else:
                 job.future.set_result(value)
             del job
+
+
+class _Pinned:
+    """One bundle of a pool, for one decision: the revision recorded is the revision evaluated."""
+
+    def __init__(self, pool: PooledPolicyEngine, inner: PolicyEngine) -> None:
+        self._pool = pool
+        self._inner = inner
+
+    @property
+    def revision(self) -> str:
+        return self._inner.revision
+
+    def evaluate(self, entrypoint: str, input_document: Mapping[str, JSON]) -> JSON:
+        return self._pool._evaluate(self._inner, entrypoint, input_document)

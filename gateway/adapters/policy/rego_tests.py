@@ -12,12 +12,17 @@ still loaded and tested.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import regorus
 
 from gateway.adapters.policy.regorus import (
+    PolicySources,
     build_engine,
     engine_error_text,
     evaluate_rule,
@@ -121,3 +126,68 @@ def _run_one(engine: object, package: str, name: str, rel: str) -> PolicyTestRes
         return PolicyTestResult(package, name, True, None, rel, elapsed)
     error = "undefined" if not defined else f"evaluated to {value!r}, not true"
     return PolicyTestResult(package, name, False, error, rel, elapsed)
+
+
+@dataclass(frozen=True, slots=True)
+class FileCoverage:
+    """Which lines of one policy file the tests evaluated (regorus' coverage report)."""
+
+    file: str
+    covered: tuple[int, ...]
+    not_covered: tuple[int, ...]
+
+    @property
+    def percent(self) -> float:
+        """Covered lines over coverable lines, in percent (100 for a file with none)."""
+        total = len(self.covered) + len(self.not_covered)
+        return 100.0 if total == 0 else round(100.0 * len(self.covered) / total, 1)
+
+
+def run_policy_tests_with_coverage(policies_dir: Path) -> tuple[PolicyTestReport, list[FileCoverage]]:
+    """``run_policy_tests`` on an engine that records coverage; coverage of the non-test modules.
+
+    Like ``opa test --coverage``: a line counts as covered when any test evaluated it.
+    """
+    sources = load_policy_sources(policies_dir, include_tests=True)
+    engine, broken = _coverage_engine(sources)
+    results: list[PolicyTestResult] = []
+    for rel, text in sources.modules:
+        package, names = declared_tests(text)
+        if rel in broken:
+            error = f"{rel} does not parse: {broken[rel]}"
+            results.extend(PolicyTestResult(package, n, False, error, rel) for n in names or [rel])
+            continue
+        for name in names:
+            results.append(_run_one(engine, package, name, rel))
+    results.sort(key=lambda r: (r.package, r.name))
+    coverage: list[FileCoverage] = []
+    try:
+        report = json.loads(engine.get_coverage_report_as_json())
+    except Exception:  # a report that cannot be made is no coverage, not a failed run
+        report = {"files": []}
+    for entry in report.get("files", []):
+        path = str(entry.get("path", ""))
+        if path.endswith("_test.rego"):
+            continue
+        coverage.append(
+            FileCoverage(
+                path,
+                tuple(sorted(int(n) for n in entry.get("covered", []))),
+                tuple(sorted(int(n) for n in entry.get("not_covered", []))),
+            )
+        )
+    coverage.sort(key=lambda c: c.file)
+    return PolicyTestReport(tuple(results), sources.revision, dict(broken)), coverage
+
+
+def _coverage_engine(sources: PolicySources) -> tuple[Any, dict[str, str]]:
+    engine = regorus.Engine()
+    engine.set_enable_coverage(True)
+    broken: dict[str, str] = {}
+    for rel, text in sources.modules:
+        try:
+            engine.add_policy(rel, text)
+        except Exception as exc:  # regorus raises RuntimeError with the parser's message
+            broken[rel] = engine_error_text(exc)
+    engine.add_data_json(sources.data_json)
+    return engine, broken

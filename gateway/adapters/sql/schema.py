@@ -147,3 +147,84 @@ token_throttle = sa.Table(
     sa.Column("last_failure_ms", sa.BigInteger, nullable=False),
     sa.Column("locked_until_ms", sa.BigInteger, nullable=False),
 )
+
+# --- the console (gateway.adapters.sql.console_sessions) ---
+
+# One row per console session; only the SHA-256 of the cookie's token is kept.
+console_sessions = sa.Table(
+    "console_sessions",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("username", sa.String(64), nullable=False),
+    sa.Column("stage", sa.String(8), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("last_seen", sa.BigInteger, nullable=False),
+    sa.Column("revoked", sa.Boolean, nullable=False, default=False),
+)
+
+# Failure counts, lockouts and the last TOTP step per account (a digest of the typed name).
+console_accounts = sa.Table(
+    "console_accounts",
+    metadata,
+    sa.Column("account", sa.String(64), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False, default=0),
+    sa.Column("locked_until", sa.BigInteger, nullable=False, default=0),
+    sa.Column("last_step", sa.BigInteger, nullable=False, default=-1),
+    sa.Column("enrolled_digest", sa.String(64), nullable=True),
+)
+
+# --- the policy workbench ---
+
+policy_bundles = sa.Table(
+    "policy_bundles",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("revision", sa.String(80), nullable=False),  # what the engine reports for the bundle
+    sa.Column("content_digest", sa.String(80), nullable=False),  # every file, tests included
+    sa.Column("parent_revision", sa.String(80), nullable=True),
+    sa.Column("author", sa.String(200), nullable=False),
+    sa.Column("department", sa.String(200), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("files", sa.Text, nullable=False),  # JSON object: relative path -> UTF-8 text
+    sa.Column("diff", sa.Text, nullable=False),  # unified diff against the parent bundle
+    sa.Column("status", sa.String(16), nullable=False),  # base | draft | approved | active | retired
+    sa.Column("approver", sa.String(200), nullable=True),
+    sa.Column("check_ok", sa.Boolean, nullable=True),
+    sa.Column("check_report", sa.Text, nullable=True),
+    sa.Column("replay_report", sa.Text, nullable=True),
+    sa.Column("replay_digest", sa.String(80), nullable=True),
+    sa.Index("ix_policy_bundles_revision", "revision"),
+)
+
+# One row: the bundle every worker and replica serves (each polls it, see adapters/policy/hot.py).
+policy_active = sa.Table(
+    "policy_active",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("bundle_id", sa.Integer, nullable=False),
+    sa.Column("revision", sa.String(80), nullable=False),
+    sa.Column("changed_at", UtcDateTime, nullable=False),
+)
+
+policy_history = sa.Table(
+    "policy_history",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("action", sa.String(16), nullable=False),  # activate | rollback
+    sa.Column("bundle_id", sa.Integer, nullable=False),
+    sa.Column("revision", sa.String(80), nullable=False),
+    sa.Column("parent_revision", sa.String(80), nullable=False),
+    sa.Column("author", sa.String(200), nullable=False),
+    sa.Column("approver", sa.String(200), nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("ledger_index", sa.BigInteger, nullable=False),
+)
+
+# The identifier-free policy input of each query entry; its digest is inside the entry itself.
+policy_inputs = sa.Table(
+    "policy_inputs",
+    metadata,
+    sa.Column("ledger_index", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("input_digest", sa.String(80), nullable=False),
+    sa.Column("input", sa.Text, nullable=False),
+)

@@ -22,6 +22,8 @@ purpose, recipient) and what an auditor needs::
     reason_codes     [code, ...] in order;  reasons  [{"code", "clause", "item"?, "field"?}]
     policy_revision  digest of the policy sources;  catalog_revision  catalog revision
     response_digest  "sha256:<hex>" of the response body sent, or null when nothing was sent
+    input_digest     "sha256:<hex>" of the policy input kept beside the entry (for replay); absent
+                     in entries written before inputs were kept, so their bytes do not move
 
 Grant registrations and refusals, revocations (both of kind ``grant``, told apart by ``action``),
 reviews (``review``), subject reports (``subject_report``) and requests refused before any use
@@ -128,10 +130,13 @@ class QueryRecord(LedgerRecord):
     policy_revision: str
     catalog_revision: str
     response_digest: str | None
+    input_digest: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Record form; ``rows_total`` and ``reason_codes`` are derived here, never stored apart."""
+        kept = {} if self.input_digest is None else {"input_digest": self.input_digest}
         return {
+            **kept,
             "kind": self.kind,
             "request_id": self.request_id,
             "client_id": self.client_id,
@@ -402,6 +407,46 @@ class KeyHandoverRecord(LedgerRecord):
         }
 
 
+@dataclass(frozen=True, slots=True)
+class PolicyChangeRecord(LedgerRecord):
+    """A policy bundle activated or rolled back (``action``), under the two-person rule.
+
+    ``revision`` is what serves from now on, ``parent_revision`` what served before; ``draft_id``
+    names the exact files (tests included); ``replay_digest`` is the digest of the replay report the
+    approver saw (null on a rollback to a bundle that served before).
+    """
+
+    kind: ClassVar[str] = "policy"
+
+    action: Literal["activate", "rollback"]
+    revision: str
+    parent_revision: str
+    draft_id: str
+    author: str
+    approver: str
+    department: str
+    replay_digest: str | None
+    replay_summary: Mapping[str, int] = field(default_factory=dict)
+    actor: str = ""  # who made the switch (the activator, who may differ from the approver)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Record form."""
+        return {
+            "kind": self.kind,
+            "action": self.action,
+            "revision": self.revision,
+            "policy_revision": self.revision,
+            "parent_revision": self.parent_revision,
+            "draft_id": self.draft_id,
+            "author": self.author,
+            "approver": self.approver,
+            "client_id": self.actor or self.approver,
+            "department": self.department,
+            "replay_digest": self.replay_digest,
+            "replay_summary": dict(self.replay_summary),
+        }
+
+
 RECORD_TYPES: tuple[type[LedgerRecord], ...] = (
     QueryRecord,
     GrantRecord,
@@ -412,6 +457,7 @@ RECORD_TYPES: tuple[type[LedgerRecord], ...] = (
     KeyHandoverRecord,
     InvalidRecord,
     GrantReconciliationRecord,
+    PolicyChangeRecord,
 )
 # Every kind the store accepts: those written above, and ``repair`` (see the module docstring).
 KINDS = frozenset({t.kind for t in RECORD_TYPES} | {"repair"})

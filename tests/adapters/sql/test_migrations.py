@@ -20,6 +20,7 @@ from gateway.adapters.sql.ledger import SqlLedger
 from gateway.adapters.sql.schema import metadata
 from gateway.cli.main import main as cli_main
 from gateway.errors import ConfigurationError
+from tests.cli.test_serve_startup import write_config
 from tests.conftest import FixedClock
 from tests.support.ledger import ORIGIN, ledger_target
 
@@ -161,7 +162,8 @@ def test_serve_refuses_an_unmigrated_postgres_database_in_one_line(
 ) -> None:
     with ledger_target("postgres", tmp_path, postgres_url) as (url, schema):
         schema_url = sa.make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
-        config = settings_file(tmp_path, schema_url.render_as_string(hide_password=False))
+        # A deployment complete but for the schema (keys, policies, clients and sources are checked first).
+        config = write_config(tmp_path, ledger_url=schema_url.render_as_string(hide_password=False))
         assert cli_main(["serve", "--config", str(config), "--port", "0"]) == 2
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1
@@ -174,3 +176,40 @@ def test_serve_refuses_an_unmigrated_postgres_database_in_one_line(
             assert migrate.current_revision(engine) == migrate.head_revision()
         finally:
             engine.dispose()
+
+
+def test_console_tables_the_console_created_itself_are_kept_by_the_upgrade(engine: sa.Engine) -> None:
+    # Before 0004_console the console created its tables on first use: such a database, with a live
+    # session in it, upgrades without failing and without losing the session.
+    from gateway.adapters.sql.schema import console_accounts, console_sessions
+
+    migrate.upgrade(engine, "0002")
+    old = sa.MetaData()
+    for table in (console_sessions, console_accounts):
+        table.to_metadata(old)
+    old.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(
+            console_sessions.insert().values(
+                token_hash="ab" * 32,
+                username="auditor",
+                stage="full",
+                created_at=1,
+                last_seen=1,
+                revoked=False,
+            )
+        )
+    migrate.upgrade(engine)
+    assert migrate.current_revision(engine) == migrate.head_revision()
+    assert schema_differences(engine) == []
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(console_sessions.c.username)).scalars().all() == ["auditor"]
+
+
+def test_the_console_refuses_a_database_without_its_tables(engine: sa.Engine) -> None:
+    from gateway.adapters.sql.console_sessions import SqlConsoleSessions
+
+    migrate.upgrade(engine, "0002")
+    with pytest.raises(ConfigurationError) as caught:
+        SqlConsoleSessions(str(engine.url), engine=engine)
+    assert "gateway db upgrade" in caught.value.detail

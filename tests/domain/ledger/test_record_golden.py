@@ -27,6 +27,7 @@ from gateway.domain.ledger.records import (
     KeyHandoverRecord,
     LedgerRecord,
     Outcome,
+    PolicyChangeRecord,
     QueryRecord,
     RecordedReason,
     ReviewRecord,
@@ -60,6 +61,7 @@ def _query(
     measure: str | None = None,
     grant_id: str | None = None,
     subjects: tuple[SubjectRef, ...] | None = None,
+    input_digest: str | None = None,
 ) -> QueryRecord:
     """As services/query.py builds it: a refusal or failure lists every requested item with no rows."""
     subjects = subjects or (_ref(),)
@@ -80,6 +82,7 @@ def _query(
         policy_revision=POLICY,
         catalog_revision="national@2026-11-01",
         response_digest=digest,
+        input_digest=input_digest,
     )
 
 
@@ -137,6 +140,32 @@ CASES: dict[str, Callable[[], LedgerRecord]] = {
         "deny", (RecordedReason("grant_not_found", "(14)", field="grant_id"),), grant_id="f" * 32
     ),
     "query_error": lambda: _query("error", (RecordedReason("source_unavailable", "(13)"),)),
+    # Since inputs are kept for replay: the kept input's digest is part of the entry.
+    "query_deny_kept_input": lambda: _query(
+        "deny", (RecordedReason("department_not_allowed", "(3)"),), input_digest="sha256:" + "01" * 32
+    ),
+    "policy_activate": lambda: PolicyChangeRecord(
+        action="activate",
+        revision="sha256:" + "02" * 32,
+        parent_revision=POLICY,
+        draft_id="7",
+        author="sec-alice",
+        approver="console:bob.security",
+        department="security_team",
+        replay_digest="sha256:" + "03" * 32,
+        replay_summary={"total": 10000, "unchanged": 9990, "changed": 10, "errors": 0, "dangerous": 3},
+        actor="console:carol.security",
+    ),
+    "policy_rollback": lambda: PolicyChangeRecord(
+        action="rollback",
+        revision=POLICY,
+        parent_revision="sha256:" + "02" * 32,
+        draft_id="1",
+        author="gateway",
+        approver="sec-bob",
+        department="security_team",
+        replay_digest=None,
+    ),
     "grant_register": lambda: GrantRecord(_grant(limited=True), "court-portal", "court", (), POLICY),
     "grant_refused": lambda: GrantRecord(
         _grant(limited=False),
@@ -309,6 +338,34 @@ GOLDEN = {
     "console_login_failed": (
         '{"client_id":"console:li.auditor","department":"audit_office","event":"login_failed","kind":"co'
         'nsole","locked":false,"reason":"bad_code"}'
+    ),
+    "query_deny_kept_input": (
+        '{"catalog_revision":"national@2026-11-01","client_id":"market-portal","decision":"deny","depart'
+        'ment":"market_regulation","grant_id":null,"input_digest":"sha256:010101010101010101010101010101'
+        '0101010101010101010101010101010101","items":[{"fields":[],"item":"tax_violation","rows":0},{"fi'
+        'elds":[],"item":"court_judgment_dishonest","rows":0}],"kind":"query","legal_basis":"《社会信用体系建设法》'
+        '第十二条","measure":null,"policy_revision":"sha256:abababababababababababababababababababababababab'
+        'abababababababab","purpose":"administrative_licensing","reason_codes":["department_not_allowed"'
+        '],"reasons":[{"clause":"(3)","code":"department_not_allowed"}],"request_id":"8c0f7a52-6f1e-4c1b'
+        '-9d51-3f2b1a0e9c11","response_digest":null,"rows_total":0,"subject_count":1,"subjects":[{"commi'
+        'tment":"9480648aa5a293e72a7926da0d23dc6f318db8b9959ae79b306b2d9cb7ca38bf","id_type":"resident_i'
+        'd","subject_kind":"natural_person"}]}'
+    ),
+    "policy_activate": (
+        '{"action":"activate","approver":"console:bob.security","author":"sec-alice","client_id":"consol'
+        'e:carol.security","department":"security_team","draft_id":"7","kind":"policy","parent_revision"'
+        ':"sha256:abababababababababababababababababababababababababababababababab","policy_revision":"s'
+        'ha256:0202020202020202020202020202020202020202020202020202020202020202","replay_digest":"sha256'
+        ':0303030303030303030303030303030303030303030303030303030303030303","replay_summary":{"changed":'
+        '10,"dangerous":3,"errors":0,"total":10000,"unchanged":9990},"revision":"sha256:0202020202020202'
+        '020202020202020202020202020202020202020202020202"}'
+    ),
+    "policy_rollback": (
+        '{"action":"rollback","approver":"sec-bob","author":"gateway","client_id":"sec-bob","department"'
+        ':"security_team","draft_id":"1","kind":"policy","parent_revision":"sha256:020202020202020202020'
+        '2020202020202020202020202020202020202020202","policy_revision":"sha256:abababababababababababab'
+        'abababababababababababababababababababab","replay_digest":null,"replay_summary":{},"revision":"'
+        'sha256:abababababababababababababababababababababababababababababababab"}'
     ),
     "console_export": (
         '{"checkpoint_size":12,"client_id":"console:li.auditor","department":"audit_office","event":"exp'
