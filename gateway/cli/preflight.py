@@ -7,9 +7,9 @@ fixes it, and ``gateway serve`` exits with status 2 (shown here on two lines):
     gateway cannot start: secret 'commitment' is missing or unreadable [key_unavailable]; fix: \
     gateway keys init --dir /srv/gw/keys
 
-The checks follow the order of the composition root: settings, keys, policies and catalog, clients,
-sources, then the gateway database (an embedded SQLite one is migrated here, any other must be
-migrated already) and its ledger origin.
+The checks run in this order: settings, the gateway database (an embedded SQLite one is migrated
+here, any other must be migrated already) and its ledger origin, keys, policies and catalog, clients,
+sources.
 """
 
 from __future__ import annotations
@@ -91,6 +91,12 @@ def preflight(config_file: Path) -> None:
         lambda: loaded.append(load_settings(config_file)),
     )
     settings = loaded[0]
+    _check(
+        f"gateway db upgrade --config {config}",
+        lambda: check_db_for_serving(config_file),
+        {"ledger_origin": f"set ledger_origin in {config} to the ledger's own origin (named above)"},
+        unreachable=f"start the database named by ledger_url in {config}, or correct that URL",
+    )
     keys = FileKeyStore(settings.keys_dir)
     keys_fix = f"gateway keys init --dir {_q(settings.keys_dir)}"
     for name in KEY_SECRETS:
@@ -105,9 +111,3 @@ def preflight(config_file: Path) -> None:
         lambda: ClientRegistry.from_file(settings.clients_file),
     )
     _check(f"correct the sources in {config}", lambda: SqlSourceRegistry(settings.sources).close())
-    _check(
-        f"gateway db upgrade --config {config}",
-        lambda: check_db_for_serving(config_file),
-        {"ledger_origin": f"set ledger_origin in {config} to the ledger's own origin (named above)"},
-        unreachable=f"start the database named by ledger_url in {config}, or correct that URL",
-    )
