@@ -268,6 +268,22 @@ class LedgerSource(Protocol):
         """(stored index or None, leaf bytes, stored leaf hash or None), in log order."""
         ...
 
+    def signed_head(self) -> tuple[int, str | None] | None:
+        """(size the head records, the signed note covering it or None); None for a source without one."""
+        ...
+
+
+class LedgerIndexSource(Protocol):
+    """What the verifier reads of a ledger database's index: what the audit filters and reports rely on."""
+
+    def indexed_entries(self) -> Iterator[tuple[int, bytes, Mapping[str, object]]]:
+        """(index, leaf bytes, indexed columns by name) of every entry, in index order."""
+        ...
+
+    def terms_rows(self) -> Iterator[tuple[int, str, str]]:
+        """(index, term, value) of every terms row, ordered by index, term and value."""
+        ...
+
 
 class TextScanner(Protocol):
     """Finds entities in free text (the fast scanner here, or the Presidio analyzer adapter)."""

@@ -53,6 +53,8 @@ def run_verify_cli(
     except (OSError, ValueError, GatewayError) as exc:
         err.print(f"cannot verify: {exc}")
         return 2
+    # A database's index (indexed columns, terms rows) is recomputed too; an export has none.
+    index = source if isinstance(source, SqlLedgerSource) else None
     try:
         if progress:
             bar = Progress(
@@ -67,9 +69,12 @@ def run_verify_cli(
                     origin=origin,
                     extra_checkpoints=extra,
                     progress=lambda done, total: bar.update(task, completed=done, total=total),
+                    index=index,
                 )
         else:
-            result = verify_ledger(source, keys, ed25519_verify, origin=origin, extra_checkpoints=extra)
+            result = verify_ledger(
+                source, keys, ed25519_verify, origin=origin, extra_checkpoints=extra, index=index
+            )
     except Exception as exc:  # a database that cannot be read is an input problem, not a verdict
         err.print(f"cannot verify: {type(exc).__name__}")
         return 2
