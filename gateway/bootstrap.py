@@ -25,6 +25,7 @@ from gateway.adapters.sql.engine import make_engine
 from gateway.adapters.sql.grants import SqlGrantStore
 from gateway.adapters.sql.ledger import SqlLedger
 from gateway.adapters.sql.sources import SqlSourceRegistry
+from gateway.adapters.sql.witnesses import SqlCosignatures
 from gateway.adapters.tokens import ExternalIssuer, JwtAuthenticator, TokenIssuer
 from gateway.api.deps import QueryLimits, Services
 from gateway.console.views import ConsoleViews
@@ -32,11 +33,12 @@ from gateway.domain.catalog import Catalog
 from gateway.domain.desensitize.text_scan import FastScanner
 from gateway.errors import ConfigurationError
 from gateway.logging import configure_logging
-from gateway.ports import Clock, PolicyEngine, TextScanner
+from gateway.ports import CheckpointSource, Clock, CosignatureStore, PolicyEngine, TextScanner, WitnessClient
 from gateway.services.audit import AuditService
 from gateway.services.console_auth import ConsoleAuth
 from gateway.services.grants import GrantService
 from gateway.services.query import DECISION_ENTRYPOINT, QueryService
+from gateway.services.witnessing import WitnessSubmitter
 from gateway.settings import Settings, load_settings
 
 log = logging.getLogger("gateway")
@@ -65,6 +67,9 @@ class Components:
     checks: dict[str, Callable[[], bool]] = field(default_factory=dict)
     console_auth: ConsoleAuth | None = None
     console_views: ConsoleViews | None = None
+    # What the witnesses cosigned (``latest_cosignature_at`` feeds the cosignature-age metric).
+    cosignatures: CosignatureStore | None = None
+    witnessing: WitnessSubmitter | None = None
 
     @property
     def services(self) -> Services:
@@ -210,6 +215,10 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
     console_auth = ConsoleAuth(
         FileUserDirectory(users_file_beside(settings.clients_file)), console_sessions, ledger, clock
     )
+    cosignatures = SqlCosignatures(database)
+    witnessing = build_witnessing(settings, ledger, cosignatures)
+    closers.append(witnessing.close)
+    witnessing.start()  # in the background: a witness that is down never holds up a query
     return Components(
         settings=settings,
         catalog=catalog,
@@ -223,6 +232,28 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
         checks=checks,
         console_auth=console_auth,
         console_views=ConsoleViews(audit),
+        cosignatures=cosignatures,
+        witnessing=witnessing,
+    )
+
+
+def build_witnessing(
+    settings: Settings, ledger: CheckpointSource, cosignatures: CosignatureStore
+) -> WitnessSubmitter:
+    """The submitter of the ledger's checkpoints to the configured witnesses (none: it does nothing)."""
+    from gateway.adapters.crypto.ed25519 import ed25519_verify
+    from gateway.adapters.witness_client import HttpWitness
+    from gateway.domain.transparency.witness import parse_vkey
+
+    clients: list[WitnessClient] = []
+    for entry in settings.witnesses:
+        try:
+            name, public_key = parse_vkey(entry.vkey)
+        except ValueError as exc:
+            raise ConfigurationError(f"witness {entry.url}: {exc}", field="witnesses") from exc
+        clients.append(HttpWitness(entry.url, name, public_key))
+    return WitnessSubmitter(
+        ledger, clients, cosignatures, ed25519_verify, interval_s=settings.witness_interval_s
     )
 
 

@@ -44,6 +44,7 @@ Rego METADATA, not here) through ``problem_code``.
     │   ├── LedgerError               ledger_unavailable
     │   ├── GrantStoreError           grant_store_unavailable
     │   ├── GrantsNotConfigured       grants_unavailable
+    │   ├── WitnessError              witness_unavailable
     │   ├── KeyUnavailable            key_unavailable
     │   └── DesensitizationError      desensitization_failed
     │       ├── UnreleasedField       unreleased_field
@@ -374,6 +375,17 @@ class GrantsNotConfigured(Unavailable):
 
     code = "grants_unavailable"
     title = "Grants unavailable"
+
+
+class WitnessError(Unavailable):
+    """A ledger witness could not be reached, or refused a checkpoint (never on the request path)."""
+
+    code = "witness_unavailable"
+    title = "Witness unavailable"
+
+    def __init__(self, detail: str, *, known_size: int | None = None) -> None:
+        super().__init__(detail)
+        self.known_size = known_size  # the witness's own size, when it answered 409
 
 
 class KeyUnavailable(Unavailable):

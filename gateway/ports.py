@@ -21,6 +21,7 @@ from gateway.domain.ledger.terms import EntryFilter
 from gateway.domain.query import Condition as Condition  # re-exported for adapters
 from gateway.domain.query import SourceQuery as SourceQuery
 from gateway.domain.transparency.checkpoint import SignedCheckpoint
+from gateway.domain.transparency.witness import Witnessed
 
 JSON = Any  # a JSON-compatible value: dict, list, str, int, float, bool or None
 
@@ -441,4 +442,60 @@ class ConsoleSessionStore(Protocol):
 
     def revoke(self, token: str) -> None:
         """End one session (logout)."""
+        ...
+
+
+class WitnessState(Protocol):
+    """A witness's own storage: per log origin, the latest checkpoint it cosigned."""
+
+    def latest(self, origin: str) -> Witnessed | None:
+        """The latest checkpoint cosigned for ``origin``, or None."""
+        ...
+
+    def advance(self, origin: str, old_size: int, cosigned: Witnessed) -> bool:
+        """Record ``cosigned`` if the stored size still is ``old_size`` (0: none), atomically; False if
+        another request moved it first."""
+        ...
+
+
+class WitnessClient(Protocol):
+    """One configured witness, reached over c2sp.org/tlog-witness ``add-checkpoint``."""
+
+    name: str  # the witness's key name
+    public_key: bytes  # its raw Ed25519 cosigning key
+
+    def add_checkpoint(self, old_size: int, proof: Sequence[bytes], note: str) -> list[str]:
+        """The witness's signature lines; WitnessError (``known_size`` set on a 409) otherwise."""
+        ...
+
+    def close(self) -> None:
+        """Release its connections."""
+        ...
+
+
+class CosignatureStore(Protocol):
+    """The cosigned checkpoints the gateway collected from its witnesses."""
+
+    def add(self, witness: str, cosigned: Witnessed) -> None:
+        """Keep a checkpoint note with ``witness``'s cosignature."""
+        ...
+
+    def latest(self, witness: str) -> Witnessed | None:
+        """The largest checkpoint ``witness`` cosigned for this log, or None."""
+        ...
+
+    def latest_cosignature_at(self) -> datetime | None:
+        """When the newest cosignature of any witness was made (for the cosignature-age metric)."""
+        ...
+
+
+class CheckpointSource(Protocol):
+    """What the witness submitter reads of the ledger: its latest checkpoint and consistency proofs."""
+
+    def checkpoint(self) -> SignedCheckpoint:
+        """The checkpoint of the current tree."""
+        ...
+
+    def consistency_proof(self, first: int, second: int) -> list[bytes]:
+        """The RFC 9162 consistency proof between two tree sizes."""
         ...
