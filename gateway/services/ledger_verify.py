@@ -188,6 +188,9 @@ def verify_ledger(
     # hasher's functions locally; the hashing itself is merkle's, as every other reader's is.
     leaf_hash, node_hash = merkle.leaf_hash, merkle.node_hash
     stack: list[bytes] = []
+    # The root at the size the head's note claims, recomputed on the way (the log may grow meanwhile).
+    head_at = _note_size(head[1]) if head is not None and head[1] is not None else None
+    head_root = merkle.EMPTY_ROOT if head_at == 0 else None
     checkpoint_sizes = iter([s for s in sizes if s > 0])
     next_checkpoint = next(checkpoint_sizes, -1)
     pos = 0
@@ -211,6 +214,8 @@ def verify_ledger(
                 captured[(level, n)] = h
         stack.append(h)
         pos += 1
+        if pos == head_at:
+            head_root = merkle.fold_nodes(stack)
         if pos == next_checkpoint:
             run.entries = pos
             if merkle.fold_nodes(stack) != roots[pos]:
@@ -238,64 +243,88 @@ def verify_ledger(
         run, source, sizes, hint, source.fully_signed if require_signed is None else require_signed
     )
     if result.ok and head is not None:
-        result = _check_head(run, source, head, merkle.fold_nodes(stack), public_keys, verify, log_origin)
+        roots_read = {pos: merkle.fold_nodes(stack)}
+        if head_at is not None and head_root is not None:
+            roots_read[head_at] = head_root
+        result = _check_head(run, source, head, roots_read, public_keys, verify, log_origin)
     if result.ok and index is not None:
         result = _check_index(run, index) or result
     return result
+
+
+def _open_head(
+    run: _Run, head: tuple[int, str | None], public_keys: Sequence[bytes], verify: Verify, origin: str | None
+) -> SignedCheckpoint | VerifyResult:
+    size, note = head
+    if note is None:
+        return run.fail(
+            f"the ledger head (size {size}) is covered by no signed note", bad=min(size, run.entries)
+        )
+    try:
+        return open_checkpoint(note, public_keys=public_keys, verify=verify, name=origin)
+    except InvalidRequest as exc:
+        return run.fail(f"the ledger head's signed note: {exc.detail}", bad=min(size, run.entries))
 
 
 def _check_head(
     run: _Run,
     source: LedgerSource,
     head: tuple[int, str | None],
-    root: bytes,
+    roots_read: dict[int, bytes],
     public_keys: Sequence[bytes],
     verify: Verify,
     origin: str | None,
 ) -> VerifyResult:
-    """5. The signed head covers exactly the entries read, with the root recomputed from them."""
+    """5. The signed head covers exactly the entries read, with the root recomputed from them.
+
+    The head is read before the entries; a live log may grow while they are read, so a head that
+    covers fewer entries than were read is read again: entries past the newest signed head are a tail
+    written without the key.
+    """
     count = run.entries
-    if head[0] < count:  # a live log may have grown while it was read
-        head = source.signed_head() or head
-    size, note = head
-    if note is None:
-        return run.fail(f"the ledger head (size {size}) is covered by no signed note", bad=min(size, count))
-    try:
-        signed = open_checkpoint(note, public_keys=public_keys, verify=verify, name=origin)
-    except InvalidRequest as exc:
-        return run.fail(f"the ledger head's signed note: {exc.detail}", bad=min(size, count))
-    if signed.size < count:
-        return run.fail(
-            f"entries from {signed.size} on are not covered by the signed head: they were written "
-            "without the signing key (a forged tail)",
-            bad=signed.size,
-        )
+    signed = _open_head(run, head, public_keys, verify, origin)
+    if isinstance(signed, VerifyResult):
+        return signed
     if signed.size > count:
         return run.fail(
             f"the log was truncated: the signed head covers {signed.size} entries but only {count} remain",
             bad=count,
         )
-    if size != count:
+    if roots_read.get(signed.size) != signed.root_hash:
         return run.fail(
-            f"the ledger head records {size} entries but its signed note covers {count}: "
-            "the head was rewritten without the signing key",
-            bad=min(size, count),
-        )
-    if signed.root_hash != root:
-        return run.fail(
-            f"the {count} entries do not match the signed head: an entry in [{run.proven}, {count}) "
-            "was altered, inserted or removed",
+            f"the first {signed.size} entries do not match the signed head: an entry in "
+            f"[{run.proven}, {signed.size}) was altered, inserted or removed",
             bad=run.proven,
         )
-    run.proven = count
-    return VerifyResult(
-        True,
-        count,
-        run.checkpoints,
-        count,
-        f"{count} entries, {run.checkpoints} checkpoints and the signed head verified",
-        latest=run.latest,
-    )
+    note = f"{count} entries, {run.checkpoints} checkpoints and the signed head verified"
+    if signed.size < count:
+        fresh = source.signed_head()
+        later = _open_head(run, fresh, public_keys, verify, origin) if fresh is not None else signed
+        if isinstance(later, VerifyResult):
+            return later
+        if later.size < count:
+            return run.fail(
+                f"entries from {later.size} on are not covered by the signed head: they were written "
+                "without the signing key (a forged tail)",
+                bad=later.size,
+            )
+        if later.size == count and roots_read.get(count) != later.root_hash:
+            return run.fail(
+                f"the {count} entries do not match the signed head: an entry in [{signed.size}, {count}) "
+                "was altered, inserted or removed",
+                bad=signed.size,
+            )
+        if later.size > count:  # appended after the entries were read: proven up to the first head
+            count = signed.size
+            note += f"; entries from {count} on were appended while verifying: run again to cover them"
+    elif head[0] != count:
+        return run.fail(
+            f"the ledger head records {head[0]} entries but its signed note covers {count}: "
+            "the head was rewritten without the signing key",
+            bad=min(head[0], count),
+        )
+    run.proven = max(run.proven, count)
+    return VerifyResult(True, run.entries, run.checkpoints, run.proven, note, latest=run.latest)
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

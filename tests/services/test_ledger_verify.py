@@ -552,3 +552,29 @@ def test_the_index_is_not_checked_without_an_index_source(
     tamper(*log, lambda conn: conn.execute(sa.update(e).where(e.c.idx == 23).values(department="x")))
     assert verify_db(*log, keystore, index=None).ok
     assert not verify_db(*log, keystore).ok
+
+
+def test_a_log_that_grows_while_it_is_verified_is_no_forgery(
+    log: tuple[str, str | None], keystore: FileKeyStore, clock: FixedClock
+) -> None:
+    url, schema = log
+    secret = keystore.secret("commitment")
+    with open_ledger(url, keystore, clock, schema=schema, checkpoint_every=10) as ledger:
+
+        class Growing(SqlLedgerSource):
+            def leaves(self) -> Iterator[tuple[int | None, bytes, bytes | None]]:
+                for n, leaf in enumerate(super().leaves()):
+                    if n == 20:  # the gateway appends while the auditor reads
+                        ledger.append(sample_record(SIZE, secret))
+                    yield leaf
+                ledger.append(sample_record(SIZE + 1, secret))  # and once more after the last chunk
+
+        source = Growing(url, schema=schema, chunk=15)
+        try:
+            result = verify_ledger(source, public_keys(keystore), ed25519_verify, index=source)
+        finally:
+            source.close()
+    assert result.ok, result.reason
+    assert result.entries == SIZE + 1
+    assert result.proven_size == SIZE
+    assert "appended while verifying" in result.reason
