@@ -42,12 +42,11 @@ from gateway.domain import detector
 # What json.dumps(ensure_ascii=False) escapes: the stored text then differs from the string itself.
 _ESCAPED = re.compile('[\x00-\x1f"\\\\]')
 _CACHED = 1 << 14  # distinct pieces remembered; a record has ~50, most of them shared
-_FENCE = '",:\\[\\]{}'
-_PIECE = "[^" + _FENCE + "]*"
-_AT_PIECE_START = "(?:^|(?<=[" + _FENCE + "]))"
-# A whole piece holding a non-ASCII character; a whole piece the detector's pre-check matches in.
-_NON_ASCII_PIECE = re.compile(_AT_PIECE_START + "[^" + _FENCE + "\\x80-\\U0010ffff]*[^\\x00-\\x7f]" + _PIECE)
-_CANDIDATE_PIECE = re.compile(_AT_PIECE_START + "[^" + _FENCE + "]*?" + detector.PRECHECK_PATTERN + _PIECE)
+_FENCE_CHARS = '",:[]{}'
+_PIECE_REST = re.compile("[^" + re.escape(_FENCE_CHARS) + "]*")
+# Plain scans, then the piece around each hit: a regex anchored at every piece start was slower.
+_NON_ASCII_RUN = re.compile("[^\x00-\x7f]+")
+_PRECHECK = re.compile(detector.PRECHECK_PATTERN)
 _DIGEST_PIECE = re.compile(detector.DIGEST_PATTERN)
 
 
@@ -107,17 +106,34 @@ def _piece_holds(piece: str) -> bool:
     return _remembered(piece)
 
 
+def _piece_around(text: str, start: int, end: int) -> tuple[int, int]:
+    """The piece (between JSON's structural characters) holding ``text[start:end]``."""
+    lo = max(text.rfind(fence, 0, start) for fence in _FENCE_CHARS) + 1
+    match = _PIECE_REST.match(text, end)
+    return lo, end if match is None else match.end()
+
+
 def text_holds_identifier(text: str) -> bool:
     """True when a record's canonical JSON text (without backslashes) holds an identifier.
 
     Reads only the pieces between JSON's structural characters that can hold one (see the module
-    docstring): every piece with a non-ASCII character, and every ASCII piece the pre-check matches in.
+    docstring): every piece with a non-ASCII character, and every ASCII piece the pre-check matches in
+    (the pre-check's characters are never structural, so each of its matches lies inside one piece).
     """
-    for m in _NON_ASCII_PIECE.finditer(text):
-        if _piece_holds(m.group()):
-            return True
-    for m in _CANDIDATE_PIECE.finditer(text):
-        piece = m.group()
+    done = -1
+    if not text.isascii():
+        for m in _NON_ASCII_RUN.finditer(text):
+            if m.start() < done:
+                continue
+            lo, done = _piece_around(text, m.start(), m.end())
+            if _piece_holds(text[lo:done]):
+                return True
+    done = -1
+    for m in _PRECHECK.finditer(text):
+        if m.start() < done:
+            continue
+        lo, done = _piece_around(text, m.start(), m.end())
+        piece = text[lo:done]
         if piece.isascii() and _piece_holds(piece):
             return True
     return False
