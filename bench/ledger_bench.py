@@ -4,11 +4,16 @@
     .venv/bin/python bench/ledger_bench.py appends --backend postgres --entries 20000 --clients 64
     .venv/bin/python bench/ledger_bench.py verify --entries 1000000 --source export
     .venv/bin/python bench/ledger_bench.py verify --entries 1000000 --source sqlite
+    .venv/bin/python bench/ledger_bench.py guard --entries 20000
     .venv/bin/python bench/ledger_bench.py all
 
 Appends: ``--clients`` threads call ``SqlLedger.append`` (which returns only after COMMIT) on
 realistic query records; the group committer batches them. SQLite runs in WAL mode with
 ``synchronous=FULL`` on a file under ``--dir`` (default: a temporary directory).
+
+Guard: the identifier check of each record, the whole canonical text through the detector (the check
+before) against the record read in pieces (``ledger/guard.py``), alternating in rounds on the same
+records; both must refuse the same records (none of these holds an identifier).
 
 Verification: a log of ``--entries`` entries with a checkpoint every 1000 is built once (an export
 file with the domain code the ledger itself uses, or a SQLite database through
@@ -161,6 +166,39 @@ def bench_appends(backend: str, entries: int, clients: int, directory: Path) -> 
     }
 
 
+# --- the record guard ---
+
+
+def bench_guard(entries: int, rounds: int = 5) -> dict[str, Any]:
+    import json
+
+    from gateway.domain.ledger.guard import contains_identifier, record_holds_identifier
+
+    secret = secrets.token_bytes(32)
+    dicts = [record(i, secret).as_dict() for i in range(entries)]
+    texts = [json.dumps(d, sort_keys=True, separators=(",", ":"), ensure_ascii=False) for d in dicts]
+    whole: list[float] = []
+    pieces: list[float] = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        refused_whole = sum(contains_identifier(t) for t in texts)
+        whole.append((time.perf_counter() - started) / entries)
+        started = time.perf_counter()
+        refused_pieces = sum(record_holds_identifier(d, t) for d, t in zip(dicts, texts, strict=True))
+        pieces.append((time.perf_counter() - started) / entries)
+        if refused_whole or refused_pieces:
+            raise SystemExit("a bench record was refused")
+    ratios = sorted(w / p for w, p in zip(whole, pieces, strict=True))
+    return {
+        "records": entries,
+        "bytes": round(sum(map(len, texts)) / entries),
+        "whole_text_us": round(sorted(whole)[rounds // 2] * 1e6, 1),
+        "pieces_us": round(sorted(pieces)[rounds // 2] * 1e6, 1),
+        "ratio_median": round(ratios[rounds // 2], 1),
+        "ratio_range": f"{ratios[0]:.1f}-{ratios[-1]:.1f}",
+    }
+
+
 # --- verification ---
 
 
@@ -270,7 +308,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("what", choices=["appends", "verify", "all"])
+    parser.add_argument("what", choices=["appends", "verify", "guard", "all"])
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--source", choices=["export", "sqlite"], default="export")
     parser.add_argument("--entries", type=int, default=None)
@@ -285,6 +323,8 @@ def main() -> None:
             backends = [args.backend] if args.what == "appends" else ["sqlite", "postgres"]
             for backend in backends:
                 results.append(bench_appends(backend, args.entries or 20000, args.clients, directory))
+        if args.what == "guard":
+            results.append(bench_guard(args.entries or 20000))
         if args.what in ("verify", "all"):
             sources = [args.source] if args.what == "verify" else ["export", "sqlite"]
             for source in sources:

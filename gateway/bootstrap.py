@@ -35,6 +35,7 @@ from gateway.adapters.sql.policy_bundles import SqlPolicyStore
 from gateway.adapters.sql.repairs import SqlRepairStore
 from gateway.adapters.sql.sources import SqlSource, SqlSourceRegistry
 from gateway.adapters.sql.token_throttle import SqlThrottleStore
+from gateway.adapters.sql.witnesses import SqlCosignatures
 from gateway.adapters.token_throttle import ThrottlePolicies, TokenThrottle
 from gateway.adapters.tokens import ExternalIssuer, JwtAuthenticator, TokenIssuer
 from gateway.adapters.webhooks import HttpWebhookSender
@@ -46,7 +47,15 @@ from gateway.domain.policy_bundle import files_digest
 from gateway.domain.throttle import LockoutPolicy
 from gateway.errors import ConfigurationError, GatewayError, error_classes
 from gateway.logging import configure_logging
-from gateway.ports import Clock, Metrics, PolicyEngine, TextScanner
+from gateway.ports import (
+    CheckpointSource,
+    Clock,
+    CosignatureStore,
+    Metrics,
+    PolicyEngine,
+    TextScanner,
+    WitnessClient,
+)
 from gateway.services.audit import AuditService
 from gateway.services.console_auth import ConsoleAuth
 from gateway.services.grants import GrantService
@@ -56,6 +65,7 @@ from gateway.services.policy_workbench import PolicyWorkbench
 from gateway.services.query import DECISION_ENTRYPOINT, QueryService
 from gateway.services.refusals import RefusalRegistry
 from gateway.services.repairs import RepairService
+from gateway.services.witnessing import WitnessSubmitter
 from gateway.settings import Settings, load_settings
 
 log = logging.getLogger("gateway")
@@ -92,6 +102,9 @@ class Components:
     workbench: PolicyWorkbench | None = None
     repairs: RepairService | None = None
     notifications: NotificationService | None = None
+    # What the witnesses cosigned (``latest_cosignature_at`` feeds the cosignature-age metric).
+    cosignatures: CosignatureStore | None = None
+    witnessing: WitnessSubmitter | None = None
 
     @property
     def services(self) -> Services:
@@ -388,6 +401,10 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
         throttle=TokenThrottle(SqlThrottleStore(database), clock, metrics, throttle_policies(settings)),
         hashing=hashing,
     )
+    cosignatures = SqlCosignatures(database)
+    witnessing = build_witnessing(settings, ledger, cosignatures)
+    closers.append(witnessing.close)
+    witnessing.start()  # in the background: a witness that is down never holds up a query
     return Components(
         settings=settings,
         catalog=catalog,
@@ -407,6 +424,28 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
         workbench=workbench,
         repairs=repairs,
         notifications=notifications,
+        cosignatures=cosignatures,
+        witnessing=witnessing,
+    )
+
+
+def build_witnessing(
+    settings: Settings, ledger: CheckpointSource, cosignatures: CosignatureStore
+) -> WitnessSubmitter:
+    """The submitter of the ledger's checkpoints to the configured witnesses (none: it does nothing)."""
+    from gateway.adapters.crypto.ed25519 import ed25519_verify
+    from gateway.adapters.witness_client import HttpWitness
+    from gateway.domain.transparency.witness import parse_vkey
+
+    clients: list[WitnessClient] = []
+    for entry in settings.witnesses:
+        try:
+            name, public_key = parse_vkey(entry.vkey)
+        except ValueError as exc:
+            raise ConfigurationError(f"witness {entry.url}: {exc}", field="witnesses") from exc
+        clients.append(HttpWitness(entry.url, name, public_key))
+    return WitnessSubmitter(
+        ledger, clients, cosignatures, ed25519_verify, interval_s=settings.witness_interval_s
     )
 
 

@@ -55,6 +55,7 @@ Rego METADATA, not here) through ``problem_code``.
     │   ├── GrantStoreError           grant_store_unavailable
     │   ├── GrantsNotConfigured       grants_unavailable
     │   ├── PolicyStoreError          policy_store_unavailable
+    │   ├── WitnessError              witness_unavailable
     │   ├── KeyUnavailable            key_unavailable
     │   ├── TokenEndpointBusy         token_endpoint_busy           (Retry-After)
     │   ├── RepairStoreError          repair_store_unavailable
@@ -459,6 +460,17 @@ class PolicyStoreError(Unavailable):
     """The policy bundle store (drafts, the active bundle, kept inputs) cannot be read or written."""
 
     code = "policy_store_unavailable"
+
+
+class WitnessError(Unavailable):
+    """A ledger witness could not be reached, or refused a checkpoint (never on the request path)."""
+
+    code = "witness_unavailable"
+    title = "Witness unavailable"
+
+    def __init__(self, detail: str, *, known_size: int | None = None) -> None:
+        super().__init__(detail)
+        self.known_size = known_size  # the witness's own size, when it answered 409
 
 
 class KeyUnavailable(Unavailable):

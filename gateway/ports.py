@@ -34,6 +34,7 @@ from gateway.domain.repairs import (
 )
 from gateway.domain.throttle import LockoutPolicy
 from gateway.domain.transparency.checkpoint import SignedCheckpoint
+from gateway.domain.transparency.witness import Witnessed
 
 JSON = Any  # a JSON-compatible value: dict, list, str, int, float, bool or None
 
@@ -315,6 +316,22 @@ class LedgerSource(Protocol):
 
     def leaves(self) -> Iterator[tuple[int | None, bytes, bytes | None]]:
         """(stored index or None, leaf bytes, stored leaf hash or None), in log order."""
+        ...
+
+    def signed_head(self) -> tuple[int, str | None] | None:
+        """(size the head records, the signed note covering it or None); None for a source without one."""
+        ...
+
+
+class LedgerIndexSource(Protocol):
+    """What the verifier reads of a ledger database's index: what the audit filters and reports rely on."""
+
+    def indexed_entries(self) -> Iterator[tuple[int, bytes, Mapping[str, object]]]:
+        """(index, leaf bytes, indexed columns by name) of every entry, in index order."""
+        ...
+
+    def terms_rows(self) -> Iterator[tuple[int, str, str]]:
+        """(index, term, value) of every terms row, ordered by index, term and value."""
         ...
 
 
@@ -857,4 +874,60 @@ class WebhookSender(Protocol):
 
     def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> WebhookReply:
         """POST ``body``; never raises for a receiver's failure (the reply says it)."""
+        ...
+
+
+class WitnessState(Protocol):
+    """A witness's own storage: per log origin, the latest checkpoint it cosigned."""
+
+    def latest(self, origin: str) -> Witnessed | None:
+        """The latest checkpoint cosigned for ``origin``, or None."""
+        ...
+
+    def advance(self, origin: str, old_size: int, cosigned: Witnessed) -> bool:
+        """Record ``cosigned`` if the stored size still is ``old_size`` (0: none), atomically; False if
+        another request moved it first."""
+        ...
+
+
+class WitnessClient(Protocol):
+    """One configured witness, reached over c2sp.org/tlog-witness ``add-checkpoint``."""
+
+    name: str  # the witness's key name
+    public_key: bytes  # its raw Ed25519 cosigning key
+
+    def add_checkpoint(self, old_size: int, proof: Sequence[bytes], note: str) -> list[str]:
+        """The witness's signature lines; WitnessError (``known_size`` set on a 409) otherwise."""
+        ...
+
+    def close(self) -> None:
+        """Release its connections."""
+        ...
+
+
+class CosignatureStore(Protocol):
+    """The cosigned checkpoints the gateway collected from its witnesses."""
+
+    def add(self, witness: str, cosigned: Witnessed) -> None:
+        """Keep a checkpoint note with ``witness``'s cosignature."""
+        ...
+
+    def latest(self, witness: str) -> Witnessed | None:
+        """The largest checkpoint ``witness`` cosigned for this log, or None."""
+        ...
+
+    def latest_cosignature_at(self) -> datetime | None:
+        """When the newest cosignature of any witness was made (for the cosignature-age metric)."""
+        ...
+
+
+class CheckpointSource(Protocol):
+    """What the witness submitter reads of the ledger: its latest checkpoint and consistency proofs."""
+
+    def checkpoint(self) -> SignedCheckpoint:
+        """The checkpoint of the current tree."""
+        ...
+
+    def consistency_proof(self, first: int, second: int) -> list[bytes]:
+        """The RFC 9162 consistency proof between two tree sizes."""
         ...

@@ -45,6 +45,13 @@ class TokenThrottleSettings(BaseModel):
     hash_queue: int = Field(default=4, ge=0, le=256)
 
 
+class WitnessSettings(BaseModel):
+    """A witness the gateway submits its checkpoints to (c2sp.org/tlog-witness)."""
+
+    url: str  # the witness's submission prefix: ``<url>/add-checkpoint``
+    vkey: str  # its cosignature/v1 verifier key, as ``gateway witness init`` prints it
+
+
 class Settings(BaseSettings):
     """Everything a deployment configures. Secure values are the defaults; nothing here can fail open."""
 
@@ -82,6 +89,8 @@ class Settings(BaseSettings):
     notification_retry_base_s: float = Field(default=1.0, gt=0, le=3600)
     notification_retry_max_s: float = Field(default=300.0, gt=0, le=86400)
     repair_settle_s: float = Field(default=60.0, ge=0, le=3600)
+    witnesses: list[WitnessSettings] = Field(default_factory=list)
+    witness_interval_s: float = Field(default=10.0, gt=0, le=3600)
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
@@ -115,3 +124,43 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         return Settings(**values)
     except ValueError as exc:
         raise ConfigurationError(f"invalid configuration: {exc}") from exc
+
+
+class WitnessLogSettings(BaseModel):
+    """A log the witness follows: its origin and its public key (a PEM file, relative to ``keys_dir``)."""
+
+    origin: str
+    public_key: Path
+
+
+class WitnessServerSettings(BaseModel):
+    """``gateway witness serve``: its name, its own key and storage, and the logs it witnesses."""
+
+    model_config = {"extra": "forbid"}
+
+    name: str = "witness.credit-gateway.example/w1"
+    keys_dir: Path = Path("witness-keys")  # holds witness.pem, its own Ed25519 key
+    state_dir: Path = Path("witness-state")  # holds witness.db, what it cosigned
+    logs: list[WitnessLogSettings] = Field(default_factory=list)
+    log_level: str = "INFO"
+
+
+def load_witness_settings(config_file: Path) -> WitnessServerSettings:
+    """The witness's settings from a YAML file (paths relative to it)."""
+    try:
+        raw = load_yaml(config_file.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigurationError(f"cannot read witness configuration file {config_file}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigurationError(f"witness configuration file {config_file} must hold a mapping")
+    for key in ("keys_dir", "state_dir"):
+        if key in raw and not Path(raw[key]).is_absolute():
+            raw[key] = str(config_file.parent / raw[key])
+    try:
+        settings = WitnessServerSettings(**raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"invalid witness configuration: {exc}") from exc
+    for entry in settings.logs:
+        if not entry.public_key.is_absolute():
+            entry.public_key = settings.keys_dir / entry.public_key
+    return settings

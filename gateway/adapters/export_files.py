@@ -49,6 +49,10 @@ class ExportFileSource:
         """The entry count the export header states (unsigned)."""
         return self._size
 
+    def signed_head(self) -> tuple[int, str | None] | None:
+        """None: an export has no head row; its own final checkpoint covers it (``fully_signed``)."""
+        return None
+
     def leaves(self) -> Iterator[tuple[int | None, bytes, bytes | None]]:
         """(None, leaf bytes, None) per entry line; exports carry no separate index or hash."""
         with self.path.open("rb") as fh:

@@ -280,6 +280,8 @@ class OAuthServer:
             with self._hashing.admitted():
                 return await self._admitted_token(oauth_request, request.client_address, client_id, secret)
         except HashingPoolSaturated:
+            if self._throttle is not None:
+                raise self._throttle.refuse("busy", 1) from None
             raise throttled("busy", 1) from None
 
     async def _admitted_token(
@@ -292,16 +294,7 @@ class OAuthServer:
             recorded = await to_thread.run_sync(self._throttle.check, client, address)
         checked = None
         if client_id is not None and secret is not None:
-<<<<<<< HEAD
-            try:
-                found = await self._hashing.authenticate(self._registry, client_id, secret)
-            except HashingPoolSaturated:
-                if self._throttle is not None:
-                    raise self._throttle.refuse("busy", 1) from None
-                raise throttled("busy", 1) from None
-=======
             found = await self._hashing.authenticate(self._registry, client_id, secret)
->>>>>>> tokens
             checked = (client_id, secret, found is not None)
         reply = await to_thread.run_sync(self._answer, oauth_request, checked)
         if self._throttle is not None:

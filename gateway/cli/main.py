@@ -139,7 +139,21 @@ def cmd_ledger_verify(args: argparse.Namespace) -> int:
         origin=args.origin,
         progress=not args.quiet,
         extra_checkpoints=[Path(p) for p in args.checkpoint],
+        witness=args.witness,
+        witness_key=args.witness_key,
     )
+
+
+def cmd_witness_init(args: argparse.Namespace) -> int:
+    from gateway.cli.witness import run_witness_init
+
+    return run_witness_init(Path(args.config))
+
+
+def cmd_witness_serve(args: argparse.Namespace) -> int:
+    from gateway.cli.witness import run_witness_serve
+
+    return run_witness_serve(Path(args.config), args.host, args.port)
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
@@ -256,8 +270,26 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="a signed checkpoint saved earlier (repeatable): the log must still be consistent with it",
     )
+    verify.add_argument(
+        "--witness",
+        metavar="URL|FILE",
+        help="a witness (URL) or a checkpoint it cosigned (file): the log must be consistent with it",
+    )
+    verify.add_argument("--witness-key", metavar="VKEY|FILE", help="the witness's verifier key")
     verify.add_argument("--quiet", action="store_true")
     verify.set_defaults(func=cmd_ledger_verify)
+
+    witness = sub.add_parser("witness", help="an independent ledger witness").add_subparsers(
+        dest="witness_cmd", required=True
+    )
+    winit = witness.add_parser("init", help="create the witness's own key; print its verifier key")
+    winit.add_argument("--config", required=True, help="witness YAML settings file")
+    winit.set_defaults(func=cmd_witness_init)
+    wserve = witness.add_parser("serve", help="serve the witness (c2sp.org/tlog-witness)")
+    wserve.add_argument("--config", required=True, help="witness YAML settings file")
+    wserve.add_argument("--host", default="127.0.0.1")
+    wserve.add_argument("--port", type=int, default=8080)
+    wserve.set_defaults(func=cmd_witness_serve)
 
     db = sub.add_parser("db", help="gateway database tools").add_subparsers(dest="db_cmd", required=True)
     upgrade = db.add_parser(

@@ -73,14 +73,15 @@ _JOIN = re.compile("(?<=[0-9])" + _SEP + "{1,3}(?=[0-9A-Za-z])|(?<=[A-Za-z])" + 
 # Credit codes are letters and digits: written in groups, letters meet letters across a separator too.
 _JOIN_ALL = re.compile("(?<=[0-9A-Za-z])" + _SEP + "{1,3}(?=[0-9A-Za-z])")
 # Every identifier needs six digits in a row once separators are gone (a credit code's division code).
-_PRECHECK = re.compile("[0-9](?:" + _SEP + "{0,3}[0-9]){5}")
+PRECHECK_PATTERN = "[0-9](?:" + _SEP + "{0,3}[0-9]){5}"
+_PRECHECK = re.compile(PRECHECK_PATTERN)
 _RESIDENT_WINDOW = re.compile(r"(?=([1-9][0-9]{16}[0-9X]))")
 _USCC_WINDOW = re.compile("(?=(" + USCC_PATTERN + "))")
 _DIGIT_RUN = re.compile(r"[0-9]+")
 _LONG_RUN = re.compile(r"[0-9A-Z]{18,}")
-_DIGESTS = re.compile(
-    r"(?<![0-9A-Za-z])(?:[0-9a-f]{64}|[0-9a-f]{32}|[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12})(?![0-9A-Za-z])"
-)
+# The gateway's own tokens (see the module docstring); the ledger guard reads whole ones as such.
+DIGEST_PATTERN = r"(?:[0-9a-f]{64}|[0-9a-f]{32}|[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12})"
+_DIGESTS = re.compile(r"(?<![0-9A-Za-z])" + DIGEST_PATTERN + r"(?![0-9A-Za-z])")
 
 
 _ASCII_UPPER = str.maketrans(string.ascii_lowercase, string.ascii_uppercase)

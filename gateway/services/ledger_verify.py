@@ -14,6 +14,12 @@ source says is trusted except what a checkpoint signature covers.
    against both signed roots.
 4. At the end: no signed checkpoint may be larger than the log (truncation), the entry count must
    match what the source records, and an export must be covered by a checkpoint to its last entry.
+5. A database's head row carries the note the gateway signed over exactly its size and root with every
+   batch: it must verify, cover every entry (an entry past it was written without the signing key, a
+   forged tail) and match the recomputed root.
+6. A database's index, what the audit filters and subject reports read: every indexed column of every
+   entry and every terms row is recomputed from the entry bytes; a column that differs, a terms row
+   rewritten, deleted or added is reported with its index.
 
 The first failure stops the run and names the first bad index: the exact entry when it betrays
 itself (wrong position, wrong hash, missing, duplicated), otherwise the first entry that no
@@ -24,10 +30,12 @@ span between two checkpoints; the reason says which span).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
-from gateway.domain.ledger.envelope import claimed_index
+from gateway.domain.ledger.envelope import claimed_index, decode_envelope, parse_time
+from gateway.domain.ledger.terms import entry_terms
 from gateway.domain.transparency import merkle
 from gateway.domain.transparency.checkpoint import (
     SignedCheckpoint,
@@ -37,7 +45,7 @@ from gateway.domain.transparency.checkpoint import (
     parse_note,
 )
 from gateway.errors import InvalidRequest
-from gateway.ports import LedgerSource
+from gateway.ports import LedgerIndexSource, LedgerSource
 
 Progress = Callable[[int, int | None], None]  # (entries done, entries expected or None)
 PROGRESS_EVERY = 1 << 16
@@ -141,21 +149,25 @@ def verify_ledger(
     progress: Progress | None = None,
     extra_checkpoints: Iterable[str] = (),
     require_signed: bool | None = None,
+    index: LedgerIndexSource | None = None,
 ) -> VerifyResult:
     """Recompute the tree of ``source`` and check it against every signed checkpoint.
 
     ``public_keys`` are raw Ed25519 keys (current and rotated), ``verify`` the signature check
     (``gateway.adapters.sql.ledger.ed25519_verify``). ``extra_checkpoints`` are notes the auditor
     kept: the log must still be consistent with them. ``require_signed`` (default: the source's
-    ``fully_signed``) fails when entries after the latest checkpoint are not covered.
+    ``fully_signed``) fails when entries after the latest checkpoint are not covered. ``index`` (a
+    database's) has its indexed columns and terms rows recomputed once the tree verified.
     """
     run = _Run()
     notes = [*source.checkpoint_notes(), *extra_checkpoints]
     hint = source.size_hint()
+    head = source.signed_head()
     opened = _open_all(run, notes, public_keys, verify, origin)
     if isinstance(opened, VerifyResult):
         return opened
     roots = opened
+    log_origin = origin or (run.latest.checkpoint.origin if run.latest is not None else None)
     sizes = sorted(roots)
 
     # Nodes that the consistency proofs between consecutive checkpoints need, captured on the way.
@@ -163,11 +175,11 @@ def verify_ledger(
     wanted_leaves: set[int] = set()
     wanted_inner: set[tuple[int, int]] = set()
     for m, n in pairs:
-        for level, index in merkle.consistency_nodes(m, n):
+        for level, node in merkle.consistency_nodes(m, n):
             if level == 0:
-                wanted_leaves.add(index)
+                wanted_leaves.add(node)
             else:
-                wanted_inner.add((level, index))
+                wanted_inner.add((level, node))
     captured: dict[merkle.NodeId, bytes] = {}
     previous = {n: m for m, n in pairs}
 
@@ -176,6 +188,9 @@ def verify_ledger(
     # hasher's functions locally; the hashing itself is merkle's, as every other reader's is.
     leaf_hash, node_hash = merkle.leaf_hash, merkle.node_hash
     stack: list[bytes] = []
+    # The root at the size the head's note claims, recomputed on the way (the log may grow meanwhile).
+    head_at = _note_size(head[1]) if head is not None and head[1] is not None else None
+    head_root = merkle.EMPTY_ROOT if head_at == 0 else None
     checkpoint_sizes = iter([s for s in sizes if s > 0])
     next_checkpoint = next(checkpoint_sizes, -1)
     pos = 0
@@ -199,6 +214,8 @@ def verify_ledger(
                 captured[(level, n)] = h
         stack.append(h)
         pos += 1
+        if pos == head_at:
+            head_root = merkle.fold_nodes(stack)
         if pos == next_checkpoint:
             run.entries = pos
             if merkle.fold_nodes(stack) != roots[pos]:
@@ -222,9 +239,155 @@ def verify_ledger(
     run.entries = pos
     if progress is not None:
         progress(pos, hint)
-    return _finish(
+    result = _finish(
         run, source, sizes, hint, source.fully_signed if require_signed is None else require_signed
     )
+    if result.ok and head is not None:
+        roots_read = {pos: merkle.fold_nodes(stack)}
+        if head_at is not None and head_root is not None:
+            roots_read[head_at] = head_root
+        result = _check_head(run, source, head, roots_read, public_keys, verify, log_origin)
+    if result.ok and index is not None:
+        result = _check_index(run, index) or result
+    return result
+
+
+def _open_head(
+    run: _Run, head: tuple[int, str | None], public_keys: Sequence[bytes], verify: Verify, origin: str | None
+) -> SignedCheckpoint | VerifyResult:
+    size, note = head
+    if note is None:
+        return run.fail(
+            f"the ledger head (size {size}) is covered by no signed note", bad=min(size, run.entries)
+        )
+    try:
+        return open_checkpoint(note, public_keys=public_keys, verify=verify, name=origin)
+    except InvalidRequest as exc:
+        return run.fail(f"the ledger head's signed note: {exc.detail}", bad=min(size, run.entries))
+
+
+def _check_head(
+    run: _Run,
+    source: LedgerSource,
+    head: tuple[int, str | None],
+    roots_read: dict[int, bytes],
+    public_keys: Sequence[bytes],
+    verify: Verify,
+    origin: str | None,
+) -> VerifyResult:
+    """5. The signed head covers exactly the entries read, with the root recomputed from them.
+
+    The head is read before the entries; a live log may grow while they are read, so a head that
+    covers fewer entries than were read is read again: entries past the newest signed head are a tail
+    written without the key.
+    """
+    count = run.entries
+    signed = _open_head(run, head, public_keys, verify, origin)
+    if isinstance(signed, VerifyResult):
+        return signed
+    if signed.size > count:
+        return run.fail(
+            f"the log was truncated: the signed head covers {signed.size} entries but only {count} remain",
+            bad=count,
+        )
+    if roots_read.get(signed.size) != signed.root_hash:
+        return run.fail(
+            f"the first {signed.size} entries do not match the signed head: an entry in "
+            f"[{run.proven}, {signed.size}) was altered, inserted or removed",
+            bad=run.proven,
+        )
+    note = f"{count} entries, {run.checkpoints} checkpoints and the signed head verified"
+    if signed.size < count:
+        fresh = source.signed_head()
+        later = _open_head(run, fresh, public_keys, verify, origin) if fresh is not None else signed
+        if isinstance(later, VerifyResult):
+            return later
+        if later.size < count:
+            return run.fail(
+                f"entries from {later.size} on are not covered by the signed head: they were written "
+                "without the signing key (a forged tail)",
+                bad=later.size,
+            )
+        if later.size == count and roots_read.get(count) != later.root_hash:
+            return run.fail(
+                f"the {count} entries do not match the signed head: an entry in [{signed.size}, {count}) "
+                "was altered, inserted or removed",
+                bad=signed.size,
+            )
+        if later.size > count:  # appended after the entries were read: proven up to the first head
+            count = signed.size
+            note += f"; entries from {count} on were appended while verifying: run again to cover them"
+    elif head[0] != count:
+        return run.fail(
+            f"the ledger head records {head[0]} entries but its signed note covers {count}: "
+            "the head was rewritten without the signing key",
+            bad=min(head[0], count),
+        )
+    run.proven = max(run.proven, count)
+    return VerifyResult(True, run.entries, run.checkpoints, run.proven, note, latest=run.latest)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_INDEXED = ("kind", "client_id", "department", "purpose", "decision", "target_index", "review_status")
+
+
+def _expected_index(leaf: bytes) -> tuple[dict[str, object], list[tuple[str, str]]]:
+    """The indexed columns and the terms rows an entry's bytes call for."""
+    envelope = decode_envelope(leaf)
+    terms = entry_terms(envelope.record)
+    columns: dict[str, object] = {name: getattr(terms, name) for name in _INDEXED}
+    columns["idx"] = envelope.index
+    columns["logged_at_us"] = (parse_time(envelope.logged_at) - _EPOCH) // timedelta(microseconds=1)
+    rows = [("item", v) for v in terms.items]
+    rows += [("reason", v) for v in terms.reasons]
+    rows += [("subject", v) for v in terms.commitments]
+    return columns, sorted(rows)
+
+
+def _check_index(run: _Run, index: LedgerIndexSource) -> VerifyResult | None:
+    """6. Every indexed column and terms row against the entry bytes; None when all agree."""
+    terms: Iterator[tuple[int, str, str]] = iter(index.terms_rows())
+    pending = next(terms, None)
+    for idx, leaf, stored in index.indexed_entries():
+        try:
+            columns, expected = _expected_index(leaf)
+        except (InvalidRequest, ValueError, KeyError):
+            return run.fail(f"entry {idx} cannot be indexed: its bytes are not a ledger record", bad=idx)
+        for name, value in columns.items():
+            if _column(stored.get(name)) != value:
+                return run.fail(
+                    f"entry {idx}: the indexed column {name} does not match the entry "
+                    "(the audit filters would miss or misplace it)",
+                    bad=idx,
+                )
+        if pending is not None and pending[0] < idx:
+            return _stray_term(run, pending[0])
+        found: list[tuple[str, str]] = []
+        while pending is not None and pending[0] == idx:
+            found.append((pending[1], pending[2]))
+            pending = next(terms, None)
+        if sorted(found) != expected:
+            missing = sorted(set(expected) - set(found))
+            extra = sorted(set(found) - set(expected))
+            what = ", ".join(
+                [*(f"{term} row missing" for term, _ in missing), *(f"{term} row added" for term, _ in extra)]
+            )
+            return run.fail(
+                f"entry {idx}: its terms rows do not match the entry ({what or 'duplicated'}): "
+                "filters and subject reports would miss or misplace it",
+                bad=idx,
+            )
+    if pending is not None:
+        return _stray_term(run, pending[0])
+    return None
+
+
+def _column(value: object) -> object:
+    return int(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _stray_term(run: _Run, idx: int) -> VerifyResult:
+    return run.fail(f"a terms row names entry {idx}, which the log does not hold", bad=idx)
 
 
 def _finish(

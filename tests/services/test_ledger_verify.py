@@ -20,7 +20,7 @@ from gateway.adapters.export_files import ExportFileSource
 from gateway.adapters.key_files import FileKeyStore
 from gateway.adapters.sql.engine import make_engine
 from gateway.adapters.sql.ledger_source import SqlLedgerSource, open_ledger_source
-from gateway.adapters.sql.schema import ledger_checkpoints, ledger_entries, ledger_head
+from gateway.adapters.sql.schema import ledger_checkpoints, ledger_entries, ledger_head, ledger_terms
 from gateway.cli.ledger_verify import run_verify_cli
 from gateway.cli.main import main as cli_main
 from gateway.domain.ledger.envelope import envelope_bytes
@@ -29,7 +29,15 @@ from gateway.domain.transparency.checkpoint import Checkpoint, sign_checkpoint
 from gateway.services.audit import build_audit_service
 from gateway.services.ledger_verify import VerifyResult, verify_ledger
 from tests.conftest import FixedClock
-from tests.support.ledger import ORIGIN, ledger_target, open_ledger, public_keys, sample_record
+from tests.support.ledger import (
+    ORIGIN,
+    forge_tail,
+    ledger_target,
+    open_ledger,
+    public_keys,
+    sample_record,
+    truncate_as_a_writer,
+)
 
 SIZE = 40
 REPO = Path(__file__).resolve().parents[2]
@@ -53,6 +61,7 @@ def log(
 def verify_db(url: str, schema: str | None, keystore: FileKeyStore, **kw: object) -> VerifyResult:
     source = SqlLedgerSource(url, schema=schema)
     try:
+        kw.setdefault("index", source)
         return verify_ledger(source, public_keys(keystore), ed25519_verify, **kw)  # type: ignore[arg-type]
     finally:
         source.close()
@@ -221,10 +230,17 @@ def test_a_cleaned_up_truncation_is_caught_by_a_checkpoint_the_auditor_kept(
         conn.execute(sa.update(ledger_head).values(size=35))
 
     tamper(*log, change)
-    assert verify_db(*log, keystore).ok  # nothing inside the database contradicts it any more
-    result = verify_db(*log, keystore, extra_checkpoints=[kept])
+    # The head's own signed note still covers 40 entries: the head betrays the cut by itself.
+    result = verify_db(*log, keystore)
     assert not result.ok
     assert result.first_bad_index == 35
+    # Cut back to a size the gateway signed (its checkpoint becomes the head's note): only a checkpoint
+    # kept outside the database contradicts it.
+    tamper(*log, lambda conn: truncate_as_a_writer(conn, 30))
+    assert verify_db(*log, keystore).ok
+    result = verify_db(*log, keystore, extra_checkpoints=[kept])
+    assert not result.ok
+    assert result.first_bad_index == 30
 
 
 def test_entries_added_behind_the_ledgers_back_are_named(
@@ -418,7 +434,7 @@ def test_cli_verifies_a_database_through_the_gateway_command(
         [*command, "--quiet"], capture_output=True, text=True, cwd=REPO, timeout=120, check=False
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.startswith(f"OK: {SIZE} entries and 5 checkpoints verified")
+    assert done.stdout.startswith(f"OK: {SIZE} entries, 5 checkpoints and the signed head verified")
     tamper(url, schema, lambda conn: conn.execute(sa.delete(ledger_entries).where(ledger_entries.c.idx == 3)))
     done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=120, check=False)
     assert done.returncode == 1
@@ -434,14 +450,131 @@ def test_cli_checks_the_log_against_checkpoints_the_auditor_kept(
     kept.write_text(source.checkpoint_notes()[-1], encoding="utf-8")  # saved by the auditor earlier
     source.close()
 
-    def change(conn: sa.Connection) -> None:
-        conn.execute(sa.delete(ledger_entries).where(ledger_entries.c.idx >= 35))
-        conn.execute(sa.delete(ledger_checkpoints).where(ledger_checkpoints.c.size > 30))
-        conn.execute(sa.update(ledger_head).values(size=35))
-
-    tamper(url, schema, change)
+    tamper(url, schema, lambda conn: truncate_as_a_writer(conn, 30))
     cli_url = url if schema is None else f"{url}?options=-csearch_path%3D{schema}"
     key = public_pem_file(keystore, tmp_path / "ledger.pem")
     base = ["ledger", "verify", "--database", cli_url, "--public-key", str(key), "--quiet"]
     assert cli_main(base) == 0  # nothing inside the database contradicts the truncation any more
     assert cli_main([*base, "--checkpoint", str(kept)]) == 1
+
+
+# --- forgeries by a database writer without the signing key (issue 9, parts 5 and 7) ----------
+
+
+def test_a_forged_tail_is_caught_at_its_index(log: tuple[str, str | None], keystore: FileKeyStore) -> None:
+    forged: list[int] = []
+    tamper(*log, lambda conn: forged.append(forge_tail(conn, copy_of=7)))
+    assert forged == [SIZE]
+    result = verify_db(*log, keystore)
+    assert not result.ok
+    assert result.first_bad_index == SIZE
+    assert "forged tail" in result.reason
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("department", "forged_dept"),
+        ("purpose", "forged_purpose"),
+        ("kind", "review"),
+        ("decision", "forged"),
+    ],
+)
+def test_a_rewritten_indexed_column_is_caught_at_its_index(
+    log: tuple[str, str | None], keystore: FileKeyStore, column: str, value: str
+) -> None:
+    e = ledger_entries
+    tamper(*log, lambda conn: conn.execute(sa.update(e).where(e.c.idx == 23).values({column: value})))
+    result = verify_db(*log, keystore)
+    assert not result.ok
+    assert result.first_bad_index == 23
+    assert f"indexed column {column}" in result.reason
+
+
+def test_a_rewritten_entry_time_is_caught_at_its_index(
+    log: tuple[str, str | None], keystore: FileKeyStore
+) -> None:
+    e = ledger_entries
+    tamper(*log, lambda conn: conn.execute(sa.update(e).where(e.c.idx == 5).values(logged_at_us=0)))
+    result = verify_db(*log, keystore)
+    assert (result.ok, result.first_bad_index) == (False, 5)
+    assert "logged_at_us" in result.reason
+
+
+def _terms(conn: sa.Connection, index: int) -> list[Any]:
+    t = ledger_terms
+    return list(conn.execute(sa.select(t.c.term, t.c.value).where(t.c.idx == index)).all())
+
+
+def test_a_rewritten_terms_row_is_caught_at_its_index(
+    log: tuple[str, str | None], keystore: FileKeyStore
+) -> None:
+    t = ledger_terms
+
+    def change(conn: sa.Connection) -> None:
+        term, value = next(r for r in _terms(conn, 12) if r.term == "subject")
+        # The subject's report would no longer find entry 12.
+        stmt = sa.update(t).where(t.c.idx == 12, t.c.term == term, t.c.value == value)
+        conn.execute(stmt.values(value="0" * 64))
+
+    tamper(*log, change)
+    result = verify_db(*log, keystore)
+    assert (result.ok, result.first_bad_index) == (False, 12)
+    assert "terms rows" in result.reason
+
+
+def test_a_deleted_terms_row_is_caught_at_its_index(
+    log: tuple[str, str | None], keystore: FileKeyStore
+) -> None:
+    t = ledger_terms
+    stmt = sa.delete(t).where(t.c.idx == 31, t.c.term == "item")
+    tamper(*log, lambda conn: conn.execute(stmt))
+    result = verify_db(*log, keystore)
+    assert (result.ok, result.first_bad_index) == (False, 31)
+    assert "item row missing" in result.reason
+
+
+@pytest.mark.parametrize("index", [9, SIZE + 5])
+def test_an_added_terms_row_is_caught_at_its_index(
+    log: tuple[str, str | None], keystore: FileKeyStore, index: int
+) -> None:
+    row_values = {"term": "reason", "value": "forged_reason", "idx": index}
+    tamper(*log, lambda conn: conn.execute(sa.insert(ledger_terms).values(**row_values)))
+    result = verify_db(*log, keystore)
+    assert (result.ok, result.first_bad_index) == (False, index)
+
+
+def test_the_index_is_not_checked_without_an_index_source(
+    log: tuple[str, str | None], keystore: FileKeyStore
+) -> None:
+    # The check can fail only because of the index: the same tampering passes the tree checks alone.
+    e = ledger_entries
+    tamper(*log, lambda conn: conn.execute(sa.update(e).where(e.c.idx == 23).values(department="x")))
+    assert verify_db(*log, keystore, index=None).ok
+    assert not verify_db(*log, keystore).ok
+
+
+def test_a_log_that_grows_while_it_is_verified_is_no_forgery(
+    log: tuple[str, str | None], keystore: FileKeyStore, clock: FixedClock
+) -> None:
+    url, schema = log
+    secret = keystore.secret("commitment")
+    with open_ledger(url, keystore, clock, schema=schema, checkpoint_every=10) as ledger:
+
+        class Growing(SqlLedgerSource):
+            def leaves(self) -> Iterator[tuple[int | None, bytes, bytes | None]]:
+                for n, leaf in enumerate(super().leaves()):
+                    if n == 20:  # the gateway appends while the auditor reads
+                        ledger.append(sample_record(SIZE, secret))
+                    yield leaf
+                ledger.append(sample_record(SIZE + 1, secret))  # and once more after the last chunk
+
+        source = Growing(url, schema=schema, chunk=15)
+        try:
+            result = verify_ledger(source, public_keys(keystore), ed25519_verify, index=source)
+        finally:
+            source.close()
+    assert result.ok, result.reason
+    assert result.entries == SIZE + 1
+    assert result.proven_size == SIZE
+    assert "appended while verifying" in result.reason

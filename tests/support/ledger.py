@@ -131,3 +131,99 @@ def ledger_target(kind: str, tmp_path: Path, postgres_url: str | None) -> Iterat
     assert postgres_url is not None
     with pg_schema(postgres_url) as schema:
         yield postgres_url, schema
+
+
+# --- what a database writer without the signing key can do --------------------------------------
+
+
+def _frontier_of(conn: sa.Connection, size: int) -> Any:
+    from gateway.adapters.sql.schema import ledger_entries
+    from gateway.domain.transparency import merkle
+
+    frontier = merkle.Frontier()
+    hashes = conn.execute(
+        sa.select(ledger_entries.c.leaf_hash)
+        .where(ledger_entries.c.idx < size)
+        .order_by(ledger_entries.c.idx)
+    )
+    nodes = [node for (digest,) in hashes for node in frontier.append(bytes(digest))]
+    return frontier, nodes
+
+
+def truncate_as_a_writer(conn: sa.Connection, size: int) -> None:
+    """Cut the log back to ``size`` and leave nothing inside the database that contradicts it: the
+    entries, terms, nodes and checkpoints past it deleted, the head rebuilt, and the head's note replaced
+    by the published checkpoint of exactly that size (a note the gateway really signed)."""
+    from gateway.adapters.sql.schema import (
+        ledger_checkpoints,
+        ledger_entries,
+        ledger_head,
+        ledger_nodes,
+        ledger_terms,
+    )
+
+    note = conn.execute(
+        sa.select(ledger_checkpoints.c.note).where(ledger_checkpoints.c.size == size)
+    ).scalar_one()
+    conn.execute(sa.delete(ledger_entries).where(ledger_entries.c.idx >= size))
+    conn.execute(sa.delete(ledger_terms).where(ledger_terms.c.idx >= size))
+    conn.execute(sa.delete(ledger_checkpoints).where(ledger_checkpoints.c.size > size))
+    conn.execute(sa.delete(ledger_nodes))
+    frontier, nodes = _frontier_of(conn, size)
+    if nodes:
+        conn.execute(ledger_nodes.insert(), [{"level": lv, "position": p, "hash": h} for lv, p, h in nodes])
+    conn.execute(
+        sa.update(ledger_head).values(
+            size=size,
+            frontier=frontier.to_bytes(),
+            root_hash=frontier.root(),
+            signed_note=note,
+            checkpoint_size=size,
+        )
+    )
+
+
+def forge_tail(conn: sa.Connection, copy_of: int) -> int:
+    """Append an entry as the ledger would (index, time, leaf hash, indexed columns, terms), then
+    recompute the head and the nodes; only the head's signed note stays as it was. Returns its index."""
+    from gateway.adapters.sql.schema import ledger_entries, ledger_head, ledger_nodes, ledger_terms
+    from gateway.domain.ledger.envelope import decode_envelope, envelope_bytes
+    from gateway.domain.ledger.terms import entry_terms
+    from gateway.domain.transparency import merkle
+
+    size = int(conn.execute(sa.select(ledger_head.c.size)).scalar_one())
+    source = conn.execute(sa.select(ledger_entries).where(ledger_entries.c.idx == copy_of)).one()
+    envelope = decode_envelope(source.entry.encode())
+    record = dict(envelope.record)
+    record["request_id"] = "forged-request"
+    import json
+
+    record_bytes = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    leaf = envelope_bytes(size, envelope.logged_at, record_bytes)
+    terms = entry_terms(record)
+    conn.execute(
+        ledger_entries.insert().values(
+            idx=size,
+            leaf_hash=merkle.leaf_hash(leaf),
+            logged_at_us=source.logged_at_us,
+            kind=terms.kind,
+            client_id=terms.client_id,
+            department=terms.department,
+            purpose=terms.purpose,
+            decision=terms.decision,
+            target_index=terms.target_index,
+            review_status=terms.review_status,
+            entry=leaf.decode(),
+        )
+    )
+    rows = [("item", v) for v in terms.items] + [("reason", v) for v in terms.reasons]
+    rows += [("subject", v) for v in terms.commitments]
+    if rows:
+        conn.execute(ledger_terms.insert(), [{"term": t, "value": v, "idx": size} for t, v in rows])
+    frontier, nodes = _frontier_of(conn, size + 1)
+    conn.execute(sa.delete(ledger_nodes))
+    conn.execute(ledger_nodes.insert(), [{"level": lv, "position": p, "hash": h} for lv, p, h in nodes])
+    conn.execute(
+        sa.update(ledger_head).values(size=size + 1, frontier=frontier.to_bytes(), root_hash=frontier.root())
+    )
+    return size

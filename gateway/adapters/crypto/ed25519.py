@@ -47,3 +47,10 @@ class Ed25519Signer:
     def sign(self, message: bytes) -> bytes:
         """An Ed25519 signature of ``message``."""
         return self._key.sign(message)
+
+
+def new_ed25519_pem() -> bytes:
+    """A new Ed25519 private key as PEM (PKCS#8), for a key of its own (a witness's)."""
+    return Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )

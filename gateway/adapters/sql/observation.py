@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.engine import Engine
 
 from gateway.adapters.sql.reads import SqlLedgerReader
+from gateway.adapters.sql.witnesses import SqlCosignatures
 
 
 class SqlLedgerObservation:
@@ -12,6 +13,7 @@ class SqlLedgerObservation:
 
     def __init__(self, engine: Engine) -> None:
         self._reader = SqlLedgerReader(engine)
+        self._cosignatures = SqlCosignatures(engine)
 
     def size(self) -> int:
         return self._reader.head().size
@@ -21,6 +23,7 @@ class SqlLedgerObservation:
         return latest.timestamp if latest is not None else None
 
     def latest_cosignature_time(self) -> int | None:
-        # No witness cosigns checkpoints yet (it is being built separately); until its cosignatures
-        # are stored, there is no age to report and the series is left out rather than invented.
-        return None
+        # Without a witness (or before its first cosignature) there is no age: the series is left
+        # out rather than invented.
+        latest = self._cosignatures.latest_cosignature_at()
+        return None if latest is None else int(latest.timestamp())

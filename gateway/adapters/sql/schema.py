@@ -81,6 +81,29 @@ ledger_terms = sa.Table(
     sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),
 )
 
+# Cosignatures the gateway got from its witnesses: each a checkpoint note with the witness's line.
+ledger_cosignatures = sa.Table(
+    "ledger_cosignatures",
+    metadata,
+    sa.Column("witness", sa.String(200), primary_key=True),
+    sa.Column("size", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("root_hash", sa.LargeBinary, nullable=False),
+    sa.Column("cosigned_at", sa.BigInteger, nullable=False),  # POSIX seconds, from the cosignature
+    sa.Column("note", sa.Text, nullable=False),
+)
+
+# A witness's own state (``gateway witness serve`` keeps it in its own database, never the gateway's):
+# per log, the latest checkpoint it cosigned, with its cosignature.
+witness_checkpoints = sa.Table(
+    "witness_checkpoints",
+    metadata,
+    sa.Column("origin", sa.String(200), primary_key=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("root_hash", sa.LargeBinary, nullable=False),
+    sa.Column("cosigned_at", sa.BigInteger, nullable=False),
+    sa.Column("note", sa.Text, nullable=False),
+)
+
 ledger_nodes = sa.Table(
     "ledger_nodes",
     metadata,

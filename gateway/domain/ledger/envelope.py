@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.domain.ledger.guard import contains_identifier
+from gateway.domain.ledger.guard import record_holds_identifier
 from gateway.domain.ledger.records import KINDS
 from gateway.errors import InvalidRequest
 
@@ -53,7 +53,8 @@ def canonical_record(record: Mapping[str, Any]) -> bytes:
             field="record",
             accepted="JSON values, finite numbers",
         ) from exc
-    if contains_identifier(text):
+    # Field by field: refuses all the text would, at a fraction of the cost (see ledger/guard.py).
+    if record_holds_identifier(record, text):
         raise InvalidRequest("a ledger record may not contain a subject identifier", field="record")
     return text.encode()
 
