@@ -133,8 +133,9 @@ def build_engine(settings: Settings) -> PolicyEngine:
 
     assert settings.opa_url is not None  # noqa: S101 - Settings validates this
     # The OPA server must run the same policy files; their digest is the revision we record.
-    revision = load_policy_sources(settings.policies_dir).revision
-    return OpaEngine(settings.opa_url, revision, settings.opa_timeout_s)
+    # The catalog index the gateway derives is sent to the server (its digest is in the revision).
+    sources = load_policy_sources(settings.policies_dir)
+    return OpaEngine(settings.opa_url, sources.revision, settings.opa_timeout_s, index=sources.index)
 
 
 def build_components(settings: Settings, clock: Clock | None = None) -> Components:
