@@ -6,10 +6,10 @@ policy engine relies on that.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from gateway.domain.catalog import FieldSpec
 from gateway.domain.decision import ItemDecision
@@ -82,6 +82,26 @@ class Ledger(Protocol):
 
     def append(self, entry: LedgerRecord) -> Receipt:
         """Durably append one record; return only once it is committed. Raise LedgerError on failure."""
+        ...
+
+
+@runtime_checkable
+class QueuedLedger(Protocol):
+    """A Ledger that can also queue an append and report its outcome later, without a waiting thread.
+
+    The query path awaits its receipt on the event loop this way (``services.registration``).
+    """
+
+    @property
+    def append_timeout_s(self) -> float:
+        """How long an append may take before its caller fails closed."""
+        ...
+
+    def append_soon(
+        self, entry: LedgerRecord, done: Callable[[Receipt | None, Exception | None], None]
+    ) -> None:
+        """Queue ``entry``; ``done(receipt, error)`` is called once, on another thread, after COMMIT
+        (or with the LedgerError). Raise LedgerError at once when nothing can be queued."""
         ...
 
 

@@ -2,6 +2,13 @@
 
 Every outcome is registered before anything is returned: an allowed query, a refusal, and a failure
 anywhere on the path. If registration itself fails the caller gets LedgerError and no data.
+
+Two halves, so the endpoint holds no thread while the ledger commits: ``prepare`` does the CPU and
+I/O work (decide, read, desensitize; on a worker thread) and ends with the ledger record of whatever
+happened, and ``conclude`` (async, on the event loop) registers it, awaiting the group commit's
+receipt, and only then returns the data or raises the refusal. ``run`` does both on the calling
+thread. Each stage is its own method (``_decide``, ``_read``, ``_desensitize``, ``_register``), so
+each can be measured on its own.
 """
 
 from __future__ import annotations
@@ -38,7 +45,7 @@ from gateway.ports import (
     Receipt,
     SourceRegistry,
 )
-from gateway.services.registration import register
+from gateway.services.registration import register, register_soon
 
 DECISION_ENTRYPOINT = "gateway.query.decision"
 log = logging.getLogger("gateway.query")
@@ -62,6 +69,23 @@ class QueryOutcome:
     results: list[SubjectRows]
     receipt: Receipt
     released: dict[str, JSON]  # ``released_document`` as its digest was registered: the body to send
+
+
+@dataclass(slots=True)
+class PreparedQuery:
+    """A query worked out up to its registration: the record to register and what follows it.
+
+    Exactly one of three: ``allowed`` (the decision, the desensitized results, the body to send
+    once registered and the releases), ``refusal`` (the policy refused: raised with the receipt),
+    ``error`` (a failure: raised once the failure is registered, or at once when there is nothing to
+    register because the ledger itself failed).
+    """
+
+    record: QueryRecord | None
+    query_id: str = ""
+    allowed: tuple[Decision, list[SubjectRows], dict[str, JSON], list[ItemRelease]] | None = None
+    refusal: tuple[Reason, list[dict[str, JSON]], str | None] | None = None  # first, all, field
+    error: Exception | None = None
 
 
 def released_document(query_id: str, decision: Decision, results: Sequence[SubjectRows]) -> dict[str, JSON]:
@@ -105,6 +129,20 @@ class QueryService:
 
     def run(self, caller: Actor, spec: QuerySpec) -> QueryOutcome:
         """Decide, read and desensitize; register the outcome; return data only once registered."""
+        prepared = self.prepare(caller, spec)
+        receipt = None if prepared.record is None else self._register(prepared.record)
+        return self._finish(prepared, receipt)
+
+    async def conclude(self, prepared: PreparedQuery) -> QueryOutcome:
+        """Register what ``prepare`` worked out, awaiting the receipt on the event loop; then answer."""
+        receipt = None if prepared.record is None else await self._register_soon(prepared.record)
+        return self._finish(prepared, receipt)
+
+    def prepare(self, caller: Actor, spec: QuerySpec) -> PreparedQuery:
+        """Everything but the registration: decide, read, desensitize, and the record to register.
+
+        Never raises: a failure becomes a PreparedQuery carrying the error and its failure record.
+        """
         now = self.clock.now()
         draft = _Draft(
             request_id=str(uuid.uuid4()),
@@ -115,16 +153,12 @@ class QueryService:
         try:
             draft.subjects = [SubjectRef.of(s, self.commit(s)) for s in spec.subjects]
             decision = self._decide(draft, now)
-        except PolicyDenied:
-            raise
-        except Exception as exc:
-            self._register_failure(draft, exc)
-            if isinstance(exc, GatewayError):
-                raise
-            raise InternalError("the query could not be completed") from exc
-
-        try:
-            results, releases = self._read(caller, spec, decision, now)
+            if isinstance(decision, Reason):  # the grant named does not exist
+                return self._refused(draft, [decision])
+            if not decision.allow:
+                return self._refused(draft, decision.reasons)
+            rows = self._read(spec, decision, now)
+            results, releases = self._desensitize(caller, spec, decision, rows)
             body = released_document(draft.request_id, decision, results)
             record = draft.record(
                 "allow",
@@ -133,18 +167,51 @@ class QueryService:
                 digest=response_digest(canonical_json(body)),
             )
         except Exception as exc:
-            self._register_failure(draft, exc)
-            if isinstance(exc, GatewayError):
-                raise
-            raise InternalError("the query could not be completed") from exc
-        receipt = self._register(record)
-        log.info(
-            "query allowed",
-            extra={"items": len(releases), "rows": sum(r.rows for r in releases), "index": receipt.index},
-        )
-        return QueryOutcome(draft.request_id, decision, results, receipt, body)
+            return self._failed(draft, exc)
+        return PreparedQuery(record, draft.request_id, allowed=(decision, results, body, releases))
 
-    def _decide(self, draft: _Draft, now: datetime) -> Decision:
+    def _finish(self, prepared: PreparedQuery, receipt: Receipt | None) -> QueryOutcome:
+        """The answer to a registered query: its data, or the refusal or failure raised."""
+        if prepared.error is not None:
+            error = prepared.error
+            if isinstance(error, GatewayError):
+                raise error
+            raise InternalError("the query could not be completed") from error
+        assert receipt is not None  # noqa: S101 - only a failure of the ledger itself has no record
+        if prepared.refusal is not None:
+            first, reasons, field_name = prepared.refusal
+            raise PolicyDenied(
+                first.message,
+                reason_code=first.code,
+                clause=first.clause,
+                field=field_name,
+                reasons=reasons,
+                receipt=receipt.as_dict(),
+            )
+        assert prepared.allowed is not None  # noqa: S101 - one of the three is always set
+        decision, results, body, releases = prepared.allowed
+        rows = sum(r.rows for r in releases)
+        log.info("query allowed", extra={"items": len(releases), "rows": rows, "index": receipt.index})
+        return QueryOutcome(prepared.query_id, decision, results, receipt, body)
+
+    def _refused(self, draft: _Draft, reasons: Sequence[Reason]) -> PreparedQuery:
+        first = reasons[0]
+        field_name = _reason_field(first.item, first.field, draft.spec)
+        record = draft.record("deny", recorded(reasons))
+        return PreparedQuery(record, refusal=(first, [r.as_dict() for r in reasons], field_name))
+
+    def _failed(self, draft: _Draft, exc: Exception) -> PreparedQuery:
+        if isinstance(exc, LedgerError):
+            return PreparedQuery(None, error=exc)  # the ledger itself failed; a second append would too
+        if isinstance(exc, GatewayError):
+            code = exc.problem_code
+        else:
+            code = "internal_error"
+            log.error("unexpected failure on the query path", extra={"error_type": type(exc).__name__})
+        return PreparedQuery(draft.record("error", (RecordedReason(code, "(13)"),)), error=exc)
+
+    def _decide(self, draft: _Draft, now: datetime) -> Decision | Reason:
+        """The policy's decision, or the refusal reason when the grant named is not registered."""
         spec = draft.spec
         grant = None
         draft.policy_revision = self.engine.revision
@@ -153,20 +220,11 @@ class QueryService:
                 raise GrantsNotConfigured("grants are not configured on this gateway")
             grant = self.grants.grant_for_query(spec.grant_id, draft.caller.department)
             if grant is None:
-                reason = Reason(
+                return Reason(
                     "grant_not_found",
                     "no authorization grant with this id is registered for this department",
                     "(14)",
                     field="grant_id",
-                )
-                receipt = self._register(draft.record("deny", recorded([reason])))
-                raise PolicyDenied(
-                    reason.message,
-                    reason_code=reason.code,
-                    clause=reason.clause,
-                    field=reason.field,
-                    reasons=[reason.as_dict()],
-                    receipt=receipt.as_dict(),
                 )
         policy_input = build_policy_input(
             spec,
@@ -180,40 +238,41 @@ class QueryService:
         decision = parse_decision(
             self.engine.evaluate(DECISION_ENTRYPOINT, policy_input), draft.policy_revision
         )
-        if not decision.allow:
-            reasons = [r.as_dict() for r in decision.reasons]
-            receipt = self._register(draft.record("deny", recorded(decision.reasons)))
-            first = decision.reasons[0]
-            raise PolicyDenied(
-                first.message,
-                reason_code=decision.primary_code,
-                clause=first.clause,
-                field=_reason_field(first.item, first.field, spec),
-                reasons=reasons,
-                receipt=receipt.as_dict(),
-            )
+        if not decision.allow and not decision.reasons:
+            raise InternalError("the policy refused without a reason")
         return decision
 
-    def _read(
-        self, caller: Actor, spec: QuerySpec, decision: Decision, now: datetime
+    def _read(self, spec: QuerySpec, decision: Decision, now: datetime) -> list[list[dict[str, JSON]]]:
+        """One read-only statement per requested item, with the released columns and row filters."""
+        today = now.date()
+        rows: list[list[dict[str, JSON]]] = []
+        for requested in spec.items:
+            item_decision = decision.items.get(requested.item_id)
+            item = self.catalog.item(requested.item_id)
+            if item_decision is None or item is None:
+                # An allow that does not cover every requested item, or covers one the catalog
+                # lacks, means policy and catalog disagree: refuse rather than guess.
+                raise CatalogMismatch("policy and catalog disagree")
+            query = plan_read(item, item_decision, spec.subjects, today, self.max_rows_per_item)
+            rows.append(self.sources.source(item.source.database).fetch(query))
+        return rows
+
+    def _desensitize(
+        self, caller: Actor, spec: QuerySpec, decision: Decision, rows: Sequence[list[dict[str, JSON]]]
     ) -> tuple[list[SubjectRows], list[ItemRelease]]:
+        """Each item's rows grouped by subject and desensitized by their obligations."""
         index_of: dict[str, list[int]] = {}
         for i, subject in enumerate(spec.subjects):
             index_of.setdefault(subject.value, []).append(i)
         results: list[SubjectRows] = []
         releases: list[ItemRelease] = []
-        for requested in spec.items:
+        for requested, item_rows in zip(spec.items, rows, strict=True):
             item_id = requested.item_id
-            item_decision = decision.items.get(item_id)
+            item_decision = decision.items[item_id]
             item = self.catalog.item(item_id)
-            if item_decision is None or item is None:
-                # An allow that does not cover every requested item, or covers one the catalog
-                # lacks, means policy and catalog disagree: refuse rather than guess.
-                raise CatalogMismatch("policy and catalog disagree")
-            query = plan_read(item, item_decision, spec.subjects, now.date(), self.max_rows_per_item)
-            rows = self.sources.source(item.source.database).fetch(query)
+            assert item is not None  # noqa: S101 - _read refused an item the catalog lacks
             grouped: dict[int, list[dict[str, JSON]]] = {}
-            for row in rows:
+            for row in item_rows:
                 subject_value = str(row.pop(SUBJECT_KEY, "")).upper()
                 for i in index_of.get(subject_value, ()):
                     grouped.setdefault(i, []).append(row)
@@ -222,23 +281,18 @@ class QueryService:
                     grouped.get(i, []), item_decision, item.fields, caller.department
                 )
                 results.append(SubjectRows(item_id, i, list(clean)))
-            releases.append(ItemRelease(item_id, item_decision.fields, len(rows)))
+            releases.append(ItemRelease(item_id, item_decision.fields, len(item_rows)))
         return results, releases
+
+    async def _register_soon(self, record: QueryRecord) -> Receipt:
+        return await register_soon(
+            self.ledger, record, log=log, failure="the query could not be registered; nothing was returned"
+        )
 
     def _register(self, record: QueryRecord) -> Receipt:
         return register(
             self.ledger, record, log=log, failure="the query could not be registered; nothing was returned"
         )
-
-    def _register_failure(self, draft: _Draft, exc: BaseException) -> None:
-        if isinstance(exc, LedgerError):
-            return  # the ledger itself failed; a second append would fail the same way
-        if isinstance(exc, GatewayError):
-            code = exc.problem_code
-        else:
-            code = "internal_error"
-            log.error("unexpected failure on the query path", extra={"error_type": type(exc).__name__})
-        self._register(draft.record("error", (RecordedReason(code, "(13)"),)))
 
 
 @dataclass(slots=True)
