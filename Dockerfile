@@ -34,6 +34,6 @@ COPY --from=builder /opt/venv /opt/venv
 COPY --chown=root:root policies /app/policies
 WORKDIR /app
 USER 10001:10001
-EXPOSE 8000
+EXPOSE 8000 9464
 ENTRYPOINT ["gateway"]
 CMD ["serve", "--config", "/etc/credit-gateway/config/gateway.yaml", "--host", "0.0.0.0", "--port", "8000"]

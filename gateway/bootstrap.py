@@ -11,10 +11,12 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from gateway.adapters.client_files import ClientRegistry
+from gateway.adapters.client_files import ReloadingClientRegistry, SecretHashingPool
 from gateway.adapters.console_users import FileUserDirectory, users_file_beside
+from gateway.adapters.crypto.handover import FieldKeyHandover
 from gateway.adapters.desensitizer import CatalogDesensitizer
 from gateway.adapters.key_files import FileKeyStore
+from gateway.adapters.metrics import LabelVocabulary, PrometheusMetrics, policy_reason_codes
 from gateway.adapters.oauth_server import OAuthServer
 from gateway.adapters.policy.catalog_files import load_catalog
 from gateway.adapters.policy.pool import PooledPolicyEngine
@@ -22,24 +24,33 @@ from gateway.adapters.presidio import PresidioScanner
 from gateway.adapters.sql import migrate
 from gateway.adapters.sql.console_sessions import SqlConsoleSessions
 from gateway.adapters.sql.engine import make_engine
+from gateway.adapters.sql.grant_changes import SqlGrantChanges
 from gateway.adapters.sql.grants import SqlGrantStore
 from gateway.adapters.sql.ledger import SqlLedger
-from gateway.adapters.sql.sources import SqlSourceRegistry
+from gateway.adapters.sql.observation import SqlLedgerObservation
+from gateway.adapters.sql.sources import SqlSource, SqlSourceRegistry
+from gateway.adapters.sql.token_throttle import SqlThrottleStore
+from gateway.adapters.token_throttle import ThrottlePolicies, TokenThrottle
 from gateway.adapters.tokens import ExternalIssuer, JwtAuthenticator, TokenIssuer
 from gateway.api.deps import QueryLimits, Services
 from gateway.console.views import ConsoleViews
 from gateway.domain.catalog import Catalog
 from gateway.domain.desensitize.text_scan import FastScanner
-from gateway.errors import ConfigurationError
+from gateway.domain.throttle import LockoutPolicy
+from gateway.errors import ConfigurationError, GatewayError, error_classes
 from gateway.logging import configure_logging
-from gateway.ports import Clock, PolicyEngine, TextScanner
+from gateway.ports import Clock, Metrics, PolicyEngine, TextScanner
 from gateway.services.audit import AuditService
 from gateway.services.console_auth import ConsoleAuth
 from gateway.services.grants import GrantService
+from gateway.services.key_handover import KeyHandoverService
 from gateway.services.query import DECISION_ENTRYPOINT, QueryService
+from gateway.services.refusals import RefusalRegistry
 from gateway.settings import Settings, load_settings
 
 log = logging.getLogger("gateway")
+# Set by ``gateway serve`` for its workers: the port of the /metrics listener.
+METRICS_PORT_ENV = "GATEWAY_METRICS_PORT"
 
 
 class SystemClock:
@@ -61,10 +72,13 @@ class Components:
     audit: AuditService
     authorization_server: OAuthServer
     authenticator: JwtAuthenticator
+    metrics: Metrics
     closers: list[Callable[[], None]] = field(default_factory=list)
     checks: dict[str, Callable[[], bool]] = field(default_factory=dict)
     console_auth: ConsoleAuth | None = None
     console_views: ConsoleViews | None = None
+    refusals: RefusalRegistry | None = None
+    key_handover: KeyHandoverService | None = None
 
     @property
     def services(self) -> Services:
@@ -80,16 +94,24 @@ class Components:
             limits=QueryLimits(max_subjects=self.settings.max_subjects),
             console_auth=self.console_auth,
             console_views=self.console_views,
+            refusals=self.refusals,
+            key_handover=self.key_handover,
+            metrics=self.metrics,
         )
 
-    def readiness(self) -> dict[str, bool]:
-        """Run each readiness check; a check that raises is simply not ready."""
-        out: dict[str, bool] = {}
+    def readiness(self) -> dict[str, str | None]:
+        """Run each readiness check: None when it passes, else the stable code of what failed.
+
+        Only codes: an exception's message can quote a connection string or a value.
+        """
+        out: dict[str, str | None] = {}
         for name, check in self.checks.items():
             try:
-                out[name] = bool(check())
+                out[name] = None if check() else "unavailable"
+            except GatewayError as exc:
+                out[name] = exc.code
             except Exception:
-                out[name] = False
+                out[name] = "unavailable"
         return out
 
     def close(self) -> None:
@@ -138,6 +160,46 @@ def build_engine(settings: Settings) -> PolicyEngine:
     return OpaEngine(settings.opa_url, sources.revision, settings.opa_timeout_s, index=sources.index)
 
 
+def throttle_policies(settings: Settings) -> ThrottlePolicies:
+    """The token endpoint's lockout policies from the settings."""
+    t = settings.token_throttle
+
+    def policy(after: int) -> LockoutPolicy:
+        return LockoutPolicy(
+            after=after,
+            base_s=t.lockout_base_s,
+            factor=t.lockout_factor,
+            max_s=max(t.lockout_max_s, t.lockout_base_s),
+            window_s=t.window_s,
+        )
+
+    return ThrottlePolicies(client=policy(t.client_after), address=policy(t.address_after))
+
+
+def _pinging(source: SqlSource) -> Callable[[], bool]:
+    def check() -> bool:
+        source.ping()  # SourceError (source_unavailable) when it does not answer
+        return True
+
+    return check
+
+
+def build_metrics(
+    settings: Settings,
+    catalog: Catalog,
+    registry: ReloadingClientRegistry,
+    engine: PolicyEngine,
+    ledger: SqlLedgerObservation,
+) -> PrometheusMetrics:
+    """Metrics whose labels may only take the catalog's, the clients file's and the policies' codes."""
+    vocabulary = LabelVocabulary(
+        departments=frozenset(catalog.departments) | registry.current().departments,
+        purposes=frozenset(catalog.purposes),
+        reasons=policy_reason_codes(settings.policies_dir) | {cls.code for cls in error_classes()},
+    )
+    return PrometheusMetrics(vocabulary, revision=lambda: engine.revision, ledger=ledger)
+
+
 def build_components(settings: Settings, clock: Clock | None = None) -> Components:
     """Build every adapter and service; raise ConfigurationError if anything is missing."""
     clock = clock or SystemClock()
@@ -147,7 +209,7 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
     engine = build_engine(settings)
     if isinstance(engine, PooledPolicyEngine):
         closers.append(engine.close)
-    sources = SqlSourceRegistry(settings.sources)
+    sources = SqlSourceRegistry(settings.sources, statement_timeout_s=settings.source_statement_timeout_s)
     closers.append(sources.close)
     database = make_engine(settings.ledger_url)
     closers.append(database.dispose)
@@ -157,12 +219,27 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
     )
     closers.append(ledger.close)
     grant_store = SqlGrantStore(settings.ledger_url, engine=database)
-    grants = GrantService(store=grant_store, engine=engine, ledger=ledger, keystore=keystore, clock=clock)
+    # One database for both: each grant change is one transaction with its ledger entry.
+    grants = GrantService(
+        store=grant_store,
+        engine=engine,
+        ledger=ledger,
+        keystore=keystore,
+        clock=clock,
+        changes=SqlGrantChanges(ledger, grant_store),
+    )
+    try:
+        grants.reconcile(ledger)  # what a crash of a gateway from before left half done
+    except GatewayError as exc:
+        # A ledger that refuses appends still opens (its reads are evidence; readiness says so).
+        log.error("grant reconciliation failed", extra={"error_type": type(exc).__name__})
     # Both scanners use the same recognizer rules and find the same entities (asserted in
     # bench/desensitize_bench.py); the fast one skips Presidio's per-call overhead on the hot path.
     scanner: TextScanner = PresidioScanner() if settings.text_scanner == "presidio" else FastScanner()
     desensitizer = CatalogDesensitizer(keystore, scanner, clock, algorithm=settings.encryption_algorithm)
 
+    registry = ReloadingClientRegistry(settings.clients_file)
+    metrics = build_metrics(settings, catalog, registry, engine, SqlLedgerObservation(database))
     queries = QueryService(
         catalog=catalog,
         engine=engine,
@@ -171,11 +248,11 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
         ledger=ledger,
         commit=grants.commitment,  # the one subject commitment, as grants record it
         clock=clock,
+        metrics=metrics,
         grants=grants,
         max_rows_per_item=settings.max_rows_per_item,
     )
     audit = AuditService(ledger, keystore.secret("commitment"))
-    registry = ClientRegistry.from_file(settings.clients_file)
     issuer = TokenIssuer(
         keystore,
         issuer=settings.issuer,
@@ -204,12 +281,25 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
         "policy_engine": lambda: isinstance(engine.evaluate(DECISION_ENTRYPOINT, {}), dict),
         # False when the head holds entries no signed checkpoint covers (written without the key).
         "ledger": ledger.covered,
+        # A missing table or a lost database answers as an error, not as "no such grant".
+        "grant_store": lambda: grant_store.get("readiness-probe") is None,
     }
+    for source_id in sources.databases:
+        checks[f"source:{source_id}"] = _pinging(sources.source(source_id))
     # Console users sit beside the clients file; sessions share the ledger's database with every worker.
-    console_sessions = SqlConsoleSessions(settings.ledger_url)
+    console_sessions = SqlConsoleSessions(settings.ledger_url, engine=database)
     closers.append(console_sessions.close)
     console_auth = ConsoleAuth(
         FileUserDirectory(users_file_beside(settings.clients_file)), console_sessions, ledger, clock
+    )
+    throttle_settings = settings.token_throttle
+    hashing = SecretHashingPool(throttle_settings.hash_workers, throttle_settings.hash_queue)
+    closers.append(hashing.close)
+    authorization_server = OAuthServer(
+        registry,
+        issuer,
+        throttle=TokenThrottle(SqlThrottleStore(database), clock, metrics, throttle_policies(settings)),
+        hashing=hashing,
     )
     return Components(
         settings=settings,
@@ -218,24 +308,39 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
         queries=queries,
         grants=grants,
         audit=audit,
-        authorization_server=OAuthServer(registry, issuer),
+        authorization_server=authorization_server,
         authenticator=authenticator,
+        metrics=metrics,
         closers=closers,
         checks=checks,
         console_auth=console_auth,
         console_views=ConsoleViews(audit),
+        refusals=RefusalRegistry(ledger),
+        key_handover=KeyHandoverService(FieldKeyHandover(keystore, settings.encryption_algorithm), ledger),
     )
 
 
 def create_gateway_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     """The app for ``settings``; components are built when it starts serving."""
     from gateway.api.app import create_app
+    from gateway.api.metrics import MetricsMiddleware
     from gateway.console.web import install_console
 
     configure_logging(settings.log_level)
-    app = create_app(lambda: build_components(settings, clock))
+    app = create_app(lambda: build_components(settings, clock), max_body_bytes=settings.max_body_bytes)
     install_console(app)
+    # Outermost, so every response is counted, the console's and the refusals' included.
+    app.add_middleware(MetricsMiddleware, metrics_port=metrics_port_from_environment())
     return app
+
+
+def metrics_port_from_environment() -> int | None:
+    """The port ``gateway serve --metrics-port`` serves /metrics on (``GATEWAY_METRICS_PORT``), if any."""
+    value = os.environ.get(METRICS_PORT_ENV)
+    try:
+        return int(value) if value else None
+    except ValueError:
+        raise ConfigurationError(f"{METRICS_PORT_ENV} is not a port number", accepted="1-65535") from None
 
 
 def app_from_environment() -> FastAPI:

@@ -33,7 +33,9 @@ Rego METADATA, not here) through ``problem_code``.
     │   └── ConsoleSessionExpired     console_session_expired
     ├── MethodNotAllowed              method_not_allowed       405
     ├── HttpError                     http_error               400
+    │   └── RequestTooLarge           request_too_large        413
     ├── InsufficientScope             insufficient_scope       403
+    ├── TokenThrottled                token_throttled          429  (Retry-After)
     ├── PolicyDenied                  policy_denied            403  (problem code: the policy's reason)
     ├── GrantRefused                  grant_refused            422  (problem code: the policy's reason)
     ├── InternalError                 internal_error           500
@@ -41,10 +43,12 @@ Rego METADATA, not here) through ``problem_code``.
     │   ├── PolicyEngineError         policy_engine_error
     │   │   └── CatalogMismatch       catalog_mismatch
     │   ├── SourceError               source_unavailable
+    │   │   └── SourceTimeout         source_timeout
     │   ├── LedgerError               ledger_unavailable
     │   ├── GrantStoreError           grant_store_unavailable
     │   ├── GrantsNotConfigured       grants_unavailable
     │   ├── KeyUnavailable            key_unavailable
+    │   ├── TokenEndpointBusy         token_endpoint_busy           (Retry-After)
     │   └── DesensitizationError      desensitization_failed
     │       ├── UnreleasedField       unreleased_field
     │       ├── MissingObligation     missing_obligation
@@ -54,6 +58,7 @@ Rego METADATA, not here) through ``problem_code``.
     │       ├── DecryptionFailed      decryption_failed
     │       └── ResidualPersonalData  residual_personal_data
     └── ConfigurationError            configuration_error      500
+        └── KeyRetirementRefused      key_retirement_refused
 
 ``error_classes()`` lists them all; the README's table and the OpenAPI document are tested against it.
 """
@@ -70,6 +75,8 @@ class GatewayError(Exception):
     code: ClassVar[str] = "gateway_error"
     status: ClassVar[int] = 500
     title: ClassVar[str] = "Gateway error"
+    # Set by a use case that registered this very refusal in the ledger, so it is not registered twice.
+    registered: bool = False
 
     def __init__(
         self,
@@ -269,6 +276,14 @@ class HttpError(GatewayError):
     title = "HTTP error"
 
 
+class RequestTooLarge(HttpError):
+    """The request body is larger than the configured limit (``max_body_bytes``)."""
+
+    code = "request_too_large"
+    status = 413
+    title = "Request body too large"
+
+
 class InsufficientScope(GatewayError):
     """The token is valid but lacks the scope this endpoint needs."""
 
@@ -355,6 +370,13 @@ class SourceError(Unavailable):
     title = "Source database unavailable"
 
 
+class SourceTimeout(SourceError):
+    """A departmental database did not answer within the statement timeout; the read was cancelled."""
+
+    code = "source_timeout"
+    title = "Source database too slow"
+
+
 class LedgerError(Unavailable):
     """The ledger could not durably register an entry."""
 
@@ -438,6 +460,35 @@ class ConfigurationError(GatewayError):
     code = "configuration_error"
     status = 500
     title = "Configuration error"
+
+
+class TokenThrottled(GatewayError):
+    """Too many failed token requests from this client or address: locked out for ``Retry-After`` s."""
+
+    code = "token_throttled"
+    status = 429
+    title = "Too many token requests"
+
+    def __init__(self, detail: str, *, retry_after_s: int, **kwargs: Any) -> None:
+        super().__init__(detail, **kwargs)
+        self.retry_after_s = retry_after_s
+
+
+class TokenEndpointBusy(Unavailable):
+    """Every secret-hashing slot is taken: the token request is refused at once, try again shortly."""
+
+    code = "token_endpoint_busy"
+    title = "Token endpoint busy"
+
+    def __init__(self, detail: str, *, retry_after_s: int = 1, **kwargs: Any) -> None:
+        super().__init__(detail, **kwargs)
+        self.retry_after_s = retry_after_s
+
+
+class KeyRetirementRefused(ConfigurationError):
+    """A key cannot be retired yet (it may have signed something still valid) or ever (a ledger key)."""
+
+    code = "key_retirement_refused"
 
 
 def error_classes() -> list[type[GatewayError]]:

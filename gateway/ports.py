@@ -1,12 +1,14 @@
 """Protocols the services depend on; adapters implement them.
 
 Everything here is synchronous: request handlers run in FastAPI's thread pool, and the per-thread
-policy engine relies on that.
+policy engine relies on that. The one exception is ``AuthorizationServer.token``: it awaits secret
+hashing in its own bounded pool, so a burst of token requests never holds the threads queries use.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -20,6 +22,7 @@ from gateway.domain.ledger.records import LedgerRecord
 from gateway.domain.ledger.terms import EntryFilter
 from gateway.domain.query import Condition as Condition  # re-exported for adapters
 from gateway.domain.query import SourceQuery as SourceQuery
+from gateway.domain.throttle import LockoutPolicy
 from gateway.domain.transparency.checkpoint import SignedCheckpoint
 
 JSON = Any  # a JSON-compatible value: dict, list, str, int, float, bool or None
@@ -200,6 +203,33 @@ class GrantStore(Protocol):
         """Grants matching every filter given."""
         ...
 
+    def unfinished(self, older_than: datetime) -> Sequence[Grant]:
+        """Grants left half-changed before ``older_than``: still pending (no registration index), or
+        revoked without a revocation index; what start-up reconciliation looks at."""
+        ...
+
+
+class GrantChanges(Protocol):
+    """Writes each grant change in one transaction with its ledger entry.
+
+    Available when the grant store and the ledger share a database: a crash then leaves either both
+    or neither, never a grant pending after its entry was written, nor a revocation without its entry.
+    """
+
+    def register(self, grant: Grant, record: LedgerRecord) -> Receipt:
+        """Append ``record`` and store ``grant`` as registered at its index, all or nothing."""
+        ...
+
+    def revoke(self, grant_id: str, revocation: Revocation, record: LedgerRecord) -> Receipt:
+        """Revoke a registered, unrevoked grant and append ``record``, all or nothing; NotFound or
+        Conflict(grant_already_revoked) with nothing written otherwise."""
+        ...
+
+    def complete_revocation(self, grant_id: str, record: LedgerRecord) -> Receipt:
+        """Append ``record`` for a revocation that has no entry yet and note its index, all or
+        nothing; Conflict when another request or process registered it meanwhile."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class Actor:
@@ -330,12 +360,33 @@ class ClientRegistry(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class TokenHttpRequest:
-    """A token request as it reached the HTTP layer; ``body`` is None when it was too large to read."""
+    """A token request as it reached the HTTP layer; ``body`` is None when it was too large to read.
+
+    ``client_address`` is the peer's IP address (as uvicorn reports it, proxy headers applied), the
+    key of per-address throttling.
+    """
 
     method: str
     url: str
     headers: Mapping[str, str]
     body: bytes | None
+    client_address: str | None = None
+
+
+class TokenThrottleStore(Protocol):
+    """Failure counts and lockouts of the token endpoint, shared by every worker and replica."""
+
+    def locked_until_ms(self, keys: Sequence[str]) -> dict[str, int]:
+        """The lockout end (epoch ms) of each key that has one recorded."""
+        ...
+
+    def record_failure(self, key: str, now_ms: int, policy: LockoutPolicy) -> int:
+        """Count one failure of ``key`` under ``policy``; return its lockout end (0: none)."""
+        ...
+
+    def clear(self, key: str) -> None:
+        """Forget the failures and lockout of ``key``."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,6 +398,29 @@ class OAuthReply:
     headers: Sequence[tuple[str, str]]
 
 
+@dataclass(frozen=True, slots=True)
+class WrappedFieldKey:
+    """A recipient's field-decryption key wrapped to a public key it presented (never in clear)."""
+
+    recipient: str
+    algorithm: str  # the field cipher the key opens (aes-256-gcm, sm4-gcm)
+    key_id: str
+    wrapping: str  # how it is wrapped (X25519-HKDF-SHA256-AES-256-GCM)
+    recipient_key: str  # fingerprint of the public key it was wrapped to
+    ephemeral_public_key: str
+    nonce: str
+    wrapped_key: str
+
+
+class FieldKeyWrapper(Protocol):
+    """Wraps the key a recipient decrypts its ``encrypt``-obligation fields with."""
+
+    def wrap_for(self, recipient: str, public_key: str) -> WrappedFieldKey:
+        """``recipient``'s field key wrapped to ``public_key`` (base64url X25519); InvalidRequest
+        when the public key is not one."""
+        ...
+
+
 class AuthorizationServer(Protocol):
     """The gateway's OAuth 2.0 authorization server: client-credentials tokens, keys and metadata."""
 
@@ -355,8 +429,10 @@ class AuthorizationServer(Protocol):
         """The issuer identifier written into every token."""
         ...
 
-    def token(self, request: TokenHttpRequest) -> OAuthReply:
-        """Answer one token request; a refusal is an RFC 6749 §5.2 error reply, never an exception."""
+    async def token(self, request: TokenHttpRequest) -> OAuthReply:
+        """Answer one token request; an OAuth refusal is an RFC 6749 §5.2 error reply. Throttling,
+        a saturated hashing pool and an identifier in a form field raise GatewayError instead
+        (problem+json: ``token_throttled``, ``token_endpoint_busy``, ``identifier_in_text``)."""
         ...
 
     def jwks(self) -> dict[str, JSON]:
@@ -445,4 +521,47 @@ class ConsoleSessionStore(Protocol):
 
     def revoke(self, token: str) -> None:
         """End one session (logout)."""
+        ...
+
+
+# --- observability ---
+
+
+class Metrics(Protocol):
+    """Counters and timings for Prometheus; every label value is checked against a known set."""
+
+    def stage(self, name: str) -> AbstractContextManager[None]:
+        """Time the block as one observation of ``name`` (decide, read, desensitize, register)."""
+        ...
+
+    def count_query(self, *, department: str, purpose: str, decision: str, reason: str) -> None:
+        """Count one query outcome; values outside the catalog's codes are counted as ``other``."""
+        ...
+
+    def count_request(self, route: str, status: int) -> None:
+        """Count one HTTP response by route template (never the raw path) and status."""
+        ...
+
+    def count_throttled(self, reason: str) -> None:
+        """Count one token request refused by the token endpoint's throttle (client, address, busy)."""
+        ...
+
+    def exposition(self) -> tuple[bytes, str]:
+        """The scrape body over every worker process, and its content type."""
+        ...
+
+
+class LedgerObservation(Protocol):
+    """What the ledger gauges read at scrape time."""
+
+    def size(self) -> int:
+        """Entries in the log."""
+        ...
+
+    def latest_checkpoint_time(self) -> int | None:
+        """POSIX seconds of the latest signed checkpoint, or None before the first."""
+        ...
+
+    def latest_cosignature_time(self) -> int | None:
+        """POSIX seconds of the latest witness cosignature, or None when there is none."""
         ...

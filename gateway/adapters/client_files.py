@@ -15,14 +15,21 @@ hands back its secret exactly once.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import json
+import logging
+import os
 import re
 import secrets
+import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -31,7 +38,10 @@ from typing import Any
 import yaml
 
 from gateway.adapters.yaml_files import load_yaml
+from gateway.domain.detector import contains_identifier
 from gateway.errors import ConfigurationError
+
+log = logging.getLogger("gateway.adapters.client_files")
 
 KNOWN_SCOPES = frozenset(
     {"query", "grants:read", "grants:write", "records:repair", "audit:read", "audit:review", "policy:admin"}
@@ -169,6 +179,9 @@ def _record(raw: Any, position: int) -> ClientRecord:
     client_id = raw.get("client_id")
     if not isinstance(client_id, str) or not _CLIENT_ID.fullmatch(client_id):
         raise ConfigurationError(f"{where}: client_id must match {_CLIENT_ID.pattern}", field="client_id")
+    if contains_identifier(client_id):
+        # A client_id is logged and echoed in tokens: it must never be a person's identifier.
+        raise ConfigurationError(f"{where}: client_id holds a personal identifier", field="client_id")
     where = f"client {client_id!r}"
     department = raw.get("department")
     if not isinstance(department, str) or not _DEPARTMENT.fullmatch(department):
@@ -232,6 +245,11 @@ class ClientRegistry:
         """The registry as a clients-file document (hashes only, never secrets)."""
         return {"clients": [c.as_dict() for c in self]}
 
+    @property
+    def departments(self) -> frozenset[str]:
+        """The departments the registered clients act for."""
+        return frozenset(c.department for c in self._clients.values())
+
     def get(self, client_id: str) -> ClientRecord | None:
         """The client registered under ``client_id``, or None."""
         return self._clients.get(client_id)
@@ -266,3 +284,127 @@ def new_client(
         "secret_hash": hash_client_secret(secret, **scrypt_params),
     }
     return _record(raw, 1), secret
+
+
+_RELOAD_EVERY_S = 1.0
+
+
+def _file_stamp(path: Path) -> tuple[int, int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+class ReloadingClientRegistry:
+    """The clients file, re-read when it changes: checked at most once a second (size, mtime, inode).
+
+    A new reading replaces the old one in one assignment, so a request sees either every old client
+    or every new one. A file that no longer parses (an editor's half-written save, a typo) keeps the
+    clients of the last good reading and logs one line per bad version, not one per request.
+    """
+
+    def __init__(self, path: Path | str, *, reload_every_s: float = _RELOAD_EVERY_S) -> None:
+        self.path = Path(path)
+        self._reload_every_s = reload_every_s
+        self._lock = threading.Lock()
+        self._stamp = _file_stamp(self.path)
+        self._current = ClientRegistry.from_file(self.path)  # at start-up a bad file is fatal
+        self._checked = time.monotonic()
+        self._refused: tuple[int, int, int, int] | None = None
+
+    def current(self) -> ClientRegistry:
+        """The clients of the newest good reading of the file."""
+        now = time.monotonic()
+        if now - self._checked >= self._reload_every_s and self._lock.acquire(blocking=False):
+            try:
+                self._checked = now
+                self._reload_if_changed()
+            finally:
+                self._lock.release()
+        return self._current
+
+    def _reload_if_changed(self) -> None:
+        stamp = _file_stamp(self.path)
+        if stamp == self._stamp or stamp == self._refused:
+            return
+        try:
+            fresh = ClientRegistry.from_file(self.path)
+        except ConfigurationError:
+            self._refused = stamp
+            log.warning("clients file changed but is invalid; the previous clients stay in force")
+            return
+        self._current, self._stamp, self._refused = fresh, stamp, None
+        log.info("clients file reloaded", extra={"clients": len(fresh)})
+
+    def get(self, client_id: str) -> ClientRecord | None:
+        """The client registered under ``client_id``, or None."""
+        return self.current().get(client_id)
+
+    def authenticate(self, client_id: str, secret: str) -> ClientRecord | None:
+        """The client if ``secret`` is its secret, else None (same cost for unknown ids)."""
+        return self.current().authenticate(client_id, secret)
+
+    def __len__(self) -> int:
+        return len(self.current())
+
+
+class HashingPoolSaturated(Exception):
+    """Every slot of the secret-hashing pool is taken (the caller refuses at once)."""
+
+
+def _lower_priority() -> None:
+    # Linux schedules threads as tasks: a nice value on this thread alone lets query threads win the
+    # CPU from a burst of secret checks. Elsewhere (or without permission) it is simply skipped.
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+
+
+class SecretHashingPool:
+    """Secret checks (a deliberately slow scrypt) on their own few threads, with a bounded queue.
+
+    Apart from the thread pool that serves queries, so a burst of token requests cannot take the
+    threads queries need; bounded, so a burst is refused at once (``HashingPoolSaturated``) instead of
+    queueing without limit while every caller's time runs out.
+    """
+
+    def __init__(self, workers: int = 1, queue: int = 4) -> None:
+        if workers < 1 or queue < 0:
+            raise ConfigurationError("the secret-hashing pool needs at least one thread")
+        self.workers = workers
+        self.limit = workers + queue
+        self._executor = ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix="secret-hash", initializer=_lower_priority
+        )
+        self._lock = threading.Lock()
+        self._in_flight = 0
+
+    @property
+    def in_flight(self) -> int:
+        """Secret checks running or waiting now."""
+        return self._in_flight
+
+    async def authenticate(self, registry: Any, client_id: str, secret: str) -> Any:
+        """``registry.authenticate(client_id, secret)`` on the pool; raise HashingPoolSaturated when full."""
+        with self._lock:
+            if self._in_flight >= self.limit:
+                raise HashingPoolSaturated
+            self._in_flight += 1
+        try:
+            future = self._executor.submit(registry.authenticate, client_id, secret)
+        except RuntimeError:  # shut down
+            self._release()
+            raise HashingPoolSaturated from None
+        # Released when the check ends, not when the caller stops waiting: a client that hangs up
+        # does not free a slot its scrypt still occupies.
+        future.add_done_callback(lambda _: self._release())
+        return await asyncio.wrap_future(future)
+
+    def _release(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+
+    def close(self) -> None:
+        """Stop the threads (waiting for the checks that run)."""
+        self._executor.shutdown(wait=True, cancel_futures=True)

@@ -7,6 +7,12 @@ Layout::
     <dir>/private/secrets/<name>.key    32-byte symmetric secrets, hex (mode 0600, git-ignored)
     <dir>/public/<name>.pem             current public key (safe to publish)
     <dir>/public/<name>.<n>.pem         previous public keys, kept so tokens and checkpoints still verify
+    <dir>/public/<name>.<n>.superseded  when key n stopped signing (epoch seconds), for ``retire``
+
+Rotation takes effect in running processes without a restart: a private key is re-``stat``ed at most
+once a second (``PRIVATE_RECHECK_S``) and re-read when its file changed. ``rotate`` publishes the new
+public key before it swaps the private one (each file replaced by an atomic rename), so no process
+ever signs with a key the public directory does not hold yet.
 
 Nothing is generated on read: a missing key is a KeyUnavailable error, so a misconfigured deployment
 refuses requests instead of silently minting fresh keys.
@@ -32,7 +38,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway.errors import KeyUnavailable
+from gateway.errors import KeyRetirementRefused, KeyUnavailable
 
 SIGNING_KEYS = ("token", "ledger")
 SECRETS = ("commitment", "pseudonym", "encryption")
@@ -42,6 +48,9 @@ _NAME = re.compile(r"[a-z][a-z0-9_-]{0,40}")
 _SETTLED_NS = 5_000_000_000
 
 _Stamp = tuple[int, int, int, int, int]
+# How stale a process's private key may be after a rotation: the longest a worker keeps signing with
+# the key just replaced (so ``rotate`` dates the supersession that much later).
+PRIVATE_RECHECK_S = 1.0
 
 
 def _stamp(path: str) -> _Stamp:
@@ -78,6 +87,22 @@ def _write_private(path: Path, data: bytes) -> None:
         fh.write(data)
 
 
+def _replace(path: Path, data: bytes, mode: int) -> None:
+    """Write ``path`` whole, by an atomic rename: a reader sees the old file or the new, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700 if mode == 0o600 else 0o755)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 class FileKeyStore:
     """KeyStore backed by files; caches what it has read.
 
@@ -89,7 +114,8 @@ class FileKeyStore:
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
         self._secrets: dict[str, bytes] = {}
-        self._private: dict[str, bytes] = {}
+        # name -> (stamp of the file when read, monotonic time of the last stat, the PEM)
+        self._private: dict[str, tuple[_Stamp, float, bytes]] = {}
         self._public: dict[str, _PublicRead] = {}
 
     @property
@@ -116,14 +142,19 @@ class FileKeyStore:
 
     def private_key_pem(self, name: str) -> bytes:
         cached = self._private.get(name)
-        if cached is not None:
-            return cached
+        now = time.monotonic()
+        if cached is not None and now - cached[1] < PRIVATE_RECHECK_S:
+            return cached[2]
         path = self.private_dir / f"{_check_name(name)}.pem"
         try:
+            stamp = _stamp(str(path))
+            if cached is not None and cached[0] == stamp:
+                self._private[name] = (stamp, now, cached[2])
+                return cached[2]
             value = path.read_bytes()
         except OSError as exc:
             raise KeyUnavailable(f"private key {name!r} is missing or unreadable") from exc
-        self._private[name] = value
+        self._private[name] = (stamp, now, value)
         return value
 
     def public_keys_pem(self, name: str) -> Sequence[bytes]:
@@ -175,15 +206,88 @@ class FileKeyStore:
         return created
 
     def rotate(self, name: str) -> None:
-        """Move the current key of ``name`` to the next previous slot and create a new current key."""
+        """Keep the current key of ``name`` as the next previous one and make a new current key.
+
+        Order matters for the processes running meanwhile: the old public key is kept under its
+        slot, then the new public key is published, then the private key is swapped (each by an
+        atomic rename). At every moment the key any process signs with is in the public set.
+        """
         _check_name(name)
         existing = [int(p.name.split(".")[1]) for p in self.public_dir.glob(f"{name}.*.pem")]
         slot = max(existing, default=0) + 1
-        (self.private_dir / f"{name}.pem").rename(self.private_dir / f"{name}.{slot}.pem")
-        (self.public_dir / f"{name}.pem").rename(self.public_dir / f"{name}.{slot}.pem")
+        current_private = self.private_dir / f"{name}.pem"
+        current_public = self.public_dir / f"{name}.pem"
+        try:
+            old_private, old_public = current_private.read_bytes(), current_public.read_bytes()
+        except OSError as exc:
+            raise KeyUnavailable(f"key {name!r} has no current key to rotate (run keys init)") from exc
+        key = Ed25519PrivateKey.generate()
+        new_private = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        new_public = key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        _replace(self.public_dir / f"{name}.{slot}.pem", old_public, 0o644)
+        _write_private(self.private_dir / f"{name}.{slot}.pem", old_private)
+        _replace(current_public, new_public, 0o644)
+        _replace(current_private, new_private, 0o600)
+        # Processes may sign with the old key until their next re-check of the private file.
+        superseded = int(time.time() + PRIVATE_RECHECK_S + 1)
+        _replace(self.public_dir / f"{name}.{slot}.superseded", f"{superseded}\n".encode(), 0o644)
         self._private.pop(name, None)
         self._public.pop(name, None)
-        self._new_signing_key(name)
+
+    def previous_keys(self, name: str) -> list[tuple[int, int]]:
+        """(slot, epoch second it stopped signing) of every previous key of ``name``, oldest first."""
+        _check_name(name)
+        out = []
+        for path in self.public_dir.glob(f"{name}.*.pem"):
+            slot = int(path.name.split(".")[1])
+            marker = self.public_dir / f"{name}.{slot}.superseded"
+            try:
+                superseded = int(marker.read_text().strip())
+            except (OSError, ValueError):
+                # Rotated before markers existed: the slot file was written when the key stopped.
+                superseded = int(path.stat().st_mtime) + int(PRIVATE_RECHECK_S) + 1
+            out.append((slot, superseded))
+        return sorted(out)
+
+    def retire(self, name: str, *, valid_for_s: int, now: float | None = None) -> list[str]:
+        """Remove the previous keys of ``name`` that signed nothing still valid; return what was removed.
+
+        ``valid_for_s`` is how long a signature of the key stays valid after the key stopped signing
+        (a token's lifetime plus the verifiers' leeway). Raise KeyRetirementRefused, removing nothing,
+        when any previous key may still have signed a valid token.
+        """
+        if name != "token":
+            raise KeyRetirementRefused(
+                f"{name!r} keys are never retired: checkpoints signed by them must stay verifiable"
+            )
+        moment = time.time() if now is None else now
+        previous = self.previous_keys(name)
+        if not previous:
+            raise KeyRetirementRefused(f"there is no previous {name!r} key to retire")
+        early = [(slot, at + valid_for_s) for slot, at in previous if at + valid_for_s > moment]
+        if early:
+            until = max(t for _, t in early)
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(until))
+            raise KeyRetirementRefused(
+                f"previous {name!r} key(s) {', '.join(str(s) for s, _ in early)} may have signed tokens "
+                f"still valid until {stamp} ({int(until - moment)} s from now); nothing was removed"
+            )
+        removed = []
+        for slot, _ in previous:
+            for path in (
+                self.public_dir / f"{name}.{slot}.pem",
+                self.private_dir / f"{name}.{slot}.pem",
+                self.public_dir / f"{name}.{slot}.superseded",
+            ):
+                if path.exists():
+                    path.unlink()
+                    removed.append(str(path.relative_to(self.directory)))
+        self._public.pop(name, None)
+        return removed
 
     def _new_signing_key(self, name: str) -> None:
         key = Ed25519PrivateKey.generate()

@@ -9,11 +9,15 @@ own Flask and Django integrations adapt them: the HTTP layer's request becomes a
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
+from anyio import to_thread
 from authlib.oauth2.rfc6749 import (
     AuthorizationServer,
     ClientCredentialsGrant,
@@ -25,8 +29,11 @@ from authlib.oauth2.rfc6749 import (
     OAuth2Request,
 )
 
-from gateway.adapters.client_files import KNOWN_SCOPES
+from gateway.adapters.client_files import KNOWN_SCOPES, HashingPoolSaturated, SecretHashingPool
+from gateway.adapters.token_throttle import TokenThrottle, throttled
 from gateway.adapters.tokens import TokenIssuer
+from gateway.domain.detector import contains_identifier
+from gateway.errors import IdentifierInText
 from gateway.ports import JSON, ClientRegistry, OAuthReply, RegisteredClient, TokenHttpRequest
 
 log = logging.getLogger("gateway.adapters.oauth_server")
@@ -37,6 +44,12 @@ AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 GRANT_TYPE = "client_credentials"
 MAX_BODY_BYTES = 8192  # a token request is a few hundred bytes
 _FORM = "application/x-www-form-urlencoded"
+# The form fields (and the Basic user name) that reach logs or token claims: checked by the detector.
+_GUARDED = ("client_id", "scope", "grant_type")
+
+# The outcome of the secret check already made on the hashing pool for this request: authlib's
+# synchronous client authentication reads it instead of hashing again on a shared thread.
+_CHECKED: ContextVar[tuple[str, str, bool] | None] = ContextVar("checked_secret", default=None)
 
 
 class _Client(ClientMixin):  # type: ignore[misc]  # authlib ships no type hints
@@ -54,6 +67,9 @@ class _Client(ClientMixin):  # type: ignore[misc]  # authlib ships no type hints
         return self.client_id
 
     def check_client_secret(self, client_secret: str) -> bool:
+        checked = _CHECKED.get()
+        if checked is not None and checked[:2] == (self.client_id, client_secret):
+            return checked[2]
         # Unknown ids are checked against a decoy hash, so they cost the same as a wrong secret.
         return self._registry.authenticate(self.client_id, client_secret) is not None
 
@@ -180,6 +196,31 @@ def _parse(request: TokenHttpRequest) -> _TokenRequest:
     return _TokenRequest(request, params)
 
 
+def _credentials(request: _TokenRequest) -> tuple[str | None, str | None]:
+    """The client id and secret the request presents (Basic, RFC 6749 §2.3.1, or the form)."""
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("basic "):
+        try:
+            decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return None, None
+        if ":" not in decoded:
+            return None, None
+        client_id, secret = decoded.split(":", 1)
+        return unquote(client_id), unquote(secret)
+    form = request.form
+    return form.get("client_id"), form.get("client_secret")
+
+
+def _refuse_identifiers(request: _TokenRequest, client_id: str | None) -> None:
+    """Refuse (before anything is logged or counted) a form field that holds an identifier."""
+    values = {name: request.form.get(name) for name in _GUARDED}
+    values["client_id"] = client_id
+    for name, value in values.items():
+        if value and contains_identifier(value):
+            raise IdentifierInText("a token request field holds a personal identifier", field=name)
+
+
 def authorization_server_metadata(issuer: str) -> dict[str, JSON]:
     """RFC 8414 metadata for a gateway whose base URL is its issuer identifier."""
     base = issuer.rstrip("/")
@@ -197,21 +238,72 @@ def authorization_server_metadata(issuer: str) -> dict[str, JSON]:
 class OAuthServer:
     """The AuthorizationServer port on authlib, the clients registry and the gateway's token issuer."""
 
-    def __init__(self, registry: ClientRegistry, token_issuer: TokenIssuer) -> None:
+    def __init__(
+        self,
+        registry: ClientRegistry,
+        token_issuer: TokenIssuer,
+        *,
+        throttle: TokenThrottle | None = None,
+        hashing: SecretHashingPool | None = None,
+    ) -> None:
+        self._registry = registry
         self._server = _AuthlibServer(registry, token_issuer)
         self._issuer = token_issuer
+        self._throttle = throttle
+        self._owns_hashing = hashing is None
+        self._hashing = hashing or SecretHashingPool()
+
+    def close(self) -> None:
+        """Stop the secret-hashing threads (when this server created them)."""
+        if self._owns_hashing:
+            self._hashing.close()
 
     @property
     def issuer(self) -> str:
         return self._issuer.issuer
 
-    def token(self, request: TokenHttpRequest) -> OAuthReply:
-        """Answer one token request; secret checks are a deliberately slow scrypt (call off the loop)."""
+    async def token(self, request: TokenHttpRequest) -> OAuthReply:
+        """Answer one token request.
+
+        In order: parse; refuse an identifier in a form field; refuse a locked client or address
+        (before any hashing); check the secret on the hashing pool (refused at once when it is
+        full); let authlib answer with that outcome; count a failure or clear the counters.
+        """
         try:
             oauth_request = _parse(request)
         except OAuth2Error as error:
             return self._server.error_reply(error)
-        reply: OAuthReply = self._server.create_token_response(oauth_request)
+        client_id, secret = _credentials(oauth_request)
+        _refuse_identifiers(oauth_request, client_id)
+        address = request.client_address
+        # Only a registered client has a counter of its own (see gateway.adapters.token_throttle).
+        client = client_id if client_id is not None and self._registry.get(client_id) else None
+        recorded: frozenset[str] = frozenset()
+        if self._throttle is not None:
+            recorded = await to_thread.run_sync(self._throttle.check, client, address)
+        checked = None
+        if client_id is not None and secret is not None:
+            try:
+                found = await self._hashing.authenticate(self._registry, client_id, secret)
+            except HashingPoolSaturated:
+                if self._throttle is not None:
+                    raise self._throttle.refuse("busy", 1) from None
+                raise throttled("busy", 1) from None
+            checked = (client_id, secret, found is not None)
+        reply = await to_thread.run_sync(self._answer, oauth_request, checked)
+        if self._throttle is not None:
+            if reply.status == 401:
+                await to_thread.run_sync(self._throttle.failed, client, address)
+            elif reply.status == 200 and client is not None and recorded:
+                await to_thread.run_sync(self._throttle.succeeded, client, address, recorded)
+        return reply
+
+    def _answer(self, oauth_request: _TokenRequest, checked: tuple[str, str, bool] | None) -> OAuthReply:
+        token = _CHECKED.set(checked)
+        try:
+            reply: OAuthReply = self._server.create_token_response(oauth_request)
+        finally:
+            _CHECKED.reset(token)
         return reply
 
     def jwks(self) -> dict[str, JSON]:

@@ -10,8 +10,9 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from gateway.api.deps import Services
+from gateway.api.limits import DEFAULT_MAX_BODY_BYTES, BodyLimit
 from gateway.api.problems import install_problem_handlers
-from gateway.api.routes import audit, auth, catalog, grants, health, queries
+from gateway.api.routes import audit, auth, catalog, grants, health, keys, queries
 from gateway.api.schemas.problems import PROBLEM_JSON
 
 
@@ -28,7 +29,9 @@ class Served(Protocol):
         ...
 
 
-def create_app(build: Callable[[], Served] | None = None) -> FastAPI:
+def create_app(
+    build: Callable[[], Served] | None = None, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+) -> FastAPI:
     """Build the app; ``build`` makes the components once, at startup, and they are closed at shutdown.
 
     Without ``build`` the app can only describe itself (``gateway openapi``), or serve what a test
@@ -57,7 +60,8 @@ def create_app(build: Callable[[], Served] | None = None) -> FastAPI:
         redoc_url=None,
     )
     install_problem_handlers(app)
-    for module in (health, catalog, auth, queries, grants, audit):
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    for module in (health, catalog, auth, queries, grants, audit, keys):
         app.include_router(module.router)
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]  # FastAPI's documented hook
     return app

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request, Security
 from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
@@ -19,12 +19,14 @@ from fastapi.security import OAuth2
 from gateway.domain.catalog import Catalog
 from gateway.errors import ConfigurationError, InsufficientScope, MissingToken
 from gateway.ports import Authenticator as Authenticator
-from gateway.ports import AuthorizationServer
+from gateway.ports import AuthorizationServer, Metrics
 from gateway.ports import Principal as Principal
 from gateway.services.audit import AuditService
 from gateway.services.console_auth import ConsoleAuth
 from gateway.services.grants import GrantService
+from gateway.services.key_handover import KeyHandoverService
 from gateway.services.query import QueryService
+from gateway.services.refusals import RefusalRegistry
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,10 +46,15 @@ class Services:
     audit: AuditService
     authenticator: Authenticator
     authorization_server: AuthorizationServer
-    readiness: Callable[[], dict[str, bool]]
+    readiness: Callable[[], dict[str, str | None]]  # check -> None when it passes, else an error code
     limits: QueryLimits
     console_auth: ConsoleAuth | None = None
     console_views: object | None = None  # gateway.console.views.ConsoleViews (the console sits above the api)
+    # Registers the refusals of registering endpoints that no use case registered; without it such a
+    # refusal is answered 503 ledger_unavailable (fail closed).
+    refusals: RefusalRegistry | None = None
+    key_handover: KeyHandoverService | None = None
+    metrics: Metrics | None = None  # read by the metrics middleware; the token throttle counts through it
 
 
 def services(request: Request) -> Services:
@@ -59,8 +66,9 @@ def services(request: Request) -> Services:
 
 
 async def _services(request: Request) -> Services:
-    # The dependencies below are async: FastAPI runs a plain ``def`` dependency on the thread pool,
-    # and a hop there and back costs more than these lookups many times over (six per query).
+    # The lookups below are async: FastAPI runs a plain ``def`` dependency on the thread pool, and a
+    # hop there and back costs more than these lookups many times over. authenticator and
+    # refusal_registry stay plain: gateway.api.problems.resolve calls them directly.
     return services(request)
 
 
@@ -87,7 +95,7 @@ async def audit_service(s: ServicesDep) -> AuditService:
     return s.audit
 
 
-async def authenticator(s: ServicesDep) -> Authenticator:
+def authenticator(s: ServicesDep) -> Authenticator:
     """Turns bearer tokens into principals."""
     return s.authenticator
 
@@ -102,9 +110,22 @@ async def query_limits(s: ServicesDep) -> QueryLimits:
     return s.limits
 
 
-async def readiness(s: ServicesDep) -> Callable[[], dict[str, bool]]:
+def refusal_registry(s: ServicesDep) -> RefusalRegistry | None:
+    """Registers refusals of registering endpoints (read by the problem handlers, which run outside
+    FastAPI's dependency injection: ``gateway.api.problems.resolve`` honours overrides of it)."""
+    return s.refusals
+
+
+async def readiness(s: ServicesDep) -> Callable[[], dict[str, str | None]]:
     """The readiness checks."""
     return s.readiness
+
+
+def key_handover_service(s: ServicesDep) -> KeyHandoverService:
+    """The field-key hand-over; fail closed when the deployment has none."""
+    if s.key_handover is None:
+        raise ConfigurationError("the gateway was started without the field-key hand-over")
+    return s.key_handover
 
 
 CatalogDep = Annotated[Catalog, Depends(catalog)]
@@ -114,7 +135,8 @@ AuditServiceDep = Annotated[AuditService, Depends(audit_service)]
 AuthenticatorDep = Annotated[Authenticator, Depends(authenticator)]
 AuthorizationServerDep = Annotated[AuthorizationServer, Depends(authorization_server)]
 QueryLimitsDep = Annotated[QueryLimits, Depends(query_limits)]
-ReadinessDep = Annotated[Callable[[], dict[str, bool]], Depends(readiness)]
+ReadinessDep = Annotated[Callable[[], dict[str, str | None]], Depends(readiness)]
+KeyHandoverDep = Annotated[KeyHandoverService, Depends(key_handover_service)]
 
 
 SCOPES = {
@@ -145,10 +167,29 @@ async def bearer_token(authorization: Annotated[str | None, Depends(oauth2_schem
 
 
 def current_principal(
-    token: Annotated[str, Depends(bearer_token)], authenticator: AuthenticatorDep
+    request: Request, token: Annotated[str, Depends(bearer_token)], authenticator: AuthenticatorDep
 ) -> Principal:
-    """Authenticate the request with the authenticator built at startup."""
-    return authenticator.authenticate(token)
+    """Authenticate the request with the authenticator built at startup.
+
+    The principal is kept on the request so that a refusal raised after this point (an invalid
+    body, a missing scope) can be registered under its requester (``gateway.api.problems``).
+    """
+    principal = authenticator.authenticate(token)
+    request.state.principal = principal
+    return principal
+
+
+REGISTERING_ENDPOINTS: set[Callable[..., object]] = set()
+"""Route functions whose outcome is registered in the ledger; their refusals are registered too."""
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def registering(endpoint: F) -> F:
+    """Mark a route function as registering: every refusal of an authenticated request to it is
+    registered (kind ``invalid``) before it is answered, validation refusals included."""
+    REGISTERING_ENDPOINTS.add(endpoint)
+    return endpoint
 
 
 def require_scope(scope: str) -> Callable[..., Awaitable[Principal]]:

@@ -9,6 +9,7 @@ pydantic reports it under the error type ``identifier_in_text`` at the field's p
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from pydantic import AfterValidator
@@ -32,3 +33,28 @@ def refuse_identifier(value: T) -> T:
 
 
 NoIdentifier = AfterValidator(refuse_identifier)
+
+
+TIME_OUT_OF_RANGE = "time_out_of_range"
+
+
+def refuse_unrepresentable_time(value: datetime | None) -> datetime | None:
+    """``value`` unchanged if it names an instant the gateway can compute with, else a validation
+    error of type ``time_out_of_range`` at the field (never a 500 from an overflow further on).
+
+    ``9999-12-31T23:59:59-12:00`` parses, but is in year 10000 once in UTC; every comparison, store
+    and ledger record works in UTC, so such a time is refused here. Year 0 and 10000 and offsets of
+    a day or more are refused by the parser itself, under the same field.
+    """
+    if value is None:
+        return None
+    try:
+        value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise PydanticCustomError(
+            TIME_OUT_OF_RANGE, "time is out of range once converted to UTC (years 1 to 9999)"
+        ) from None
+    return value
+
+
+InstantInRange = AfterValidator(refuse_unrepresentable_time)

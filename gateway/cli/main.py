@@ -10,6 +10,7 @@ from pathlib import Path
 
 DEFAULT_POLICIES = Path("policies")
 WORKERS_HELP = "worker processes (default: one per core)"
+METRICS_HELP = "serve Prometheus /metrics on this port only (none by default; the chart uses 9464)"
 
 
 def _policies_dir(arg: str | None) -> Path:
@@ -27,20 +28,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print_welcome(demo)
     if args.no_serve:
         return 0
-    return _serve(demo.config_file, args.host, args.port, args.workers)
+    return _serve(demo.config_file, args.host, args.port, args.workers, args.metrics_port)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    return _serve(Path(args.config), args.host, args.port, args.workers)
+    return _serve(Path(args.config), args.host, args.port, args.workers, args.metrics_port)
 
 
-def _serve(config_file: Path, host: str, port: int, workers: int | None) -> int:
-    from gateway.cli.db import check_db_for_serving
+def _serve(config_file: Path, host: str, port: int, workers: int | None, metrics_port: int | None) -> int:
+    from gateway.cli.preflight import StartupFailure, preflight
     from gateway.cli.serve import serve_gateway
 
-    # Once, before any worker starts: a refused database is one line here, not a traceback per worker.
-    check_db_for_serving(config_file)
-    return serve_gateway(config_file, host, port, workers)
+    # Once, before any worker starts: whatever is missing is one line here (with the command that
+    # fixes it), not a traceback per worker.
+    try:
+        preflight(config_file)
+    except StartupFailure as failure:
+        print(failure.line(), file=sys.stderr)
+        return 2
+    return serve_gateway(config_file, host, port, workers, metrics_port)
 
 
 def cmd_openapi(args: argparse.Namespace) -> int:
@@ -95,8 +101,31 @@ def cmd_keys_init(args: argparse.Namespace) -> int:
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
     from gateway.adapters.key_files import FileKeyStore
 
-    FileKeyStore(Path(args.dir)).rotate(args.name)
-    print(f"rotated {args.name}; previous public key kept for verification")
+    FileKeyStore(_keys_dir(args)).rotate(args.name)
+    print(
+        f"rotated {args.name}; running gateways sign with the new key within seconds; "
+        "the previous public key is kept for verification"
+    )
+    return 0
+
+
+def _keys_dir(args: argparse.Namespace) -> Path:
+    from gateway.settings import load_settings
+
+    if getattr(args, "config", None):
+        return load_settings(Path(args.config)).keys_dir
+    return Path(args.dir)
+
+
+def cmd_keys_retire(args: argparse.Namespace) -> int:
+    from gateway.adapters.key_files import FileKeyStore
+    from gateway.adapters.tokens import DEFAULT_LEEWAY_S
+    from gateway.settings import load_settings
+
+    lifetime = load_settings(Path(args.config)).token_lifetime_s if args.config else args.token_lifetime
+    removed = FileKeyStore(_keys_dir(args)).retire(args.name, valid_for_s=lifetime + DEFAULT_LEEWAY_S)
+    for path in removed:
+        print(f"removed {path}")
     return 0
 
 
@@ -156,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--workers", type=int, help=WORKERS_HELP)
     demo.add_argument("--policies")
     demo.add_argument("--no-serve", action="store_true", help="prepare everything but do not serve")
+    demo.add_argument("--metrics-port", type=int, help=METRICS_HELP)
     demo.set_defaults(func=cmd_demo)
 
     serve = sub.add_parser("serve", help="serve a configured deployment")
@@ -163,6 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, help=WORKERS_HELP)
+    serve.add_argument("--metrics-port", type=int, help=METRICS_HELP)
     serve.set_defaults(func=cmd_serve)
 
     sub.add_parser("openapi", help="print the OpenAPI document").set_defaults(func=cmd_openapi)
@@ -187,7 +218,18 @@ def build_parser() -> argparse.ArgumentParser:
     krot = keys.add_parser("rotate", help="rotate a signing key, keeping the previous public key")
     krot.add_argument("name", choices=["token", "ledger"])
     krot.add_argument("--dir", default="keys")
+    krot.add_argument("--config", help="settings file (its keys_dir is used)")
     krot.set_defaults(func=cmd_keys_rotate)
+    kret = keys.add_parser(
+        "retire", help="remove previous token keys once every token they signed has expired"
+    )
+    kret.add_argument("name", choices=["token", "ledger"])
+    kret.add_argument("--dir", default="keys")
+    kret.add_argument("--config", help="settings file: its keys_dir and token_lifetime_s are used")
+    kret.add_argument(
+        "--token-lifetime", type=int, default=3600, help="without --config: the longest token lifetime (s)"
+    )
+    kret.set_defaults(func=cmd_keys_retire)
 
     ledger = sub.add_parser("ledger", help="ledger tools").add_subparsers(dest="ledger_cmd", required=True)
     verify = ledger.add_parser("verify", help="verify a ledger export or database offline")

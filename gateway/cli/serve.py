@@ -2,6 +2,7 @@
 
     python -m gateway.cli.serve MODULE:APP [--factory] [--host H] [--port P] [--workers N]
                                            [--listen auto|reuseport|shared] [--app-dir DIR]
+                                           [--metrics-port P]
 
 How the listening sockets are made, and why:
 
@@ -18,6 +19,13 @@ How the listening sockets are made, and why:
 - Before joining a SO_REUSEPORT group the address is probed without the option: if another server
   (a stale gateway, say) already listens there, startup fails instead of silently splitting the
   traffic with it.
+- With ``--metrics-port`` every worker also listens there (the same way), and the app answers only
+  ``/metrics`` on it. The workers' metric files live in a directory of this run, made here and
+  removed at the end; a worker that exits has its live gauges dropped (``mark_process_dead``).
+
+Every log line, uvicorn's own included, is one JSON object (``log_config``); uvicorn's access line is
+off because it carries the raw path with its query string: the gateway writes its own, with the
+route template instead (``gateway.api.metrics``).
 """
 
 from __future__ import annotations
@@ -45,6 +53,25 @@ HEALTHCHECK_TIMEOUT_S = 30.0
 
 # The supervisor speaks through uvicorn's logger, configured by uvicorn.Config like its own supervisor's.
 log = logging.getLogger("uvicorn.error")
+# Read by bootstrap in every worker: the port on which the app answers /metrics (and nothing else).
+METRICS_PORT_ENV = "GATEWAY_METRICS_PORT"
+
+
+def log_config(level: str = "info") -> dict[str, Any]:
+    """uvicorn's loggers (and any library's, through the root) as JSON lines on stderr."""
+    json_handler = {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "gateway.logging.JsonFormatter"}},
+        "handlers": {"json": json_handler},
+        "loggers": {
+            "uvicorn": {"handlers": ["json"], "level": level.upper(), "propagate": False},
+            "uvicorn.error": {"level": level.upper()},
+            "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
+        },
+        "root": {"handlers": ["json"], "level": "WARNING"},
+    }
 
 
 def cpu_count() -> int:
@@ -128,24 +155,32 @@ def uvicorn_config(app: str, *, factory: bool, workers: int, log_level: str = "i
         factory=factory,
         workers=workers,
         log_level=log_level,
-        # Access logs would carry URLs; the gateway's own structured logs carry counts only.
+        log_config=log_config(log_level),
+        # uvicorn's access line carries the URL with its query string; the gateway logs its own.
         access_log=False,
         # loop and http stay "auto": uvloop and httptools when installed (uvicorn[standard]).
     )
 
 
-def _supervise(config: Any, sockets: Sequence[socket.socket]) -> int:
+def _supervise(
+    config: Any, sockets: Sequence[socket.socket], metrics_sockets: Sequence[socket.socket] = ()
+) -> int:
     """Run one worker per socket until SIGINT/SIGTERM; replace a worker that dies after starting."""
     from uvicorn.config import STARTUP_FAILURE
     from uvicorn.supervisors.multiprocess import Process
+
+    from gateway.adapters.metrics import worker_exited
+
+    def listening(i: int) -> list[socket.socket]:
+        return [sockets[i], metrics_sockets[i]] if metrics_sockets else [sockets[i]]
 
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     workers: list[Any] = []
     status = 0
     try:
-        for i, sock in enumerate(sockets):
-            workers.append(Process(config, [sock]))
+        for i in range(len(sockets)):
+            workers.append(Process(config, listening(i)))
             workers[-1].start()
             # The first worker starts alone: whatever an app does once at startup (creating missing
             # tables, say) is then not raced by its siblings.
@@ -159,6 +194,8 @@ def _supervise(config: Any, sockets: Sequence[socket.socket]) -> int:
                     continue
                 worker.kill()  # dead or hung
                 worker.join()
+                if worker.pid is not None:
+                    worker_exited(worker.pid)
                 if worker.exitcode == STARTUP_FAILURE:
                     # The app itself does not start (bad settings, missing keys): a new worker would
                     # fail the same way, so stop rather than loop.
@@ -167,7 +204,7 @@ def _supervise(config: Any, sockets: Sequence[socket.socket]) -> int:
                     stop.set()
                     break
                 log.warning("worker %s exited (%s); starting a replacement", worker.pid, worker.exitcode)
-                workers[i] = Process(config, [sockets[i]])
+                workers[i] = Process(config, listening(i))
                 workers[i].start()
     finally:
         for worker in workers:
@@ -188,9 +225,15 @@ def serve(
     factory: bool = False,
     listen: Listen = "auto",
     log_level: str = "info",
+    metrics_port: int | None = None,
 ) -> int:
-    """Serve the ASGI ``app`` (``module:attribute``) with ``workers`` processes (default: one per core)."""
+    """Serve the ASGI ``app`` (``module:attribute``) with ``workers`` processes (default: one per core).
+
+    ``metrics_port``: also listen there, for the app's ``/metrics`` (see the module docstring).
+    """
     import uvicorn
+
+    from gateway.adapters.metrics import multiprocess_directory
 
     if workers is not None and workers < 1:
         from gateway.errors import ConfigurationError
@@ -203,25 +246,35 @@ def serve(
     os.environ[CORES_ENV] = str(cpu_count())
     config = uvicorn_config(app, factory=factory, workers=count, log_level=log_level)
     sockets = worker_sockets(host, port, count, listen)
+    metrics_sockets: list[socket.socket] = []
     try:
-        if count == 1:
-            uvicorn.Server(config).run(sockets=sockets)
-            return 0
-        if len(sockets) == 1:
-            from uvicorn.supervisors import Multiprocess
+        if metrics_port is not None:
+            metrics_sockets = worker_sockets(host, metrics_port, len(sockets), listen)
+            os.environ[METRICS_PORT_ENV] = str(metrics_sockets[0].getsockname()[1])
+        with multiprocess_directory():
+            if count == 1 or len(sockets) == 1:
+                everything = [*sockets, *metrics_sockets]
+                if count == 1:
+                    uvicorn.Server(config).run(sockets=everything)
+                    return 0
+                from uvicorn.supervisors import Multiprocess
 
-            Multiprocess(config, sockets=sockets).run()
-            return 0
-        return _supervise(config, sockets)
+                Multiprocess(config, sockets=everything).run()
+                return 0
+            return _supervise(config, sockets, metrics_sockets)
     finally:
-        for sock in sockets:
+        for sock in [*sockets, *metrics_sockets]:
             sock.close()
 
 
-def serve_gateway(config_file: Path, host: str, port: int, workers: int | None) -> int:
+def serve_gateway(
+    config_file: Path, host: str, port: int, workers: int | None, metrics_port: int | None = None
+) -> int:
     """Serve the deployment described by ``config_file`` (what ``gateway serve`` and ``demo`` run)."""
     os.environ["GATEWAY_CONFIG_FILE"] = str(config_file.resolve())  # read by bootstrap in every worker
-    return serve(GATEWAY_FACTORY, host=host, port=port, workers=workers, factory=True)
+    return serve(
+        GATEWAY_FACTORY, host=host, port=port, workers=workers, factory=True, metrics_port=metrics_port
+    )
 
 
 def workers_from_environment() -> int:
@@ -242,6 +295,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--listen", choices=("auto", "reuseport", "shared"), default="auto")
     parser.add_argument("--app-dir", help="directory to import APP from (put first on sys.path)")
     parser.add_argument("--log-level", default="info")
+    parser.add_argument("--metrics-port", type=int, help="also listen here, for /metrics only")
     args = parser.parse_args(argv)
     if args.app_dir:
         sys.path.insert(0, str(Path(args.app_dir).resolve()))  # spawned workers get the same sys.path
@@ -253,6 +307,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         factory=args.factory,
         listen=args.listen,
         log_level=args.log_level,
+        metrics_port=args.metrics_port,
     )
 
 

@@ -281,7 +281,14 @@ def _parse_day(text: str, field: str, *, end: bool) -> datetime | None:
         day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError as exc:
         raise InvalidRequest(f"{field} must be a date", field=field, accepted="YYYY-MM-DD") from exc
-    return day + timedelta(days=1) if end else day
+    if not end:
+        return day
+    try:
+        return day + timedelta(days=1)
+    except OverflowError:  # 9999-12-31: the end of that day is past the last representable time
+        raise InvalidRequest(
+            f"{field} is out of range", field=field, accepted="YYYY-MM-DD before 9999-12-31"
+        ) from None
 
 
 def _choice(value: str, allowed: tuple[str, ...], field: str) -> str | None:

@@ -215,7 +215,10 @@ def _time(value: datetime, field: str, *, latest_year: int) -> None:
         raise InvalidRequest(
             "time must carry a UTC offset", field=field, accepted="RFC 3339, e.g. 2026-11-22T08:00:00Z"
         )
-    year = value.astimezone(UTC).year
+    try:
+        year = value.astimezone(UTC).year
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-12:00, in year 10000 once in UTC
+        year = 10000
     if not EARLIEST_YEAR <= year <= latest_year:
         raise InvalidRequest(
             "time is out of range", field=field, accepted=f"a time between {EARLIEST_YEAR} and {latest_year}"

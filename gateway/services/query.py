@@ -41,6 +41,7 @@ from gateway.ports import (
     Desensitizer,
     GrantLookup,
     Ledger,
+    Metrics,
     PolicyEngine,
     Receipt,
     SourceRegistry,
@@ -82,6 +83,8 @@ class PreparedQuery:
     """
 
     record: QueryRecord | None
+    department: str  # who asked and why: what the query counters are labelled with
+    purpose: str
     query_id: str = ""
     allowed: tuple[Decision, list[SubjectRows], dict[str, JSON], list[ItemRelease]] | None = None
     refusal: tuple[Reason, list[dict[str, JSON]], str | None] | None = None  # first, all, field
@@ -114,6 +117,7 @@ class QueryService:
         ledger: Ledger,
         commit: Callable[[SubjectId], str],
         clock: Clock,
+        metrics: Metrics,
         grants: GrantLookup | None = None,
         max_rows_per_item: int = 1000,
     ) -> None:
@@ -124,18 +128,27 @@ class QueryService:
         self.ledger = ledger
         self.commit = commit
         self.clock = clock
+        self.metrics = metrics
         self.grants = grants
         self.max_rows_per_item = max_rows_per_item
 
     def run(self, caller: Actor, spec: QuerySpec) -> QueryOutcome:
         """Decide, read and desensitize; register the outcome; return data only once registered."""
         prepared = self.prepare(caller, spec)
-        receipt = None if prepared.record is None else self._register(prepared.record)
+        try:
+            receipt = None if prepared.record is None else self._register(prepared.record)
+        except LedgerError as exc:
+            self._count(prepared, "error", exc.problem_code)
+            raise
         return self._finish(prepared, receipt)
 
     async def conclude(self, prepared: PreparedQuery) -> QueryOutcome:
         """Register what ``prepare`` worked out, awaiting the receipt on the event loop; then answer."""
-        receipt = None if prepared.record is None else await self._register_soon(prepared.record)
+        try:
+            receipt = None if prepared.record is None else await self._register_soon(prepared.record)
+        except LedgerError as exc:
+            self._count(prepared, "error", exc.problem_code)
+            raise
         return self._finish(prepared, receipt)
 
     def prepare(self, caller: Actor, spec: QuerySpec) -> PreparedQuery:
@@ -168,18 +181,25 @@ class QueryService:
             )
         except Exception as exc:
             return self._failed(draft, exc)
-        return PreparedQuery(record, draft.request_id, allowed=(decision, results, body, releases))
+        return PreparedQuery(
+            record, *draft.labels, draft.request_id, allowed=(decision, results, body, releases)
+        )
 
     def _finish(self, prepared: PreparedQuery, receipt: Receipt | None) -> QueryOutcome:
         """The answer to a registered query: its data, or the refusal or failure raised."""
         if prepared.error is not None:
             error = prepared.error
+            code = error.problem_code if isinstance(error, GatewayError) else "internal_error"
+            self._count(prepared, "error", code)
             if isinstance(error, GatewayError):
+                if prepared.record is not None:
+                    error.registered = True  # registered above as a failure: not again as a refusal
                 raise error
             raise InternalError("the query could not be completed") from error
         assert receipt is not None  # noqa: S101 - only a failure of the ledger itself has no record
         if prepared.refusal is not None:
             first, reasons, field_name = prepared.refusal
+            self._count(prepared, "deny", first.code)
             raise PolicyDenied(
                 first.message,
                 reason_code=first.code,
@@ -191,6 +211,7 @@ class QueryService:
         assert prepared.allowed is not None  # noqa: S101 - one of the three is always set
         decision, results, body, releases = prepared.allowed
         rows = sum(r.rows for r in releases)
+        self._count(prepared, "allow", "none")
         log.info("query allowed", extra={"items": len(releases), "rows": rows, "index": receipt.index})
         return QueryOutcome(prepared.query_id, decision, results, receipt, body)
 
@@ -198,17 +219,21 @@ class QueryService:
         first = reasons[0]
         field_name = _reason_field(first.item, first.field, draft.spec)
         record = draft.record("deny", recorded(reasons))
-        return PreparedQuery(record, refusal=(first, [r.as_dict() for r in reasons], field_name))
+        return PreparedQuery(
+            record, *draft.labels, refusal=(first, [r.as_dict() for r in reasons], field_name)
+        )
 
     def _failed(self, draft: _Draft, exc: Exception) -> PreparedQuery:
         if isinstance(exc, LedgerError):
-            return PreparedQuery(None, error=exc)  # the ledger itself failed; a second append would too
+            return PreparedQuery(
+                None, *draft.labels, error=exc
+            )  # the ledger itself failed; a second append would too
         if isinstance(exc, GatewayError):
             code = exc.problem_code
         else:
             code = "internal_error"
             log.error("unexpected failure on the query path", extra={"error_type": type(exc).__name__})
-        return PreparedQuery(draft.record("error", (RecordedReason(code, "(13)"),)), error=exc)
+        return PreparedQuery(draft.record("error", (RecordedReason(code, "(13)"),)), *draft.labels, error=exc)
 
     def _decide(self, draft: _Draft, now: datetime) -> Decision | Reason:
         """The policy's decision, or the refusal reason when the grant named is not registered."""
@@ -235,9 +260,9 @@ class QueryService:
             commitments=[s.commitment for s in draft.subjects],
             grant=grant,
         )
-        decision = parse_decision(
-            self.engine.evaluate(DECISION_ENTRYPOINT, policy_input), draft.policy_revision
-        )
+        with self.metrics.stage("decide"):
+            answer = self.engine.evaluate(DECISION_ENTRYPOINT, policy_input)
+        decision = parse_decision(answer, draft.policy_revision)
         if not decision.allow and not decision.reasons:
             raise InternalError("the policy refused without a reason")
         return decision
@@ -254,7 +279,8 @@ class QueryService:
                 # lacks, means policy and catalog disagree: refuse rather than guess.
                 raise CatalogMismatch("policy and catalog disagree")
             query = plan_read(item, item_decision, spec.subjects, today, self.max_rows_per_item)
-            rows.append(self.sources.source(item.source.database).fetch(query))
+            with self.metrics.stage("read"):
+                rows.append(self.sources.source(item.source.database).fetch(query))
         return rows
 
     def _desensitize(
@@ -277,22 +303,28 @@ class QueryService:
                 for i in index_of.get(subject_value, ()):
                     grouped.setdefault(i, []).append(row)
             for i in range(len(spec.subjects)):
-                clean = self.desensitizer.desensitize(
-                    grouped.get(i, []), item_decision, item.fields, caller.department
-                )
+                with self.metrics.stage("desensitize"):
+                    clean = self.desensitizer.desensitize(
+                        grouped.get(i, []), item_decision, item.fields, caller.department
+                    )
                 results.append(SubjectRows(item_id, i, list(clean)))
             releases.append(ItemRelease(item_id, item_decision.fields, len(item_rows)))
         return results, releases
 
     async def _register_soon(self, record: QueryRecord) -> Receipt:
-        return await register_soon(
-            self.ledger, record, log=log, failure="the query could not be registered; nothing was returned"
+        failure = "the query could not be registered; nothing was returned"
+        with self.metrics.stage("register"):  # the wait for the group commit, on the event loop
+            return await register_soon(self.ledger, record, log=log, failure=failure)
+
+    def _count(self, prepared: PreparedQuery, decision: str, reason: str) -> None:
+        self.metrics.count_query(
+            department=prepared.department, purpose=prepared.purpose, decision=decision, reason=reason
         )
 
     def _register(self, record: QueryRecord) -> Receipt:
-        return register(
-            self.ledger, record, log=log, failure="the query could not be registered; nothing was returned"
-        )
+        failure = "the query could not be registered; nothing was returned"
+        with self.metrics.stage("register"):
+            return register(self.ledger, record, log=log, failure=failure)
 
 
 @dataclass(slots=True)
@@ -305,6 +337,11 @@ class _Draft:
     catalog_revision: str
     subjects: list[SubjectRef] = field(default_factory=list)
     policy_revision: str = ""
+
+    @property
+    def labels(self) -> tuple[str, str]:
+        """(department, purpose): what the query counters are labelled with."""
+        return self.caller.department, self.spec.purpose
 
     def record(
         self,

@@ -26,6 +26,7 @@ from gateway.api.routes.audit import router
 from gateway.domain.ledger.records import KINDS
 from gateway.services.audit import build_audit_service
 from gateway.services.ledger_verify import verify_ledger
+from gateway.services.refusals import RefusalRegistry
 from tests.conftest import FixedClock
 from tests.support import rfc9162
 from tests.support.http_server import serve_app
@@ -62,6 +63,8 @@ def api(tmp_path: Path, keystore: FileKeyStore, clock: FixedClock) -> Iterator[A
         authenticator = JwtAuthenticator(keystore, issuer=ISSUER, audience=AUDIENCE, clock=clock)
         app.dependency_overrides[deps.audit_service] = lambda: service
         app.dependency_overrides[deps.authenticator] = lambda: authenticator
+        refusals = RefusalRegistry(ledger)
+        app.dependency_overrides[deps.refusal_registry] = lambda: refusals
         tokens = TokenIssuer(keystore, issuer=ISSUER, audience=AUDIENCE, clock=clock)
         with serve_app(app) as base_url, httpx.Client(base_url=base_url, timeout=10) as http:
             yield Api(http, ledger, tokens, keystore, db)

@@ -24,6 +24,7 @@ from gateway.api import deps
 from gateway.api.problems import PROBLEM_JSON, install_problem_handlers
 from gateway.api.routes import grants as grants_api
 from gateway.services.grants import GrantService
+from gateway.services.refusals import RefusalRegistry
 from tests.conftest import FixedClock
 from tests.support.grants_fixtures import (
     ABSENT,
@@ -40,6 +41,7 @@ from tests.support.grants_fixtures import (
     write_policies,
 )
 from tests.support.http_server import serve_app
+from tests.support.metrics import catalog_metrics
 
 ISSUER = "https://gateway.test"
 AUDIENCE = "urn:credit-gateway:grants-test"
@@ -83,6 +85,8 @@ def running_api(
     service = GrantService(db.store, shared_engine(policies), db.ledger, keystore, clock)
     app.dependency_overrides[deps.authenticator] = lambda: authenticator
     app.dependency_overrides[deps.grant_service] = lambda: service
+    refusals = RefusalRegistry(db.ledger)
+    app.dependency_overrides[deps.refusal_registry] = lambda: refusals
     issuer = TokenIssuer(keystore, issuer=ISSUER, audience=AUDIENCE, clock=clock)
     try:
         with serve_app(app) as base_url, httpx.Client(base_url=base_url, timeout=30.0) as http:
@@ -419,8 +423,8 @@ def test_the_table_covers_every_registration_code() -> None:
 
 
 def test_registration_table(api: GrantApi) -> None:
-    """Every case through one server, in order; then the ledger holds exactly the registrations
-    and policy refusals, each under its code."""
+    """Every case through one server, in order; then the ledger holds exactly the registrations,
+    the policy refusals and the validation refusals (kind ``invalid``), each under its code."""
     expected_records: list[tuple[str, str | None]] = []
     failures: list[str] = []
     for case in CASES:
@@ -444,13 +448,24 @@ def test_registration_table(api: GrantApi) -> None:
             assert body["reasons"][0]["code"] == case.code
             assert body["receipt"]["index"] == len(expected_records)
             expected_records.append(("deny", case.code))
+        else:
+            expected_records.append(("invalid", case.code))
         assert RESIDENT_ID not in response.text
     assert not failures, "\n".join(failures)
     records = api.db.records()
     assert [
         (r["decision"], r["reasons"][0]["code"] if r["reasons"] else None) for r in records
     ] == expected_records
-    assert all(r["kind"] == "grant" and r["action"] == "register" for r in records)
+    for r in records:
+        if r["decision"] == "invalid":
+            assert r["kind"] == "invalid"
+            assert r["endpoint"] == "POST /v1/grants"
+            assert (r["client_id"], r["department"]) == ("ss-app", "social_security")
+        else:
+            assert r["kind"] == "grant"
+            assert r["action"] == "register"
+    invalid_fields = [r["reasons"][0].get("field") for r in records if r["kind"] == "invalid"]
+    assert invalid_fields == [c.field for c in CASES if c.status == 422 and c.clause is None]
     assert RESIDENT_ID.encode() not in api.db.leaves()
 
 
@@ -465,7 +480,13 @@ def test_registration_needs_a_token(api: GrantApi) -> None:
 def test_registration_needs_the_write_scope(api: GrantApi) -> None:
     response = api.post(grant_body(), headers=api.token("ss-app", "social_security", READ))
     assert (response.status_code, response.json()["code"]) == (403, "insufficient_scope")
-    assert api.db.records() == []
+    # Authenticated, so the refusal is registered, with no more than who asked and why not.
+    [record] = api.db.records()
+    assert (record["kind"], record["endpoint"], record["reason_codes"]) == (
+        "invalid",
+        "POST /v1/grants",
+        ["insufficient_scope"],
+    )
 
 
 def test_reading_needs_a_grants_scope(api: GrantApi) -> None:
@@ -522,8 +543,12 @@ def test_lifecycle_register_read_list_search_revoke(any_api: GrantApi) -> None:
     assert (again.status_code, again.json()["code"]) == (409, "grant_already_revoked")
     assert api.http.get(f"/v1/grants/{grant_id}", headers=api.recipient()).json()["status"] == "revoked"
 
-    actions = [(r["action"], r["grant_id"]) for r in api.db.records()]
+    actions = [(r["action"], r["grant_id"]) for r in api.db.records() if r["kind"] == "grant"]
     assert actions == [("register", grant_id), ("register", other["id"]), ("revoke", grant_id)]
+    refused = [(r["endpoint"], r["reason_codes"]) for r in api.db.records() if r["kind"] == "invalid"]
+    revoke = "POST /v1/grants/{grant_id}/revoke"
+    assert (revoke, ["insufficient_scope"]) in refused
+    assert (revoke, ["grant_already_revoked"]) in refused
 
 
 def test_unknown_and_malformed_ids_are_not_found(api: GrantApi) -> None:
@@ -568,7 +593,9 @@ def test_concurrent_revocations_over_http(any_api: GrantApi) -> None:
     for t in threads:
         t.join(60)
     assert sorted(statuses) == [200, 409, 409, 409]
-    assert [r["action"] for r in api.db.records()] == ["register", "revoke"]
+    assert [r["action"] for r in api.db.records() if r["kind"] == "grant"] == ["register", "revoke"]
+    refused = [r["reason_codes"] for r in api.db.records() if r["kind"] == "invalid"]
+    assert refused == [["grant_already_revoked"]] * 3
 
 
 # --- the query path, end to end through the gateway app -----------------------------------------
@@ -607,19 +634,23 @@ def grant_query_flow(
         app.include_router(grants_api.router)
         app.include_router(queries_api.router)
         authenticator = JwtAuthenticator(keystore, issuer=ISSUER, audience=AUDIENCE, clock=clock)
+        catalog = load_catalog(policies)
         queries = QueryService(
-            catalog=load_catalog(policies),
+            catalog=catalog,
             engine=engine,
             sources=sources,
             desensitizer=CatalogDesensitizer(keystore, PresidioScanner(), clock),
             ledger=db.ledger,
             commit=grants.commitment,
             clock=clock,
+            metrics=catalog_metrics(catalog, policies),
             grants=grants,
         )
         app.dependency_overrides[deps.authenticator] = lambda: authenticator
         app.dependency_overrides[deps.grant_service] = lambda: grants
         app.dependency_overrides[deps.query_service] = lambda: queries
+        refusals = RefusalRegistry(db.ledger)
+        app.dependency_overrides[deps.refusal_registry] = lambda: refusals
         app.dependency_overrides[deps.query_limits] = lambda: deps.QueryLimits(max_subjects=10)
         token = TokenIssuer(keystore, issuer=ISSUER, audience=AUDIENCE, clock=clock).issue(
             "consent-desk", "finance", ["grants:write", "query"]

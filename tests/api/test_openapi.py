@@ -97,6 +97,20 @@ def test_the_token_endpoints_answer_as_documented(
     assert {("POST", "/oauth/token", s) for s in ("200", "400", "401")} <= checker.seen
 
 
+def _x25519_public() -> str:
+    import base64
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+    raw = (
+        X25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    )
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
 def test_a_deployment_answers_as_documented(checker: OpenApiChecker, gateway: Deployment) -> None:
     http = httpx.Client(base_url=gateway.base_url, timeout=30)
 
@@ -153,6 +167,8 @@ def test_a_deployment_answers_as_documented(checker: OpenApiChecker, gateway: De
         http.get("/v1/ledger/export", params={"format": "csv", "kind": "query"}, headers=auditor),
         http.post("/v1/ledger/subject-report", json=debtor, headers=auditor),
         http.post("/v1/ledger/entries/0/review", json={"status": "reviewed"}, headers=auditor),
+        http.post("/v1/keys/field-key", json={"public_key": _x25519_public()}, headers=as_("platform")),
+        http.post("/v1/keys/field-key", json={"public_key": "A" * 20}, headers=as_("platform")),
     ]
     http.close()
     for response in responses:

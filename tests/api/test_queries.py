@@ -221,7 +221,13 @@ def test_bad_checksum_is_refused_before_anything_else(gateway: Deployment) -> No
     assert (problem["code"], problem["field"]) == ("invalid_identifier", "subjects[0].value")
     assert "MOD 11-2" in problem["accepted"] + problem["detail"]
     assert bad not in response.text  # the submitted value is never echoed
-    assert len(gateway.ledger_records()) == before  # malformed input never reaches the policy
+    # Malformed input never reaches the policy; its refusal is registered, without the value.
+    [record] = gateway.ledger_records()[before:]
+    assert record["kind"] == "invalid"
+    assert record["reasons"] == [
+        {"code": "invalid_identifier", "clause": "(13)", "field": "subjects[0].value"}
+    ]
+    assert bad not in json.dumps(record, ensure_ascii=False)
 
 
 def test_identifier_in_legal_basis_is_refused(gateway: Deployment) -> None:

@@ -125,6 +125,9 @@ def check_policy_engine_and_ledger_are_always_on(combo: Combo, manifests: list[M
     }
     assert gateway["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert gateway["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    # /metrics on its own port, the one the ServiceMonitor and the NetworkPolicy name.
+    assert gateway["args"][gateway["args"].index("--metrics-port") + 1] == "9464"
+    assert {"name": "metrics", "containerPort": 9464, "protocol": "TCP"} in gateway["ports"]
     config = _gateway_config(manifests, "cg-credit-gateway")
     assert config["policy_engine"] == "opa"
     assert config["opa_url"] == "http://127.0.0.1:8181"
@@ -188,6 +191,11 @@ def check_network_policy_denies_by_default(combo: Combo, manifests: list[Manifes
     if combo[("witness", "enabled")]:
         assert 8080 in egress_ports
     assert gateway_policy["spec"]["ingress"][0]["ports"] == [{"port": "http", "protocol": "TCP"}]
+    # The metrics port is open to the scrapers only (by default: pods of the release's namespace).
+    assert gateway_policy["spec"]["ingress"][1] == {
+        "ports": [{"port": "metrics", "protocol": "TCP"}],
+        "from": [{"podSelector": {}}],
+    }
 
 
 def check_disruption_budget_and_autoscaler_target_the_gateway(
@@ -216,7 +224,7 @@ def check_disruption_budget_and_autoscaler_target_the_gateway(
     assert len(monitors) == int(combo[("serviceMonitor", "enabled")])
     for monitor in monitors:
         assert monitor["spec"]["endpoints"] == [
-            {"port": "http", "path": "/metrics", "interval": "30s", "scrapeTimeout": "10s"}
+            {"port": "metrics", "path": "/metrics", "interval": "30s", "scrapeTimeout": "10s"}
         ]
 
 
@@ -449,7 +457,7 @@ METRICS = {
     "gateway_ledger_size": set(),
     "gateway_checkpoint_age_seconds": set(),
     "gateway_witness_cosignature_age_seconds": set(),
-    "gateway_token_throttled_total": set(),
+    "gateway_token_throttled_total": {"reason"},
     "gateway_policy_revision_info": {"revision"},
 }
 SCRAPE_LABELS = {"job", "instance", "le"}

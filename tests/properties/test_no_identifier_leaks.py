@@ -293,6 +293,28 @@ def test_auditor_endpoints(client: Client, identifier: str, form: str, field: st
     _check_response(identifier, csv)
 
 
+TOKEN_FIELDS = ("basic.client_id", "client_id", "scope", "grant_type")
+
+
+@SETTINGS
+@given(identifier=identifiers, form=forms, field=st.sampled_from(TOKEN_FIELDS))
+def test_token_endpoint(client: Client, identifier: str, form: str, field: str) -> None:
+    written = FORMS[form](identifier)
+    SENT.append(identifier)
+    data = {"grant_type": "client_credentials", "client_id": "platform", "client_secret": "wrong"}
+    auth = None
+    if field == "basic.client_id":
+        data = {"grant_type": "client_credentials"}
+        auth = (written, "wrong")
+    else:
+        data[field] = written
+    response = client.http.post("/oauth/token", data=data, auth=auth)
+    _check_response(identifier, response)
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "identifier_in_text"
+    assert response.json()["field"] == field.removeprefix("basic.")
+
+
 def test_nothing_sent_reached_the_ledger_an_export_or_a_log(client: Client, logs: LogLines) -> None:
     # Runs after the properties above (file order): everything they sent is checked at once.
     assert len(SENT) >= 200, "the properties above must run first"

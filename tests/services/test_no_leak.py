@@ -44,6 +44,7 @@ from gateway.errors import PolicyDenied
 from gateway.ports import JSON, Actor
 from gateway.services.query import QueryService
 from tests.support.memory_ledger import MemoryLedger
+from tests.support.metrics import catalog_metrics
 
 # The day the identifiers are checked on (birth dates may not be after it).
 TODAY = date(2026, 11, 22)
@@ -197,6 +198,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         ledger=ledger,
         commit=lambda s: subject_commitment(secret, str(s.id_type), s.value),
         clock=clock,
+        metrics=catalog_metrics(catalog, POLICIES),
     )
     data = generate_demo_data()
     outcomes: Counter[str] = Counter()

@@ -16,32 +16,13 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 
+from gateway.adapters.sql import migrate
+from gateway.adapters.sql.engine import make_engine
+from gateway.adapters.sql.errors import map_sql_errors
+from gateway.adapters.sql.schema import console_accounts, console_sessions
 from gateway.errors import ConfigurationError, LedgerError
-
-metadata = sa.MetaData()
-
-console_sessions = sa.Table(
-    "console_sessions",
-    metadata,
-    sa.Column("token_hash", sa.String(64), primary_key=True),
-    sa.Column("username", sa.String(64), nullable=False),
-    sa.Column("stage", sa.String(8), nullable=False),
-    sa.Column("created_at", sa.BigInteger, nullable=False),
-    sa.Column("last_seen", sa.BigInteger, nullable=False),
-    sa.Column("revoked", sa.Boolean, nullable=False, default=False),
-)
-
-console_accounts = sa.Table(
-    "console_accounts",
-    metadata,
-    sa.Column("account", sa.String(64), primary_key=True),
-    sa.Column("failures", sa.Integer, nullable=False, default=0),
-    sa.Column("locked_until", sa.BigInteger, nullable=False, default=0),
-    sa.Column("last_step", sa.BigInteger, nullable=False, default=-1),
-    sa.Column("enrolled_digest", sa.String(64), nullable=True),
-)
 
 
 def _token_hash(token: str) -> str:
@@ -53,22 +34,15 @@ def _seconds(moment: datetime) -> int:
 
 
 class SqlConsoleSessions:
-    """ConsoleSessionStore over one SQLAlchemy URL; creates its two tables on first use."""
+    """ConsoleSessionStore on the gateway database; its tables come from the migrations (0004_console)."""
 
-    def __init__(self, url: str, *, schema: str | None = None) -> None:
-        if url.startswith("sqlite"):
-            engine = sa.create_engine(url, connect_args={"timeout": 30.0, "check_same_thread": False})
-            if engine.url.database in (None, "", ":memory:"):
-                raise ConfigurationError("console sessions need a database file shared by every worker")
-        else:
-            engine = sa.create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=4)
-        if schema is not None:
-            engine = engine.execution_options(schema_translate_map={None: schema})
-        self.engine: Engine = engine
-        try:
-            metadata.create_all(engine, checkfirst=True)
-        except SQLAlchemyError as exc:
-            raise LedgerError("the console session tables cannot be created") from exc
+    def __init__(self, url: str, *, engine: Engine | None = None) -> None:
+        self.engine: Engine = engine if engine is not None else make_engine(url)
+        where = self.engine.url
+        if where.get_backend_name() == "sqlite" and where.database in (None, "", ":memory:"):
+            raise ConfigurationError("console sessions need a database file shared by every worker")
+        with map_sql_errors(LedgerError, "the console session tables could not be read"):
+            migrate.require_current(self.engine)
 
     def close(self) -> None:
         """Release the connection pool."""

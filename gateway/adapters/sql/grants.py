@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.engine import Engine, Row
 
 from gateway.adapters.sql import migrate
@@ -182,6 +183,21 @@ class SqlGrantStore:
     def _update(self, grant_id: str, **values: Any) -> None:
         with self._guard("update the grant"), write_connection(self.engine) as conn, conn.begin():
             conn.execute(update(_t).where(_t.c.id == grant_id).values(**values))
+
+    def unfinished(self, older_than: datetime) -> Sequence[Grant]:
+        """Pending grants created, and unregistered revocations made, before ``older_than``."""
+        query = select(_t).where(
+            or_(
+                and_(_t.c.ledger_index.is_(None), _t.c.created_at < older_than),
+                and_(
+                    _t.c.revoked_at.is_not(None),
+                    _t.c.revocation_ledger_index.is_(None),
+                    _t.c.revoked_at < older_than,
+                ),
+            )
+        )
+        with self._guard("list unfinished grants"), self.engine.connect() as conn:
+            return [_grant(row) for row in conn.execute(query.order_by(_t.c.created_at, _t.c.id))]
 
     # --- reads (never cached) ---
 

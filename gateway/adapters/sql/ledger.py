@@ -146,7 +146,9 @@ class SqlLedger(SqlLedgerReader):
         self.checkpoint_every = checkpoint_every
         self.checkpoint_interval_s = checkpoint_interval_s
         self._keystore = keystore
-        self._signer = Ed25519Signer(keystore.private_key_pem(LEDGER_KEY))
+        self._signer_pem = keystore.private_key_pem(LEDGER_KEY)
+        self._signer_cached = Ed25519Signer(self._signer_pem)
+        self._public_cache: tuple[tuple[bytes, ...], list[bytes]] | None = None
         super().__init__(engine if engine is not None else make_engine(url, schema=schema))
         head_table = qualified_name(self.engine, ledger_head)
         mark = param_marker(self.engine)
@@ -162,7 +164,6 @@ class SqlLedger(SqlLedgerReader):
         )
         entries_table = qualified_name(self.engine, ledger_entries)
         self._time_select = f"SELECT logged_at_us FROM {entries_table} WHERE idx = {mark}"  # noqa: S608
-        self._verify_keys = self.public_keys()
         self._covered: tuple[str, int, bytes, bytes] | None = None  # the last head this process found covered
         self._insert = {
             t.name: insert_sql(self.engine, t) for t in (ledger_entries, ledger_nodes, ledger_terms)
@@ -234,11 +235,21 @@ class SqlLedger(SqlLedgerReader):
                 .values(origin=origin)
             )
 
+    @property
+    def _signer(self) -> Ed25519Signer:
+        """The current signing key: ``gateway keys rotate`` takes effect here within a second or so,
+        in every worker, without a restart (the keystore re-checks the key file)."""
+        pem = self._keystore.private_key_pem(LEDGER_KEY)
+        if pem != self._signer_pem:
+            self._signer_cached, self._signer_pem = Ed25519Signer(pem), pem
+        return self._signer_cached
+
     def _sign(self, size: int, root: bytes, now: datetime) -> SignedCheckpoint:
+        signer = self._signer
         return sign_checkpoint(
             Checkpoint(self.origin, size, root),
-            public_key=self._signer.public_key,
-            sign=self._signer.sign,
+            public_key=signer.public_key,
+            sign=signer.sign,
             timestamp=int(now.timestamp()),
         )
 
@@ -265,7 +276,7 @@ class SqlLedger(SqlLedgerReader):
             return True
         try:
             signed = open_checkpoint(
-                note, public_keys=self._verify_keys, verify=ed25519_verify, name=self.origin
+                note, public_keys=self.public_keys(), verify=ed25519_verify, name=self.origin
             )
         except (GatewayError, ValueError):
             return False
@@ -297,16 +308,30 @@ class SqlLedger(SqlLedgerReader):
     # --- keys ---
 
     def public_keys(self) -> list[bytes]:
-        """Raw Ed25519 public keys that may have signed checkpoints: current first, then rotated ones."""
-        return [ed25519_public_key(pem) for pem in self._keystore.public_keys_pem(LEDGER_KEY)]
+        """Raw Ed25519 public keys that may have signed checkpoints: current first, then rotated ones.
+
+        Read through the keystore on every call (it re-checks the files), so a key rotated by another
+        process is accepted at once; parsed again only when the files changed.
+        """
+        pems = tuple(self._keystore.public_keys_pem(LEDGER_KEY))
+        cached = self._public_cache
+        if cached is None or cached[0] != pems:
+            cached = (pems, [ed25519_public_key(pem) for pem in pems])
+            self._public_cache = cached
+        return list(cached[1])
 
     def verifier_keys(self) -> dict[str, str]:
-        """The signed-note vkeys of the current key: note signatures and timestamped cosignatures."""
+        """The signed-note vkeys of the current key (note signatures and timestamped cosignatures),
+        then ``ed25519_previous_<n>`` for each rotated key: checkpoints they signed stay verifiable."""
         public = self._signer.public_key
-        return {
+        keys = {
             "ed25519": verifier_key(self.origin, public),
             "cosignature_v1": verifier_key(self.origin, public, 0x04),
         }
+        previous = [key for key in self.public_keys() if key != public]
+        for n, key in enumerate(previous, start=1):
+            keys[f"ed25519_previous_{n}"] = verifier_key(self.origin, key)
+        return keys
 
     # --- appends (the Ledger port) ---
 
@@ -332,6 +357,22 @@ class SqlLedger(SqlLedgerReader):
             return []
         return self._write(pending)
 
+    def append_within(
+        self, entries: Sequence[LedgerRecord], within: Callable[[Connection, list[Receipt]], None]
+    ) -> list[Receipt]:
+        """Append ``entries`` and run ``within`` in the very same transaction, all or nothing.
+
+        ``within`` gets the transaction's connection and the entries' receipts (their indexes) and
+        writes what must never exist without these entries, or they without it (a grant and its
+        registration); whatever it raises rolls the entries back too. Bypasses the group-commit
+        queue, as ``append_many`` does: such writes are rare.
+        """
+        pending = [Pending(e) for e in entries]
+        for p in pending:
+            p.prepare()
+        with map_sql_errors(LedgerError, "the ledger could not register the entries"):
+            return self._write_batch(pending, within)
+
     def _write(self, batch: Sequence[Pending]) -> list[Receipt]:
         with map_sql_errors(LedgerError, "the ledger could not register the entries"):
             return self._write_batch(batch)
@@ -346,7 +387,11 @@ class SqlLedger(SqlLedgerReader):
             return _EPOCH + timedelta(microseconds=int(last))
         return now
 
-    def _write_batch(self, batch: Sequence[Pending]) -> list[Receipt]:
+    def _write_batch(
+        self,
+        batch: Sequence[Pending],
+        within: Callable[[Connection, list[Receipt]], None] | None = None,
+    ) -> list[Receipt]:
         with write_connection(self.engine) as conn:
             head = conn.exec_driver_sql(self._head_select, (_HEAD_ID,)).one_or_none()
             if head is None:
@@ -392,6 +437,8 @@ class SqlLedger(SqlLedgerReader):
                 conn.exec_driver_sql(self._insert["ledger_nodes"], nodes)
             if terms:
                 conn.exec_driver_sql(self._insert["ledger_terms"], terms)
+            if within is not None:
+                within(conn, receipts)
             root = frontier.root()
             note = self._sign(frontier.size, root, now)
             conn.exec_driver_sql(
@@ -449,7 +496,7 @@ class SqlLedger(SqlLedgerReader):
         self._require_covered(conn, head)
         note = self._covering_note(conn, head)
         assert note is not None  # noqa: S101 - covered just above
-        self._publish(conn, open_checkpoint(note, public_keys=self._verify_keys, verify=ed25519_verify))
+        self._publish(conn, open_checkpoint(note, public_keys=self.public_keys(), verify=ed25519_verify))
         return True
 
     def _timed_checkpoint(self) -> None:

@@ -134,3 +134,41 @@ authorization_grants = sa.Table(
     sa.Index("ix_authorization_grants_recipient", "recipient"),
     sa.Index("ix_authorization_grants_registered_by", "registered_by"),
 )
+
+# --- token endpoint throttling ---
+
+# One row per throttled key (a digest of "client:<id>" or "address:<ip>", never the typed text), shared
+# by every worker and replica, so N workers do not multiply the failures an attacker is allowed.
+token_throttle = sa.Table(
+    "token_throttle",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("last_failure_ms", sa.BigInteger, nullable=False),
+    sa.Column("locked_until_ms", sa.BigInteger, nullable=False),
+)
+
+# --- the console (gateway.adapters.sql.console_sessions) ---
+
+# One row per console session; only the SHA-256 of the cookie's token is kept.
+console_sessions = sa.Table(
+    "console_sessions",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("username", sa.String(64), nullable=False),
+    sa.Column("stage", sa.String(8), nullable=False),
+    sa.Column("created_at", sa.BigInteger, nullable=False),
+    sa.Column("last_seen", sa.BigInteger, nullable=False),
+    sa.Column("revoked", sa.Boolean, nullable=False, default=False),
+)
+
+# Failure counts, lockouts and the last TOTP step per account (a digest of the typed name).
+console_accounts = sa.Table(
+    "console_accounts",
+    metadata,
+    sa.Column("account", sa.String(64), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False, default=0),
+    sa.Column("locked_until", sa.BigInteger, nullable=False, default=0),
+    sa.Column("last_step", sa.BigInteger, nullable=False, default=-1),
+    sa.Column("enrolled_digest", sa.String(64), nullable=True),
+)

@@ -18,6 +18,13 @@ Released values are JSON-friendly: dates and datetimes as ISO 8601 strings, ``De
 string with the column's scale (``"5000.00"``, so no precision is lost and every engine gives the same
 text), booleans as booleans (MariaDB's ``TINYINT(1)`` included), other numbers and strings unchanged.
 
+Every read is bounded by a statement timeout that the database enforces (``statement_timeout_s``,
+``source_statement_timeout_s`` in the settings): PostgreSQL's ``statement_timeout`` and MariaDB's
+``max_statement_time`` (MySQL's ``max_execution_time``) set on every new connection, and on SQLite a
+progress handler that interrupts a statement running past its deadline (set as each statement starts;
+it also covers fetching the rows). A read cut off so is a ``SourceTimeout`` (``source_timeout``), which
+the query path registers and answers with 503, instead of a worker thread held until the source answers.
+
 Any database failure becomes a ``SourceError`` naming the source and the error type only: driver
 messages can quote values (an identifier, a date) and never leave this module.
 
@@ -35,6 +42,7 @@ import logging
 import re
 import sqlite3
 import threading
+import time as clock
 import urllib.parse
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -52,7 +60,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, NoSuchTableError, S
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import ColumnElement
 
-from gateway.errors import ConfigurationError, SourceError
+from gateway.errors import ConfigurationError, SourceError, SourceTimeout
 from gateway.ports import JSON, SourceQuery
 
 log = logging.getLogger("gateway.sources")
@@ -60,6 +68,13 @@ log = logging.getLogger("gateway.sources")
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 MAX_LIMIT = 10_000
 CONNECT_TIMEOUT_S = 5
+DEFAULT_STATEMENT_TIMEOUT_S = 10.0
+# SQLite calls the progress handler every this many virtual machine instructions (~µs each).
+_SQLITE_PROGRESS_STEPS = 10_000
+_DEADLINE = "gw_statement_deadline"
+# What the drivers report when the database cut a statement off at its timeout.
+_PG_QUERY_CANCELED = "57014"
+_MYSQL_TIMEOUTS = frozenset({1969, 3024})  # MariaDB max_statement_time, MySQL max_execution_time
 CONDITION_OPS = frozenset({"is_null", "on_or_after"})
 STATEMENT_CACHE_SIZE = 256
 _SUBJECTS_PARAM = "gw_subjects"
@@ -71,7 +86,7 @@ def _check_identifier(name: str, what: str) -> str:
     return name
 
 
-def _sqlite_engine(url: URL) -> Engine:
+def _sqlite_engine(url: URL, statement_timeout_s: float) -> Engine:
     database = url.database or ""
     if database in ("", ":memory:") or database.startswith("file:") or url.query:
         raise ConfigurationError(
@@ -89,13 +104,25 @@ def _sqlite_engine(url: URL) -> Engine:
     engine = create_engine(url.set(database=str(path)), creator=connect, hide_parameters=True)
 
     @event.listens_for(engine, "connect")
-    def _query_only(dbapi_connection: Any, _record: Any) -> None:
+    def _query_only(dbapi_connection: Any, record: Any) -> None:
         dbapi_connection.execute("PRAGMA query_only = ON")
+        deadline = [float("inf")]
+        record.info[_DEADLINE] = deadline
+        # A nonzero answer makes SQLite abandon the running statement with "interrupted".
+        dbapi_connection.set_progress_handler(
+            lambda: int(clock.monotonic() > deadline[0]), _SQLITE_PROGRESS_STEPS
+        )
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _start_deadline(conn: Any, *_: Any) -> None:
+        deadline = conn.info.get(_DEADLINE)
+        if deadline is not None:
+            deadline[0] = clock.monotonic() + statement_timeout_s
 
     return engine
 
 
-def _server_engine(url: URL, read_only_sql: str) -> Engine:
+def _server_engine(url: URL, read_only_sql: str, timeout_sql: tuple[str, ...]) -> Engine:
     connect_args: dict[str, Any] = {}
     if "connect_timeout" not in url.query:
         connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
@@ -106,6 +133,7 @@ def _server_engine(url: URL, read_only_sql: str) -> Engine:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(read_only_sql)
+            _set_timeout(dbapi_connection, cursor, timeout_sql)
         finally:
             cursor.close()
         # PostgreSQL's SET is transactional: commit so the pool's reset-on-return rollback keeps it.
@@ -114,17 +142,44 @@ def _server_engine(url: URL, read_only_sql: str) -> Engine:
     return engine
 
 
-def read_only_engine(url: str) -> Engine:
-    """An engine whose every connection refuses writes; ConfigurationError for an unusable URL."""
+def _set_timeout(dbapi_connection: Any, cursor: Any, statements: tuple[str, ...]) -> None:
+    """Run the first of ``statements`` the server accepts (MariaDB and MySQL name the setting
+    differently); a server that accepts none is not used, rather than read without a bound."""
+    for statement in statements:
+        try:
+            cursor.execute(statement)
+            return
+        except Exception:  # the driver's own error type: an unknown variable on this server
+            dbapi_connection.rollback()
+    raise SourceError("the source database accepts no statement timeout")
+
+
+def read_only_engine(url: str, statement_timeout_s: float = DEFAULT_STATEMENT_TIMEOUT_S) -> Engine:
+    """An engine whose every connection refuses writes and cuts off statements running longer than
+    ``statement_timeout_s``; ConfigurationError for an unusable URL."""
+    if not statement_timeout_s > 0:
+        raise ConfigurationError("the source statement timeout must be positive", accepted="seconds > 0")
+    ms = max(1, round(statement_timeout_s * 1000))
     try:
         parsed = make_url(url)
         backend = parsed.get_backend_name()
         if backend == "sqlite":
-            return _sqlite_engine(parsed)
+            return _sqlite_engine(parsed, statement_timeout_s)
         if backend == "postgresql":
-            return _server_engine(parsed, "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+            return _server_engine(
+                parsed,
+                "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
+                (f"SET SESSION statement_timeout = {ms}",),
+            )
         if backend in ("mysql", "mariadb"):
-            return _server_engine(parsed, "SET SESSION TRANSACTION READ ONLY")
+            return _server_engine(
+                parsed,
+                "SET SESSION TRANSACTION READ ONLY",
+                (
+                    f"SET SESSION max_statement_time = {ms / 1000:.3f}",
+                    f"SET SESSION max_execution_time = {ms}",
+                ),
+            )
     except (ArgumentError, NoSuchModuleError, ImportError, ValueError) as exc:
         raise ConfigurationError(f"source URL is not usable ({type(exc).__name__})") from None
     raise ConfigurationError(
@@ -190,9 +245,12 @@ class SqlSource:
     does).
     """
 
-    def __init__(self, url: str, *, name: str = "source") -> None:
+    def __init__(
+        self, url: str, *, name: str = "source", statement_timeout_s: float = DEFAULT_STATEMENT_TIMEOUT_S
+    ) -> None:
         self.name = name
-        self._engine = read_only_engine(url)
+        self.statement_timeout_s = statement_timeout_s
+        self._engine = read_only_engine(url, statement_timeout_s)
         self._tables: dict[str, Table] = {}
         self._statements: OrderedDict[_ShapeKey, _Prepared] = OrderedDict()
         self._lock = threading.Lock()
@@ -328,18 +386,40 @@ class SqlSource:
         return _Prepared(statement, as_bool, tuple(value_params))
 
     def _error(self, exc: SQLAlchemyError) -> SourceError:
-        cause = type(getattr(exc, "orig", None) or exc).__name__
+        orig = getattr(exc, "orig", None)
+        cause = type(orig or exc).__name__
+        if _timed_out(orig):
+            log.warning("source read timed out", extra={"source": self.name, "error_type": cause})
+            return SourceTimeout(
+                f"source {self.name!r} did not answer within {self.statement_timeout_s:g} s",
+                accepted="a retry later; the source is slow or overloaded",
+            )
         log.warning("source read failed", extra={"source": self.name, "error_type": cause})
         if isinstance(exc, NoSuchTableError):
             return SourceError(f"source {self.name!r} has no such table")
         return SourceError(f"source {self.name!r} could not be read ({cause})")
 
 
+def _timed_out(orig: object) -> bool:
+    """Whether the driver's error says the database cut the statement off at its timeout."""
+    if isinstance(orig, sqlite3.OperationalError):
+        return str(orig) == "interrupted"
+    if getattr(orig, "sqlstate", None) == _PG_QUERY_CANCELED:
+        return True
+    args: tuple[object, ...] = tuple(getattr(orig, "args", ()))
+    return bool(args) and args[0] in _MYSQL_TIMEOUTS
+
+
 class SqlSourceRegistry:
     """The ``SourceRegistry`` over database id -> URL; engines are built once, connections lazily."""
 
-    def __init__(self, urls: Mapping[str, str]) -> None:
-        self._sources = {database: SqlSource(url, name=database) for database, url in urls.items()}
+    def __init__(
+        self, urls: Mapping[str, str], *, statement_timeout_s: float = DEFAULT_STATEMENT_TIMEOUT_S
+    ) -> None:
+        self._sources = {
+            database: SqlSource(url, name=database, statement_timeout_s=statement_timeout_s)
+            for database, url in urls.items()
+        }
 
     @property
     def databases(self) -> tuple[str, ...]:

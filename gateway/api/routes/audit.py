@@ -15,8 +15,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
-from gateway.api.deps import AuditServiceDep, Principal, require_scope
-from gateway.api.guards import NoIdentifier
+from gateway.api.deps import AuditServiceDep, Principal, registering, require_scope
+from gateway.api.guards import InstantInRange, NoIdentifier
 from gateway.api.schemas.ledger import (
     CheckpointResponse,
     ConsistencyResponse,
@@ -64,16 +64,22 @@ def _aware(value: datetime | None, field: str) -> datetime | None:
 
 
 def _filter(
-    since: Annotated[datetime | None, Query(description="entries logged at or after (RFC 3339)")] = None,
-    until: Annotated[datetime | None, Query(description="entries logged before (RFC 3339)")] = None,
+    since: Annotated[
+        datetime | None, Query(description="entries logged at or after (RFC 3339)"), InstantInRange
+    ] = None,
+    until: Annotated[
+        datetime | None, Query(description="entries logged before (RFC 3339)"), InstantInRange
+    ] = None,
     kind: Annotated[
-        Literal["query", "grant", "review", "subject_report", "repair", "console"] | None, Query()
+        Literal["query", "grant", "review", "subject_report", "repair", "console", "key_handover", "invalid"]
+        | None,
+        Query(),
     ] = None,
     client_id: Name = None,
     department: Name = None,
     purpose: Name = None,
     item: Name = None,
-    decision: Annotated[Literal["allow", "deny", "error"] | None, Query()] = None,
+    decision: Annotated[Literal["allow", "deny", "error", "invalid"] | None, Query()] = None,
     reason: Annotated[
         str | None, Query(min_length=1, max_length=200, description="reason code"), NoIdentifier
     ] = None,
@@ -199,6 +205,7 @@ def export(
 
 
 @router.post("/subject-report", response_model=SubjectReportResponse, responses=_ERRORS)
+@registering
 def subject_report(body: SubjectRequest, principal: ReaderDep, service: ServiceDep) -> SubjectReportResponse:
     """Every entry that touched one subject (PIPL art. 45); the lookup itself is registered."""
     actor = Actor(principal.client_id, principal.department)
@@ -206,6 +213,7 @@ def subject_report(body: SubjectRequest, principal: ReaderDep, service: ServiceD
 
 
 @router.post("/entries/{index}/review", response_model=ReviewResponse, responses=_ONE)
+@registering
 def review_entry(
     index: IndexPath, body: ReviewRequest, principal: ReviewerDep, service: ServiceDep
 ) -> ReviewResponse:

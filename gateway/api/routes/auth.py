@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
 from gateway.api.deps import AuthorizationServerDep
+from gateway.api.schemas.problems import problems
 from gateway.api.schemas.tokens import (
     AuthorizationServerMetadataResponse,
     JwkSetResponse,
@@ -48,6 +48,14 @@ async def _bounded_body(request: Request) -> bytes | None:
             "description": "invalid request, grant type or scope (RFC 6749 §5.2)",
         },
         401: {"model": OAuthErrorResponse, "description": "client authentication failed (RFC 6749 §5.2)"},
+        **problems(
+            422,
+            429,
+            503,
+            s422="a form field holds a personal identifier",
+            s429="the client or the address is locked out after failures; see Retry-After",
+            s503="every secret-hashing slot is taken, or the throttle is unreachable; see Retry-After",
+        ),
     },
     openapi_extra={
         "requestBody": {
@@ -76,9 +84,10 @@ async def token(request: Request, server: AuthorizationServerDep) -> JSONRespons
         url=str(request.url),
         headers=request.headers,
         body=await _bounded_body(request),
+        client_address=request.client.host if request.client else None,
     )
-    # Secret verification is a deliberately slow scrypt: keep it off the event loop.
-    reply = await run_in_threadpool(server.token, http_request)
+    # The server hashes secrets on its own bounded pool, never on the threads queries use.
+    reply = await server.token(http_request)
     return JSONResponse(reply.body, status_code=reply.status, headers=dict(reply.headers))
 
 

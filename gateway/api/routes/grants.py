@@ -12,7 +12,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, Security
 
-from gateway.api.deps import GrantServiceDep, Principal, current_principal, require_scope
+from gateway.api.deps import (
+    GrantServiceDep,
+    Principal,
+    current_principal,
+    registering,
+    require_scope,
+)
 from gateway.api.schemas.grants import (
     Commitment,
     GrantActionResponse,
@@ -70,6 +76,7 @@ _REVOKE = {**_ERRORS, **problems(404, 409, s404="no such grant", s409="already r
 
 
 @router.post("", status_code=201, response_model=GrantActionResponse, responses=_ERRORS)
+@registering
 def register_grant(
     body: GrantRequest, response: Response, principal: WritePrincipal, service: GrantServiceDep
 ) -> GrantActionResponse:
@@ -114,6 +121,7 @@ def get_grant(grant_id: str, principal: ReadPrincipal, service: GrantServiceDep)
 
 
 @router.post("/{grant_id}/revoke", response_model=GrantActionResponse, responses=_REVOKE)
+@registering
 def revoke_grant(
     grant_id: str, principal: WritePrincipal, service: GrantServiceDep, body: RevokeRequest | None = None
 ) -> GrantActionResponse:

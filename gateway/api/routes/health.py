@@ -27,8 +27,13 @@ def healthz() -> LivenessResponse:
     },
 )
 def readyz(readiness: ReadinessDep) -> JSONResponse:
-    """Ready when the policy engine answers and the ledger is reachable; 503 otherwise."""
-    checks = readiness()
-    ok = all(checks.values())
-    body = ReadinessResponse(status="ready" if ok else "not_ready", checks=checks)
+    """Ready when the policy engine, the ledger, the grant store and every source answer; 503 otherwise."""
+    report = readiness()
+    failed = {name: code for name, code in report.items() if code is not None}
+    ok = not failed
+    body = ReadinessResponse(
+        status="ready" if ok else "not_ready",
+        checks={name: code is None for name, code in report.items()},
+        failed=failed,
+    )
     return JSONResponse(body.model_dump(), status_code=200 if ok else 503)

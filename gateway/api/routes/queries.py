@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from gateway.api.deps import Principal, QueryLimitsDep, QueryServiceDep, require_scope
+from gateway.api.deps import Principal, QueryLimitsDep, QueryServiceDep, registering, require_scope
 from gateway.api.schemas.problems import problems
 from gateway.api.schemas.queries import QueryRequest, QueryResponse, query_body
 from gateway.domain.identifiers import china_date
@@ -76,6 +76,7 @@ def to_spec(body: QueryRequest, max_subjects: int, today: date) -> QuerySpec:
         s503="a dependency failed; nothing was returned",
     ),
 )
+@registering
 async def create_query(
     body: QueryRequest,
     principal: Annotated[Principal, Depends(require_scope("query"))],

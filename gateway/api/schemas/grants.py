@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool
 
-from gateway.api.guards import NoIdentifier
+from gateway.api.guards import InstantInRange, NoIdentifier
 from gateway.api.schemas.receipts import ReceiptResponse, receipt_response
 from gateway.api.schemas.subjects import SubjectRequest
 from gateway.domain.grants import ConsentEvidence, Grant, GrantTerms, RevokeReason
@@ -24,7 +24,7 @@ class ConsentRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     method: Annotated[str, Field(min_length=1, max_length=100, examples=["written"]), NoIdentifier]
-    obtained_at: AwareDatetime
+    obtained_at: Annotated[AwareDatetime, InstantInRange]
     reference: Annotated[str, Field(min_length=1, max_length=200, examples=["HF-2026-000123"]), NoIdentifier]
     separate: StrictBool
     condition_of_service: StrictBool
@@ -43,8 +43,8 @@ class GrantRequest(BaseModel):
     fields: Annotated[
         dict[Token, Annotated[list[Token], Field(max_length=1000)]] | None, Field(max_length=1000)
     ] = None
-    valid_from: AwareDatetime
-    valid_until: AwareDatetime | None = None
+    valid_from: Annotated[AwareDatetime, InstantInRange]
+    valid_until: Annotated[AwareDatetime | None, InstantInRange] = None
     consent: ConsentRequest
 
 

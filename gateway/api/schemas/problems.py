@@ -43,6 +43,7 @@ _DEFAULTS = {
     404: "no such resource",
     409: "conflict with the resource's state",
     422: "invalid request",
+    429: "too many requests; see Retry-After",
     500: "unexpected error; nothing was returned",
     503: "a dependency failed; nothing was returned",
 }

@@ -15,7 +15,7 @@ document.getElementById("consistency-form").addEventListener("submit", async fun
     const data = await response.json();
     const vkey = Object.values(data.verifier_keys)[0];
     const pin = LedgerVerify.pinnedKey(vkey);
-    LedgerVerify.show(verdict, list, await LedgerVerify.verifyConsistencyData(data, pin.changed ? pin.pinned : vkey), words);
+    LedgerVerify.show(verdict, list, await LedgerVerify.verifyConsistencyData(data, [pin.changed ? pin.pinned : vkey, ...LedgerVerify.previousKeys(data.verifier_keys)]), words);
   } catch (err) {
     LedgerVerify.show(verdict, list, { ok: false, checks: [{ name: "error", ok: false, detail: String(err) }] }, words);
   }

@@ -20,7 +20,7 @@
     document.getElementById("note").textContent = data.checkpoint_note || "";
     const pin = LedgerVerify.pinnedKey(vkey);
     document.getElementById("vkey").textContent = vkey + (pin.changed ? "\n⚠ " + (zh ? "与本浏览器先前记住的公钥不同：" : "differs from the key this browser pinned: ") + pin.pinned : "");
-    const result = await LedgerVerify.verifyEntry(data, pin.changed ? pin.pinned : vkey);
+    const result = await LedgerVerify.verifyEntry(data, [pin.changed ? pin.pinned : vkey, ...LedgerVerify.previousKeys(data.verifier_keys)]);
     LedgerVerify.show(verdict, list, result, words);
   } catch (err) {
     LedgerVerify.show(verdict, list, { ok: false, checks: [{ name: "error", ok: false, detail: String(err) }] }, words);

@@ -101,7 +101,15 @@
 
   // Open a C2SP checkpoint note: both the plain note signature (type 0x01) and the timestamped
   // cosignature (type 0x04) of the log's key must verify. Throws with a reason otherwise.
+  // ``vkey`` may be a list (the log's key, then its rotated keys): the first that signed the note wins.
   async function openCheckpoint(note, vkey) {
+    if (Array.isArray(vkey)) {
+      let last = new Error("no verifier key");
+      for (const one of vkey) {
+        try { return await openCheckpoint(note, one); } catch (err) { last = err; }
+      }
+      throw last;
+    }
     const key = await parseVerifierKey(vkey);
     const cut = note.lastIndexOf("\n\n");
     if (cut < 0 || !note.endsWith("\n")) throw new Error("not a signed note");
@@ -177,6 +185,12 @@
     return { ok: checks.length > 0 && checks.every((c) => c.ok), checks };
   }
 
+  // The keys the log published before a rotation (``ed25519_previous_<n>``): its older checkpoints
+  // were signed with them.
+  function previousKeys(verifierKeys) {
+    return Object.keys(verifierKeys).filter((k) => k.startsWith("ed25519_previous_")).map((k) => verifierKeys[k]);
+  }
+
   // The log key is pinned the first time it is seen in this browser; a later change is reported.
   function pinnedKey(vkey) {
     try {
@@ -204,6 +218,6 @@
 
   global.LedgerVerify = {
     b64, hex, unhex, leafHash, nodeHash, rootFromInclusion, verifyConsistency,
-    openCheckpoint, verifyEntry, verifyConsistencyData, pinnedKey, show,
+    openCheckpoint, verifyEntry, verifyConsistencyData, pinnedKey, previousKeys, show,
   };
 })(window);

@@ -24,8 +24,10 @@ purpose, recipient) and what an auditor needs::
     response_digest  "sha256:<hex>" of the response body sent, or null when nothing was sent
 
 Grant registrations and refusals, revocations (both of kind ``grant``, told apart by ``action``),
-reviews (``review``) and subject reports (``subject_report``) follow; repairs (``repair``) are
-accepted by the store and the audit filter already, their record comes with the repair use case.
+reviews (``review``), subject reports (``subject_report``) and requests refused before any use
+case ran (``invalid``: the endpoint, the requester, the code and the field path, never a value)
+follow; repairs (``repair``) are accepted by the store and the audit filter already, their record
+comes with the repair use case.
 """
 
 from __future__ import annotations
@@ -230,6 +232,38 @@ class RevocationRecord(LedgerRecord):
 
 
 @dataclass(frozen=True, slots=True)
+class GrantReconciliationRecord(LedgerRecord):
+    """What start-up reconciliation finished of grant changes a crash interrupted (kind ``grant``,
+    action ``reconcile``): grant ids by what was done, so an auditor sees every repair of the store.
+
+    The ids are the gateway's own random hex ids; no client, department or subject is involved.
+    """
+
+    kind: ClassVar[str] = "grant"
+    action: ClassVar[str] = "reconcile"
+
+    registered: tuple[str, ...]  # pending grants whose registration entry was found
+    discarded: tuple[str, ...]  # pending grants without one: deleted, never answered
+    revocations_found: tuple[str, ...]  # revocations whose entry was found
+    revocations_registered: tuple[str, ...]  # revocations without one: registered now
+
+    def as_dict(self) -> dict[str, Any]:
+        """Record form."""
+        return {
+            "kind": self.kind,
+            "action": self.action,
+            "client_id": None,
+            "department": None,
+            "decision": "allow",
+            **_reasons(()),
+            "registered": list(self.registered),
+            "discarded": list(self.discarded),
+            "revocations_found": list(self.revocations_found),
+            "revocations_registered": list(self.revocations_registered),
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class ReviewRecord(LedgerRecord):
     """An auditor's review of an entry (``status``: reviewed | flagged)."""
 
@@ -309,6 +343,65 @@ class ConsoleRecord(LedgerRecord):
         }
 
 
+@dataclass(frozen=True, slots=True)
+class InvalidRecord(LedgerRecord):
+    """An authenticated request to a registering endpoint refused as invalid (clause (13)).
+
+    ``endpoint`` is the route's method and path template (``POST /v1/grants/{grant_id}/revoke``),
+    never the path sent, which may carry anything; ``field`` is a path of positions and schema names.
+    Nothing the caller submitted is kept. ``decision`` is ``invalid`` and the code is the one reason,
+    so the audit filters by decision and by reason find these entries like any other refusal.
+    """
+
+    kind: ClassVar[str] = "invalid"
+
+    request_id: str
+    endpoint: str
+    client_id: str
+    department: str
+    code: str
+    field: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Record form."""
+        return {
+            "kind": self.kind,
+            "request_id": self.request_id,
+            "endpoint": self.endpoint,
+            "client_id": self.client_id,
+            "department": self.department,
+            "decision": "invalid",
+            **_reasons((RecordedReason(self.code, "(13)", field=self.field),)),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class KeyHandoverRecord(LedgerRecord):
+    """A recipient department given its key for ``encrypt``-obligation fields, wrapped to a public key
+    it presented: who received which key (by id, never the key) wrapped to which key (by fingerprint)."""
+
+    kind: ClassVar[str] = "key_handover"
+
+    client_id: str
+    department: str
+    algorithm: str
+    key_id: str
+    wrapping: str
+    recipient_key: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """Record form."""
+        return {
+            "kind": self.kind,
+            "client_id": self.client_id,
+            "department": self.department,
+            "algorithm": self.algorithm,
+            "key_id": self.key_id,
+            "wrapping": self.wrapping,
+            "recipient_key": self.recipient_key,
+        }
+
+
 RECORD_TYPES: tuple[type[LedgerRecord], ...] = (
     QueryRecord,
     GrantRecord,
@@ -316,6 +409,9 @@ RECORD_TYPES: tuple[type[LedgerRecord], ...] = (
     ReviewRecord,
     SubjectReportRecord,
     ConsoleRecord,
+    KeyHandoverRecord,
+    InvalidRecord,
+    GrantReconciliationRecord,
 )
 # Every kind the store accepts: those written above, and ``repair`` (see the module docstring).
 KINDS = frozenset({t.kind for t in RECORD_TYPES} | {"repair"})

@@ -174,3 +174,40 @@ def test_serve_refuses_an_unmigrated_postgres_database_in_one_line(
             assert migrate.current_revision(engine) == migrate.head_revision()
         finally:
             engine.dispose()
+
+
+def test_console_tables_the_console_created_itself_are_kept_by_the_upgrade(engine: sa.Engine) -> None:
+    # Before 0004_console the console created its tables on first use: such a database, with a live
+    # session in it, upgrades without failing and without losing the session.
+    from gateway.adapters.sql.schema import console_accounts, console_sessions
+
+    migrate.upgrade(engine, "0002")
+    old = sa.MetaData()
+    for table in (console_sessions, console_accounts):
+        table.to_metadata(old)
+    old.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(
+            console_sessions.insert().values(
+                token_hash="ab" * 32,
+                username="auditor",
+                stage="full",
+                created_at=1,
+                last_seen=1,
+                revoked=False,
+            )
+        )
+    migrate.upgrade(engine)
+    assert migrate.current_revision(engine) == migrate.head_revision()
+    assert schema_differences(engine) == []
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(console_sessions.c.username)).scalars().all() == ["auditor"]
+
+
+def test_the_console_refuses_a_database_without_its_tables(engine: sa.Engine) -> None:
+    from gateway.adapters.sql.console_sessions import SqlConsoleSessions
+
+    migrate.upgrade(engine, "0002")
+    with pytest.raises(ConfigurationError) as caught:
+        SqlConsoleSessions(str(engine.url), engine=engine)
+    assert "gateway db upgrade" in caught.value.detail

@@ -20,8 +20,11 @@ from gateway.domain.ledger.envelope import canonical_record, envelope_bytes
 from gateway.domain.ledger.records import (
     RECORD_TYPES,
     ConsoleRecord,
+    GrantReconciliationRecord,
     GrantRecord,
+    InvalidRecord,
     ItemRelease,
+    KeyHandoverRecord,
     LedgerRecord,
     Outcome,
     QueryRecord,
@@ -169,6 +172,31 @@ CASES: dict[str, Callable[[], LedgerRecord]] = {
         "audit_office",
         {"format": "csv", "filters": {"decision": "deny"}, "checkpoint_size": 12},
     ),
+    # As GrantService.reconcile registers what it finished at start-up.
+    "grant_reconcile": lambda: GrantReconciliationRecord(
+        registered=(GRANT_ID,),
+        discarded=("fedcba9876543210fedcba9876543210",),
+        revocations_found=(),
+        revocations_registered=("00112233445566778899aabbccddeeff",),
+    ),
+    # As gateway/api/problems.py registers a validation refusal of an authenticated request.
+    "invalid": lambda: InvalidRecord(
+        request_id="8c0f7a52-6f1e-4c1b-9d51-3f2b1a0e9c11",
+        endpoint="POST /v1/queries",
+        client_id="market-portal",
+        department="market_regulation",
+        code="identifier_in_text",
+        field="subjects.0.value",
+    ),
+    # As services/key_handover.py writes a recipient's field key wrapped to its X25519 key.
+    "key_handover": lambda: KeyHandoverRecord(
+        client_id="market-regulator",
+        department="market_regulation",
+        algorithm="aes-256-gcm",
+        key_id="fk:" + "0123456789abcdef" * 2,
+        wrapping="X25519-HKDF-SHA256-AES-256-GCM",
+        recipient_key="sha256:" + "cd" * 32,
+    ),
 }
 
 
@@ -285,6 +313,25 @@ GOLDEN = {
     "console_export": (
         '{"checkpoint_size":12,"client_id":"console:li.auditor","department":"audit_office","event":"exp'
         'ort","filters":{"decision":"deny"},"format":"csv","kind":"console"}'
+    ),
+    "grant_reconcile": (
+        '{"action":"reconcile","client_id":null,"decision":"allow","department":null,"discarded":["fe'
+        'dcba9876543210fedcba9876543210"],"kind":"grant","reason_codes":[],"reasons":[],"registered":'
+        '["0123456789abcdef0123456789abcdef"],"revocations_found":[],"revocations_registered":["00112'
+        '233445566778899aabbccddeeff"]}'
+    ),
+    "invalid": (
+        '{"client_id":"market-portal","decision":"invalid","department":"market_regulation","endpoint"'
+        ':"POST /v1/queries","kind":"invalid","reason_codes":["identifier_in_text"],"reasons":[{"claus'
+        'e":"(13)","code":"identifier_in_text","field":"subjects.0.value"}],"request_id":"8c0f7a52-6f1'
+        'e-4c1b-9d51-3f2b1a0e9c11"}'
+    ),
+    # Written by hand from the record's documented form, before the code that renders it.
+    "key_handover": (
+        '{"algorithm":"aes-256-gcm","client_id":"market-regulator","department":"market_regulation",'
+        '"key_id":"fk:0123456789abcdef0123456789abcdef","kind":"key_handover","recipient_key":"sha256:'
+        'cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd","wrapping":"X25519-HKDF-SH'
+        'A256-AES-256-GCM"}'
     ),
 }
 
