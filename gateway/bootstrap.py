@@ -184,8 +184,11 @@ def build_engine(settings: Settings) -> PolicyEngine:
 
     assert settings.opa_url is not None  # noqa: S101 - Settings validates this
     # The revision recorded is the active bundle's, and only while OPA reports it loaded that one.
-    revision = load_policy_sources(settings.policies_dir).revision
-    return RevisionCheckedEngine(OpaEngine(settings.opa_url, revision, settings.opa_timeout_s))
+    # The catalog index the gateway derives is sent to the server (its digest is in the revision).
+    sources = load_policy_sources(settings.policies_dir)
+    return RevisionCheckedEngine(
+        OpaEngine(settings.opa_url, sources.revision, settings.opa_timeout_s, index=sources.index)
+    )
 
 
 def _bundle_watcher(store: SqlPolicyStore, pool: PooledPolicyEngine, queries: QueryService) -> BundleWatcher:

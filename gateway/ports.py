@@ -108,6 +108,26 @@ class Ledger(Protocol):
         ...
 
 
+@runtime_checkable
+class QueuedLedger(Protocol):
+    """A Ledger that can also queue an append and report its outcome later, without a waiting thread.
+
+    The query path awaits its receipt on the event loop this way (``services.registration``).
+    """
+
+    @property
+    def append_timeout_s(self) -> float:
+        """How long an append may take before its caller fails closed."""
+        ...
+
+    def append_soon(
+        self, entry: LedgerRecord, done: Callable[[Receipt | None, Exception | None], None]
+    ) -> None:
+        """Queue ``entry``; ``done(receipt, error)`` is called once, on another thread, after COMMIT
+        (or with the LedgerError). Raise LedgerError at once when nothing can be queued."""
+        ...
+
+
 class KeyStore(Protocol):
     """Access to the gateway's keys; private material never leaves the adapter unasked."""
 

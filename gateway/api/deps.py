@@ -71,25 +71,32 @@ def services(request: Request) -> Services:
     return found
 
 
-ServicesDep = Annotated[Services, Depends(services)]
+async def _services(request: Request) -> Services:
+    # The lookups below are async: FastAPI runs a plain ``def`` dependency on the thread pool, and a
+    # hop there and back costs more than these lookups many times over. authenticator and
+    # refusal_registry stay plain: gateway.api.problems.resolve calls them directly.
+    return services(request)
 
 
-def catalog(s: ServicesDep) -> Catalog:
+ServicesDep = Annotated[Services, Depends(_services)]
+
+
+async def catalog(s: ServicesDep) -> Catalog:
     """The published catalog."""
     return s.catalog
 
 
-def query_service(s: ServicesDep) -> QueryService:
+async def query_service(s: ServicesDep) -> QueryService:
     """The query use case."""
     return s.queries
 
 
-def grant_service(s: ServicesDep) -> GrantService:
+async def grant_service(s: ServicesDep) -> GrantService:
     """The grant use cases."""
     return s.grants
 
 
-def audit_service(s: ServicesDep) -> AuditService:
+async def audit_service(s: ServicesDep) -> AuditService:
     """The auditor's use cases."""
     return s.audit
 
@@ -99,12 +106,12 @@ def authenticator(s: ServicesDep) -> Authenticator:
     return s.authenticator
 
 
-def authorization_server(s: ServicesDep) -> AuthorizationServer:
+async def authorization_server(s: ServicesDep) -> AuthorizationServer:
     """The token endpoint, its keys and its metadata."""
     return s.authorization_server
 
 
-def query_limits(s: ServicesDep) -> QueryLimits:
+async def query_limits(s: ServicesDep) -> QueryLimits:
     """The deployment's request limits."""
     return s.limits
 
@@ -115,7 +122,7 @@ def refusal_registry(s: ServicesDep) -> RefusalRegistry | None:
     return s.refusals
 
 
-def readiness(s: ServicesDep) -> Callable[[], dict[str, str | None]]:
+async def readiness(s: ServicesDep) -> Callable[[], dict[str, str | None]]:
     """The readiness checks."""
     return s.readiness
 
@@ -181,7 +188,7 @@ oauth2_scheme = OAuth2(
 )
 
 
-def bearer_token(authorization: Annotated[str | None, Depends(oauth2_scheme)]) -> str:
+async def bearer_token(authorization: Annotated[str | None, Depends(oauth2_scheme)]) -> str:
     """Extract the bearer token from the Authorization header (RFC 6750 §2.1)."""
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():

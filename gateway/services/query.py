@@ -2,6 +2,13 @@
 
 Every outcome is registered before anything is returned: an allowed query, a refusal, and a failure
 anywhere on the path. If registration itself fails the caller gets LedgerError and no data.
+
+Two halves, so the endpoint holds no thread while the ledger commits: ``prepare`` does the CPU and
+I/O work (decide, read, desensitize; on a worker thread) and ends with the ledger record of whatever
+happened, and ``conclude`` (async, on the event loop) registers it, awaiting the group commit's
+receipt, and only then returns the data or raises the refusal. ``run`` does both on the calling
+thread. Each stage is its own method (``_decide``, ``_read``, ``_desensitize``, ``_register``), so
+each can be measured on its own.
 """
 
 from __future__ import annotations
@@ -45,7 +52,7 @@ from gateway.ports import (
     RepairView,
     SourceRegistry,
 )
-from gateway.services.registration import register
+from gateway.services.registration import register, register_soon
 
 DECISION_ENTRYPOINT = "gateway.query.decision"
 log = logging.getLogger("gateway.query")
@@ -69,6 +76,26 @@ class QueryOutcome:
     results: list[SubjectRows]
     receipt: Receipt
     released: dict[str, JSON]  # ``released_document`` as its digest was registered: the body to send
+
+
+@dataclass(slots=True)
+class PreparedQuery:
+    """A query worked out up to its registration: the record to register and what follows it.
+
+    Exactly one of three: ``allowed`` (the decision, the desensitized results, the body to send
+    once registered and the releases), ``refusal`` (the policy refused: raised with the receipt),
+    ``error`` (a failure: raised once the failure is registered, or at once when there is nothing to
+    register because the ledger itself failed).
+    """
+
+    record: QueryRecord | None
+    department: str  # who asked and why: what the query counters are labelled with
+    purpose: str
+    query_id: str = ""
+    allowed: tuple[Decision, list[SubjectRows], dict[str, JSON], list[ItemRelease]] | None = None
+    refusal: tuple[Reason, list[dict[str, JSON]], str | None] | None = None  # first, all, field
+    error: Exception | None = None
+    kept: tuple[str, str] | None = None  # the policy input kept for replay: (canonical text, digest)
 
 
 def released_document(query_id: str, decision: Decision, results: Sequence[SubjectRows]) -> dict[str, JSON]:
@@ -118,6 +145,30 @@ class QueryService:
 
     def run(self, caller: Actor, spec: QuerySpec) -> QueryOutcome:
         """Decide, read and desensitize; register the outcome; return data only once registered."""
+        prepared = self.prepare(caller, spec)
+        try:
+            receipt = None if prepared.record is None else self._register(prepared.record, prepared.kept)
+        except LedgerError as exc:
+            self._count(prepared, "error", exc.problem_code)
+            raise
+        return self._finish(prepared, receipt)
+
+    async def conclude(self, prepared: PreparedQuery) -> QueryOutcome:
+        """Register what ``prepare`` worked out, awaiting the receipt on the event loop; then answer."""
+        try:
+            receipt = (
+                None if prepared.record is None else await self._register_soon(prepared.record, prepared.kept)
+            )
+        except LedgerError as exc:
+            self._count(prepared, "error", exc.problem_code)
+            raise
+        return self._finish(prepared, receipt)
+
+    def prepare(self, caller: Actor, spec: QuerySpec) -> PreparedQuery:
+        """Everything but the registration: decide, read, desensitize, and the record to register.
+
+        Never raises: a failure becomes a PreparedQuery carrying the error and its failure record.
+        """
         now = self.clock.now()
         draft = _Draft(
             request_id=str(uuid.uuid4()),
@@ -128,19 +179,16 @@ class QueryService:
         try:
             draft.subjects = [SubjectRef.of(s, self.commit(s)) for s in spec.subjects]
             decision = self._decide(draft, now)
-        except PolicyDenied as denied:
-            self._count(draft, "deny", denied.problem_code)
-            raise
-        except Exception as exc:
-            self._register_failure(draft, exc)
-            if isinstance(exc, GatewayError):
-                raise
-            raise InternalError("the query could not be completed") from exc
-
-        try:
+            if isinstance(decision, Reason):  # the grant named does not exist
+                return self._refused(draft, [decision])
+            if not decision.allow:
+                return self._refused(draft, decision.reasons)
             # Repairs are read now, from the store every worker and replica shares (clause (11)).
             effects = self._repair_effects(spec, draft)
-            results, releases = self._read(caller, spec, decision, now, effects, draft.record_commitments)
+            rows = self._read(spec, decision, now, effects)
+            results, releases = self._desensitize(
+                caller, spec, decision, rows, effects, draft.record_commitments
+            )
             body = released_document(draft.request_id, decision, results)
             record = draft.record(
                 "allow",
@@ -149,23 +197,71 @@ class QueryService:
                 digest=response_digest(canonical_json(body)),
             )
         except Exception as exc:
-            self._register_failure(draft, exc)
-            if isinstance(exc, GatewayError):
-                raise
-            raise InternalError("the query could not be completed") from exc
-        try:
-            receipt = self._register(record, draft)
-        except LedgerError as exc:
-            self._count(draft, "error", exc.problem_code)
-            raise
-        self._count(draft, "allow", "none")
-        log.info(
-            "query allowed",
-            extra={"items": len(releases), "rows": sum(r.rows for r in releases), "index": receipt.index},
+            return self._failed(draft, exc)
+        return PreparedQuery(
+            record,
+            *draft.labels,
+            draft.request_id,
+            allowed=(decision, results, body, releases),
+            kept=draft.kept,
         )
-        return QueryOutcome(draft.request_id, decision, results, receipt, body)
 
-    def _decide(self, draft: _Draft, now: datetime) -> Decision:
+    def _finish(self, prepared: PreparedQuery, receipt: Receipt | None) -> QueryOutcome:
+        """The answer to a registered query: its data, or the refusal or failure raised."""
+        if prepared.error is not None:
+            error = prepared.error
+            code = error.problem_code if isinstance(error, GatewayError) else "internal_error"
+            self._count(prepared, "error", code)
+            if isinstance(error, GatewayError):
+                if prepared.record is not None:
+                    error.registered = True  # registered above as a failure: not again as a refusal
+                raise error
+            raise InternalError("the query could not be completed") from error
+        assert receipt is not None  # noqa: S101 - only a failure of the ledger itself has no record
+        if prepared.refusal is not None:
+            first, reasons, field_name = prepared.refusal
+            self._count(prepared, "deny", first.code)
+            raise PolicyDenied(
+                first.message,
+                reason_code=first.code,
+                clause=first.clause,
+                field=field_name,
+                reasons=reasons,
+                receipt=receipt.as_dict(),
+            )
+        assert prepared.allowed is not None  # noqa: S101 - one of the three is always set
+        decision, results, body, releases = prepared.allowed
+        rows = sum(r.rows for r in releases)
+        self._count(prepared, "allow", "none")
+        log.info("query allowed", extra={"items": len(releases), "rows": rows, "index": receipt.index})
+        return QueryOutcome(prepared.query_id, decision, results, receipt, body)
+
+    def _refused(self, draft: _Draft, reasons: Sequence[Reason]) -> PreparedQuery:
+        first = reasons[0]
+        field_name = _reason_field(first.item, first.field, draft.spec)
+        record = draft.record("deny", recorded(reasons))
+        return PreparedQuery(
+            record,
+            *draft.labels,
+            refusal=(first, [r.as_dict() for r in reasons], field_name),
+            kept=draft.kept,
+        )
+
+    def _failed(self, draft: _Draft, exc: Exception) -> PreparedQuery:
+        if isinstance(exc, LedgerError):
+            return PreparedQuery(
+                None, *draft.labels, error=exc
+            )  # the ledger itself failed; a second append would too
+        if isinstance(exc, GatewayError):
+            code = exc.problem_code
+        else:
+            code = "internal_error"
+            log.error("unexpected failure on the query path", extra={"error_type": type(exc).__name__})
+        record = draft.record("error", (RecordedReason(code, "(13)"),))
+        return PreparedQuery(record, *draft.labels, error=exc, kept=draft.kept)
+
+    def _decide(self, draft: _Draft, now: datetime) -> Decision | Reason:
+        """The policy's decision, or the refusal reason when the grant named is not registered."""
         spec = draft.spec
         grant = None
         # One bundle for the whole decision, so the revision recorded is the one that decided even
@@ -177,20 +273,11 @@ class QueryService:
                 raise GrantsNotConfigured("grants are not configured on this gateway")
             grant = self.grants.grant_for_query(spec.grant_id, draft.caller.department)
             if grant is None:
-                reason = Reason(
+                return Reason(
                     "grant_not_found",
                     "no authorization grant with this id is registered for this department",
                     "(14)",
                     field="grant_id",
-                )
-                receipt = self._register(draft.record("deny", recorded([reason])), draft)
-                raise PolicyDenied(
-                    reason.message,
-                    reason_code=reason.code,
-                    clause=reason.clause,
-                    field=reason.field,
-                    reasons=[reason.as_dict()],
-                    receipt=receipt.as_dict(),
                 )
         policy_input = build_policy_input(
             spec,
@@ -206,18 +293,8 @@ class QueryService:
         with self.metrics.stage("decide"):
             answer = engine.evaluate(DECISION_ENTRYPOINT, policy_input)
         decision = parse_decision(answer, draft.policy_revision)
-        if not decision.allow:
-            reasons = [r.as_dict() for r in decision.reasons]
-            receipt = self._register(draft.record("deny", recorded(decision.reasons)), draft)
-            first = decision.reasons[0]
-            raise PolicyDenied(
-                first.message,
-                reason_code=decision.primary_code,
-                clause=first.clause,
-                field=_reason_field(first.item, first.field, spec),
-                reasons=reasons,
-                receipt=receipt.as_dict(),
-            )
+        if not decision.allow and not decision.reasons:
+            raise InternalError("the policy refused without a reason")
         return decision
 
     def _repair_effects(self, spec: QuerySpec, draft: _Draft) -> Mapping[str, Mapping[str, RepairEffect]]:
@@ -228,18 +305,15 @@ class QueryService:
 
     def _read(
         self,
-        caller: Actor,
         spec: QuerySpec,
         decision: Decision,
         now: datetime,
         effects: Mapping[str, Mapping[str, RepairEffect]],
-        record_commitments: list[str],
-    ) -> tuple[list[SubjectRows], list[ItemRelease]]:
-        index_of: dict[str, list[int]] = {}
-        for i, subject in enumerate(spec.subjects):
-            index_of.setdefault(subject.value, []).append(i)
-        results: list[SubjectRows] = []
-        releases: list[ItemRelease] = []
+    ) -> list[list[dict[str, JSON]]]:
+        """One read-only statement per requested item, with the released columns and row filters;
+        a blocked or deleted repair excludes its record in the statement, a marked one is marked."""
+        today = now.date()
+        rows: list[list[dict[str, JSON]]] = []
         for requested in spec.items:
             item_id = requested.item_id
             item_decision = decision.items.get(item_id)
@@ -256,18 +330,40 @@ class QueryService:
                 item,
                 item_decision,
                 spec.subjects,
-                now.date(),
+                today,
                 self.max_rows_per_item,
                 record_key_column=key_column,
                 excluded_keys=hidden,
             )
             with self.metrics.stage("read"):
-                rows = self.sources.source(item.source.database).fetch(query)
-            if key_column:
-                rows = apply_effects(rows, item_effects, RECORD_KEY)
+                fetched = self.sources.source(item.source.database).fetch(query)
+            rows.append(apply_effects(fetched, item_effects, RECORD_KEY) if key_column else fetched)
+        return rows
+
+    def _desensitize(
+        self,
+        caller: Actor,
+        spec: QuerySpec,
+        decision: Decision,
+        rows: Sequence[list[dict[str, JSON]]],
+        effects: Mapping[str, Mapping[str, RepairEffect]],
+        record_commitments: list[str],
+    ) -> tuple[list[SubjectRows], list[ItemRelease]]:
+        """Each item's rows grouped by subject and desensitized by their obligations."""
+        index_of: dict[str, list[int]] = {}
+        for i, subject in enumerate(spec.subjects):
+            index_of.setdefault(subject.value, []).append(i)
+        results: list[SubjectRows] = []
+        releases: list[ItemRelease] = []
+        for requested, item_rows in zip(spec.items, rows, strict=True):
+            item_id = requested.item_id
+            item_decision = decision.items[item_id]
+            item = self.catalog.item(item_id)
+            assert item is not None  # noqa: S101 - _read refused an item the catalog lacks
+            item_effects = effects.get(item_id, {})
             grouped: dict[int, list[dict[str, JSON]]] = {}
             extras: dict[int, list[dict[str, JSON]]] = {}
-            for row in rows:
+            for row in item_rows:
                 subject_value = str(row.pop(SUBJECT_KEY, "")).upper()
                 extra = self._repair_extra(caller, item_id, row, item_effects, record_commitments)
                 for i in index_of.get(subject_value, ()):
@@ -280,7 +376,7 @@ class QueryService:
                     )
                 out = [{**row, **extra} for row, extra in zip(clean, extras.get(i, []), strict=True)]
                 results.append(SubjectRows(item_id, i, out))
-            releases.append(ItemRelease(item_id, item_decision.fields, len(rows)))
+            releases.append(ItemRelease(item_id, item_decision.fields, len(item_rows)))
         return results, releases
 
     def _repair_extra(
@@ -308,36 +404,36 @@ class QueryService:
             extra["credit_repair"] = effect.marker()
         return extra
 
-    def _register(self, record: QueryRecord, draft: _Draft | None = None) -> Receipt:
+    async def _register_soon(self, record: QueryRecord, kept: tuple[str, str] | None) -> Receipt:
+        failure = "the query could not be registered; nothing was returned"
+        with self.metrics.stage("register"):  # the wait for the group commit, on the event loop
+            receipt = await register_soon(self.ledger, record, log=log, failure=failure)
+        self._keep_input(receipt, kept)
+        return receipt
+
+    def _count(self, prepared: PreparedQuery, decision: str, reason: str) -> None:
+        self.metrics.count_query(
+            department=prepared.department, purpose=prepared.purpose, decision=decision, reason=reason
+        )
+
+    def _register(self, record: QueryRecord, kept: tuple[str, str] | None) -> Receipt:
         failure = "the query could not be registered; nothing was returned"
         with self.metrics.stage("register"):
             receipt = register(self.ledger, record, log=log, failure=failure)
-        if draft is not None and draft.kept is not None and self.inputs is not None:
-            # After the entry, which carries the input's digest: a lost input only leaves that one
-            # decision out of replays, so it is logged rather than turned into a refusal.
-            try:
-                self.inputs.keep(receipt.index, draft.kept[1], draft.kept[0])
-            except Exception as exc:
-                log.warning(
-                    "policy input not kept", extra={"index": receipt.index, "error_type": type(exc).__name__}
-                )
+        self._keep_input(receipt, kept)
         return receipt
 
-    def _count(self, draft: _Draft, decision: str, reason: str) -> None:
-        self.metrics.count_query(
-            department=draft.caller.department, purpose=draft.spec.purpose, decision=decision, reason=reason
-        )
-
-    def _register_failure(self, draft: _Draft, exc: BaseException) -> None:
-        code = exc.problem_code if isinstance(exc, GatewayError) else "internal_error"
-        self._count(draft, "error", code)
-        if isinstance(exc, LedgerError):
-            return  # the ledger itself failed; a second append would fail the same way
-        if not isinstance(exc, GatewayError):
-            log.error("unexpected failure on the query path", extra={"error_type": type(exc).__name__})
-        self._register(draft.record("error", (RecordedReason(code, "(13)"),)), draft)
-        if isinstance(exc, GatewayError):
-            exc.registered = True
+    def _keep_input(self, receipt: Receipt, kept: tuple[str, str] | None) -> None:
+        if kept is None or self.inputs is None:
+            return
+        # After the entry, which carries the input's digest: a lost input only leaves that one
+        # decision out of replays, so it is logged rather than turned into a refusal.
+        try:
+            self.inputs.keep(receipt.index, kept[1], kept[0])
+        except Exception as exc:
+            log.warning(
+                "policy input not kept", extra={"index": receipt.index, "error_type": type(exc).__name__}
+            )
 
 
 @dataclass(slots=True)
@@ -351,6 +447,7 @@ class _Draft:
     subjects: list[SubjectRef] = field(default_factory=list)
     policy_revision: str = ""
     kept: tuple[str, str] | None = None  # the policy input kept for replay: (canonical text, digest)
+    record_commitments: list[str] = field(default_factory=list)
 
     def keep(self, policy_input: dict[str, JSON]) -> None:
         """Keep the policy input, unless it holds an identifier (it never should: refuse the query)."""
@@ -359,7 +456,10 @@ class _Draft:
             raise InternalError("the policy input would keep a personal identifier")
         self.kept = (text, digest)
 
-    record_commitments: list[str] = field(default_factory=list)
+    @property
+    def labels(self) -> tuple[str, str]:
+        """(department, purpose): what the query counters are labelled with."""
+        return self.caller.department, self.spec.purpose
 
     def record(
         self,

@@ -21,6 +21,7 @@ either, these tests are skipped, and on CI they fail.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import http.client
 import itertools
 import json
@@ -33,7 +34,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from gateway.adapters.policy.rego_tests import declared_tests, run_policy_tests
-from gateway.adapters.policy.regorus import RegorusEngine, load_policy_sources
+from gateway.adapters.policy.regorus import RegorusEngine, build_engine, evaluate_rule, load_policy_sources
 from gateway.errors import PolicyEngineError
 from tests.support.policy_inputs import (
     ADULT,
@@ -174,10 +175,15 @@ def test_each_test_name_is_declared_once_per_package() -> None:
 
 
 def test_real_opa_loads_the_data_the_embedded_engine_loads(opa: DataApiClient) -> None:
-    data = load_policy_sources(POLICIES_DIR).data
+    sources = load_policy_sources(POLICIES_DIR)
+    data = sources.data
     assert set(data) == {"catalog", "grant_settings"}
     for key, value in data.items():
         assert opa.value(key) == value
+    # The catalog index OPA derives from that data is the one the gateway derives and loads.
+    assert sources.index is not None
+    assert sources.index["plans"]
+    assert opa.value("catalog_index") == sources.index
 
 
 # --- parity corpora --------------------------------------------------------------------------------
@@ -540,6 +546,49 @@ def test_decisions_are_the_same_on_real_opa(
     assert {a["allow"] for a in answers} == {True, False}
     codes = {r["code"] for a in answers for r in a["reasons"]}
     assert len(codes) >= 20, sorted(codes)
+
+
+def _engine_with_index(index: dict[str, Any] | None) -> Any:
+    """A raw regorus engine over policies/ with ``index`` (or none) at data.catalog_index."""
+    sources = load_policy_sources(POLICIES_DIR)
+    engine, _ = build_engine(dataclasses.replace(sources, index=index))
+    return engine
+
+
+def _decide(engine: Any, document: dict[str, Any]) -> Any:
+    engine.set_input_json(json.dumps(document, ensure_ascii=False))
+    return evaluate_rule(engine, "data." + DECISION)
+
+
+def test_the_index_decides_as_the_full_evaluation_over_the_corpus(revision: str) -> None:
+    """With the catalog index the decisions are the very documents the full evaluation gives."""
+    index = load_policy_sources(POLICIES_DIR).index
+    assert index is not None
+    indexed, full = _engine_with_index(index), _engine_with_index(None)
+    # The same index with a marker row filter on every plan: what it decides shows the marker.
+    marked = copy.deepcopy(index)
+    for plans in marked["plans"].values():
+        for plan in plans.values():
+            for key in ("entry", "minor_entry"):
+                plan[key]["row_filters"] = [*plan[key]["row_filters"], {"kind": "marker"}]
+    marker = _engine_with_index(marked)
+    corpus = decision_corpus(revision)
+    assert len(corpus) >= 1000
+    differ, from_index = [], 0
+    for document in corpus:
+        expected = _decide(full, document)
+        if _decide(indexed, document) != expected:
+            differ.append(json.dumps(document, ensure_ascii=False))
+        defined, value = _decide(marker, document)
+        if (
+            defined
+            and value["allow"]
+            and any({"kind": "marker"} in entry["row_filters"] for entry in value["items"].values())
+        ):
+            from_index += 1
+    assert not differ, f"{len(differ)} of {len(corpus)} decisions differ:\n" + "\n".join(differ[:5])
+    # The index decides a good share of the corpus (its allowed queries that need no grant).
+    assert from_index >= 200, from_index
 
 
 def test_registrations_are_the_same_on_real_opa(opa: DataApiClient, regorus: RegorusEngine) -> None:

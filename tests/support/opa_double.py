@@ -78,6 +78,14 @@ class DataApiServer:
         """
         raise NotImplementedError
 
+    def read_data(self, path: str) -> tuple[bool, JSON]:
+        """``GET /v1/data/<path>``: (defined, value); a server without data storage answers 404."""
+        raise LookupError(path)
+
+    def write_data(self, path: str, document: JSON) -> None:
+        """``PUT /v1/data/<path>``: store ``document`` there; a server without data storage answers 404."""
+        raise LookupError(path)
+
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
@@ -132,10 +140,33 @@ class DataApiServer:
                 self.wfile.write(payload)
 
             def do_GET(self) -> None:
-                if self.path.split("?", 1)[0] == "/health":
+                path = self.path.split("?", 1)[0]
+                match = _DATA_PATH.fullmatch(path)
+                if path == "/health":
                     self._send(200, {})
-                else:
+                    return
+                try:
+                    if match is None:
+                        raise LookupError(path)
+                    defined, value = server.read_data(match.group(1).strip("/").replace("/", "."))
+                except LookupError:
                     self._send(404, {"code": "resource_not_found", "message": "not found"})
+                    return
+                self._send(200, {"result": value} if defined else {})
+
+            def do_PUT(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                match = _DATA_PATH.fullmatch(self.path.split("?", 1)[0])
+                try:
+                    if match is None:
+                        raise LookupError(self.path)
+                    server.write_data(match.group(1).strip("/").replace("/", "."), json.loads(body))
+                except LookupError:
+                    self._send(404, {"code": "resource_not_found", "message": "not found"})
+                    return
+                self.send_response(204)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))

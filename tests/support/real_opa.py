@@ -113,7 +113,7 @@ def _policy_files(policies_dir: Path, include_tests: bool) -> Iterator[tuple[str
             yield rel, path
 
 
-def go_opa_engine(policies_dir: Path, *, include_tests: bool = False) -> Any:
+def go_opa_engine(policies_dir: Path, *, include_tests: bool = False, catalog_index: bool = True) -> Any:
     """A compiled ``opa_bindings.OpaEngine`` holding ``policies_dir``, as ``opa run`` would load it.
 
     Raises RealOpaUnavailable without the library, ConfigurationError when a module does not parse
@@ -145,7 +145,25 @@ def go_opa_engine(policies_dir: Path, *, include_tests: bool = False) -> Any:
     except library.OpaError as exc:
         engine.close()
         raise ConfigurationError(f"OPA does not compile {root}: {exc.message}") from exc
+    if catalog_index:
+        _add_catalog_index(engine, library)
     return engine
+
+
+def _add_catalog_index(engine: Any, library: Any) -> None:
+    """Place at ``data.catalog_index`` the index OPA itself derives (``data.gateway.index.built``).
+
+    The gateway derives it once at load and sends it to its OPA server (OpaEngine); here OPA builds
+    its own, so test_real_opa.py can check that both engines derive the same document. Without an
+    index package there is nothing to add (every decision takes the full evaluation).
+    """
+    try:
+        index = engine.eval_document("gateway.index.built", None)
+    except library.OpaUndefinedError:
+        return
+    except library.OpaError as exc:
+        raise ConfigurationError(f"OPA cannot build the catalog index: {exc.message}") from exc
+    engine.add_data(index, "catalog_index")
 
 
 def go_opa_evaluate(engine: Any, path: str, input_document: JSON | None) -> tuple[bool, JSON]:
@@ -175,11 +193,13 @@ class GoOpaBackedServer(DataApiServer):
 
     thread_name = "opa-go-library"
 
-    def __init__(self, policies_dir: Path, *, include_tests: bool = False) -> None:
+    def __init__(
+        self, policies_dir: Path, *, include_tests: bool = False, catalog_index: bool = True
+    ) -> None:
         library = go_opa_library()
         if library is None:
             raise RealOpaUnavailable(f"{LIBRARY_MODULE} is not installed ({LIBRARY_INSTALL})")
-        self.engine = go_opa_engine(policies_dir, include_tests=include_tests)
+        self.engine = go_opa_engine(policies_dir, include_tests=include_tests, catalog_index=catalog_index)
         self._error: type[Exception] = library.OpaError
         self._lock = threading.Lock()
         super().__init__()
@@ -191,6 +211,17 @@ class GoOpaBackedServer(DataApiServer):
         except self._error as exc:
             raise EvaluationFailed(str(exc)) from exc  # OpaError's text is "<code>: <message>"
         return value
+
+    def read_data(self, path: str) -> tuple[bool, JSON]:
+        try:
+            with self._lock:
+                return go_opa_evaluate(self.engine, path, None)
+        except self._error as exc:
+            raise LookupError(path) from exc
+
+    def write_data(self, path: str, document: JSON) -> None:
+        with self._lock:
+            self.engine.add_data(document, path)
 
     def stop(self) -> None:
         super().stop()

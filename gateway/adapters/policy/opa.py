@@ -20,10 +20,17 @@ What opa-python-client does and does not do, and how this adapter copes:
 
 The policy revision cannot be read over the Data API, so it is passed in: the digest of the bundle
 the sidecar was started with (``gateway.adapters.policy.regorus.load_policy_sources(dir).revision``).
+
+The catalog index (``PolicySources.index``, derived by the gateway when it loads the policies, its
+digest part of that revision) is not a file OPA could load: it is sent to the server
+(``PUT /v1/data/catalog_index``) at startup and again whenever a readiness check finds the server
+without it (a restarted sidecar). Until it is there OPA decides every query by the full evaluation,
+which gives the same documents, only slower; so failing to send it never refuses anything.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Mapping
@@ -37,12 +44,16 @@ from gateway.ports import JSON
 
 _ENTRYPOINT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+INDEX_PATH = "catalog_index"
+log = logging.getLogger("gateway.policy")
 
 
 class OpaEngine:
     """PolicyEngine over an OPA server's REST Data API, one client per thread."""
 
-    def __init__(self, url: str, revision: str, timeout: float) -> None:
+    def __init__(
+        self, url: str, revision: str, timeout: float, *, index: Mapping[str, Any] | None = None
+    ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
             raise ConfigurationError(f"OPA URL must be http(s)://host[:port], got {url!r}")
@@ -69,6 +80,8 @@ class OpaEngine:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._clients: list[OpaClient] = []
+        self._index = None if index is None else dict(index)
+        self.send_index()
 
     @property
     def revision(self) -> str:
@@ -94,12 +107,37 @@ class OpaEngine:
             raise PolicyEngineError(f"OPA answered {entrypoint} with something other than a JSON object")
         return body.get("result")
 
-    def healthy(self) -> bool:
-        """Whether OPA answers ``GET /health`` with 200 (for readiness probes; never raises)."""
+    def send_index(self) -> bool:
+        """Make sure the server holds this gateway's catalog index; whether it does (never raises)."""
+        if self._index is None:
+            return True
+        revision = self._index.get("catalog_revision")
+        client = self._client()
         try:
-            return bool(self._client().check_health())
+            held = client.get_data(f"{INDEX_PATH}/catalog_revision")
+        except Exception:  # opa-python-client raises when the document is undefined
+            held = None
+        if isinstance(held, Mapping) and held.get("result") == revision:
+            return True
+        try:
+            client.update_or_create_data(self._index, INDEX_PATH)
+        except Exception as exc:
+            log.warning("catalog index not sent to OPA (%s): it decides in full", type(exc).__name__)
+            return False
+        return True
+
+    def healthy(self) -> bool:
+        """Whether OPA answers ``GET /health`` with 200 (for readiness probes; never raises).
+
+        Also sends the catalog index again when the server lacks it.
+        """
+        try:
+            ok = bool(self._client().check_health())
         except Exception:
             return False
+        if ok:
+            self.send_index()
+        return ok
 
     def close(self) -> None:
         """Close every thread's connection pool (at application shutdown)."""

@@ -9,6 +9,13 @@ A regorus ``Engine`` is "unsendable": touching it from any thread other than the
 panics, and that includes calling ``clone()`` on it. So each thread builds its own engine from the
 cached sources on first use (about 8 ms) and keeps it in a ``threading.local``.
 
+The catalog index (``policies/gateway/index``) is derived here too, once per load: the rule
+``data.gateway.index.built`` depends on the catalogs alone, so it is evaluated on a scratch engine and
+its answer placed at ``data.catalog_index``, where the query decision looks its plans up by key. The
+OPA adapter sends the same document to its server (``PolicySources.index``), and its digest is part
+of the revision. Without it (no index package, or catalogs it cannot be built from) every decision
+takes the full evaluation, which decides the same.
+
 Fail closed: every failure on the evaluation path (a policy error, a conflict, bad input, even a panic
 inside the extension) is a PolicyEngineError. A rule that is undefined, or that does not exist,
 evaluates to None, exactly as OPA's Data API answers ``{}`` for both.
@@ -19,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import logging
 import re
 import threading
 import weakref
@@ -39,6 +47,11 @@ TEST_SUFFIX = "_test.rego"
 DATA_FILES = frozenset({"data.json", "data.yaml", "data.yml"})
 _ENTRYPOINT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 _MAX_ERROR = 2000
+INDEX_RULE = "data.gateway.index.built"
+INDEX_KEY = "catalog_index"
+# The index's place among the framed files of the revision: no file can have this name.
+INDEX_FRAME = "\x00derived/catalog_index.json"
+log = logging.getLogger("gateway.policy")
 
 
 def engine_error_text(exc: BaseException) -> str:
@@ -56,11 +69,15 @@ class PolicySources:
     data: Mapping[str, Any]  # the merged data document
     data_files: tuple[str, ...]  # relative paths of the data files merged into ``data``
     revision: str
+    index: Mapping[str, Any] | None = None  # the derived catalog index, placed at data.catalog_index
 
     @property
     def data_json(self) -> str:
-        """The data document as JSON text (what regorus loads)."""
-        return json.dumps(self.data, ensure_ascii=False, allow_nan=False)
+        """The data document as JSON text (what regorus loads), the catalog index included."""
+        data = dict(self.data)
+        if self.index is not None:
+            data[INDEX_KEY] = self.index
+        return json.dumps(data, ensure_ascii=False, allow_nan=False)
 
 
 def sources_revision(files: Mapping[str, bytes]) -> str:
@@ -144,7 +161,43 @@ def load_policy_sources(policies_dir: Path, *, include_tests: bool = False) -> P
         files[rel] = raw
     if not modules:
         raise ConfigurationError(f"no Rego policy under {root}")
-    return PolicySources(root, tuple(modules), data, tuple(data_files), sources_revision(files))
+    if INDEX_KEY in data:
+        raise ConfigurationError(f"policy data may not define {INDEX_KEY!r}: the gateway derives it")
+    index = derive_index(modules, data)
+    if index is not None:
+        files[INDEX_FRAME] = canonical_index(index)
+    return PolicySources(root, tuple(modules), data, tuple(data_files), sources_revision(files), index)
+
+
+def canonical_index(index: Mapping[str, Any]) -> bytes:
+    """The catalog index as the bytes its digest is taken over (sorted keys, no spaces)."""
+    text = json.dumps(index, ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":"))
+    return text.encode()
+
+
+def derive_index(modules: list[tuple[str, str]], data: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``data.gateway.index.built`` over ``data``, evaluated once on a scratch engine, or None.
+
+    None when the policies have no index or it cannot be built (a module that does not compile,
+    local catalogs that disagree): the decisions are then all made by the full evaluation, which
+    reports such a catalog as it always did. Test modules are left out, as in serving.
+    """
+    policies = [(rel, text) for rel, text in modules if not rel.endswith(TEST_SUFFIX)]
+    engine = regorus.Engine()
+    try:
+        for rel, text in policies:
+            engine.add_policy(rel, text)
+        engine.add_data_json(json.dumps(data, ensure_ascii=False, allow_nan=False))
+        defined, value = evaluate_rule(engine, INDEX_RULE)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # a pyo3 PanicException derives from BaseException
+        if any("package gateway.index" in text for _, text in policies):
+            log.warning("catalog index not built: %s", engine_error_text(exc))
+        return None
+    if not defined or not isinstance(value, dict):
+        return None
+    return value
 
 
 def build_engine(sources: PolicySources, *, skip_broken: bool = False) -> tuple[Any, dict[str, str]]:

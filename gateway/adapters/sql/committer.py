@@ -26,10 +26,15 @@ log = logging.getLogger("gateway.ledger")
 class Pending:
     """One caller's entry on its way to the database, and the caller's wait for the outcome."""
 
-    __slots__ = ("_done", "entry", "error", "receipt", "record", "terms")
+    __slots__ = ("_done", "entry", "error", "on_done", "receipt", "record", "terms")
 
-    def __init__(self, entry: LedgerRecord) -> None:
+    def __init__(
+        self,
+        entry: LedgerRecord,
+        on_done: Callable[[Receipt | None, LedgerError | None], None] | None = None,
+    ) -> None:
         self.entry = entry
+        self.on_done = on_done  # called on the committer thread with the outcome, for callers that don't wait
         self.record = b""
         self.terms: EntryTerms | None = None
         self.receipt: Receipt | None = None
@@ -50,6 +55,11 @@ class Pending:
         """Hand the outcome to the waiting caller."""
         self.receipt, self.error = receipt, error
         self._done.release()
+        if self.on_done is not None:
+            try:
+                self.on_done(receipt, error)
+            except Exception:  # a caller's hand-over must not stop the committer
+                log.exception("ledger outcome could not be handed over")
 
     def wait(self, timeout: float) -> Receipt:
         """The receipt, once committed; LedgerError on failure or when ``timeout`` passes first."""
@@ -96,6 +106,22 @@ class GroupCommitter:
             self._queue.append(pending)
             self._cond.notify()
         return pending.wait(self.timeout_s)
+
+    def submit_nowait(
+        self, entry: LedgerRecord, on_done: Callable[[Receipt | None, LedgerError | None], None]
+    ) -> None:
+        """Queue ``entry``; ``on_done(receipt, error)`` is called on the committer thread after COMMIT.
+
+        For callers that await the outcome elsewhere (an event loop) instead of blocking a thread.
+        Raises LedgerError at once when the ledger is closed.
+        """
+        pending = Pending(entry, on_done)
+        with self._cond:
+            if self._closed:
+                raise LedgerError("the ledger is closed")
+            self._ensure_thread()
+            self._queue.append(pending)
+            self._cond.notify()
 
     def close(self) -> None:
         """Write what is queued, then stop the thread."""

@@ -339,6 +339,12 @@ class SqlLedger(SqlLedgerReader):
         """Durably append one entry; return once its batch is committed. Raise LedgerError on failure."""
         return self._committer.submit(entry)
 
+    def append_soon(
+        self, entry: LedgerRecord, done: Callable[[Receipt | None, LedgerError | None], None]
+    ) -> None:
+        """Queue one entry for the next group commit; ``done`` gets its outcome on the committer thread."""
+        self._committer.submit_nowait(entry, done)
+
     def append_many(self, entries: Sequence[LedgerRecord]) -> list[Receipt]:
         """Append several entries in one transaction (all or none), bypassing the group-commit queue.
 

@@ -124,9 +124,107 @@ _ordered(reason_set) := [entry[5] | some entry in sort([key |
 #   {"allow": bool, "reasons": [...], "items": {...}} as described in gateway/domain/decision.py.
 #   Refused: reasons are the refusals, most fundamental first, and items is empty. Allowed: reasons
 #   are informational (statutory duty or grant, minors, the measure applied).
+#
+#   The first body decides the common allowed query from the catalog index (gateway.index, at
+#   data.catalog_index) by key: a well-formed request whose every item has a plan for the purpose
+#   that admits the department, the subjects' kinds and the fields asked for, and that needs no
+#   grant. It gives exactly the document the full evaluation below gives for such a request (the
+#   plans are that evaluation's own answers); whatever it does not cover, a refusal in particular,
+#   falls through to the full evaluation, which alone gives reasons for refusing. Each rule
+#   evaluated costs about 3.5 us in regorus, so the common case is worked out in this one body.
 # entrypoint: true
 # custom:
 #   clause: "(13)"
-decision := {"allow": true, "reasons": _ordered(info), "items": released} if {
+decision := {"allow": true, "reasons": _ordered(reasons), "items": object.union(implicit, explicit)} if {
+	# Bound once: each reference to data costs a few microseconds in regorus, a local almost nothing.
+	index := data.catalog_index
+	input.catalog_revision == index.catalog_revision
+	department := input.requester.department
+	is_string(department)
+	department != ""
+	is_string(input.legal_basis)
+	input.legal_basis != ""
+	purpose := index.purposes[input.purpose]
+	plans := index.plans[input.purpose]
+
+	# A decision time that data.gateway.request.now_ns parses, in the gateway's own form (UTC,
+	# seconds or microseconds), checked without the regular expression (its cost is 10 us).
+	now := input.now
+	is_string(now)
+	strings.replace_n(
+		{"1": "0", "2": "0", "3": "0", "4": "0", "5": "0", "6": "0", "7": "0", "8": "0", "9": "0"},
+		now,
+	) in {"0000-00-00T00:00:00Z", "0000-00-00T00:00:00.000000Z"}
+	year := to_number(substring(now, 0, 4))
+	year >= 1971
+	year < 2260
+	time.parse_rfc3339_ns(now)
+
+	# Subjects, each with a kind; no grant needed (no personal subject, or a statutory duty).
+	subjects := input.subjects
+	is_array(subjects)
+	count(subjects) > 0
+	kinds := {subject.kind | some subject in subjects; is_object(subject); is_string(subject.kind)}
+	count([true | some subject in subjects; is_object(subject); is_string(subject.kind)]) == count(subjects)
+	personal := count(kinds & {"natural_person", "individual_business"}) > 0
+	[personal, purpose.statutory_duty == true] != [true, false]
+	minor := count([true |
+		some subject in subjects
+		subject.kind == "natural_person"
+		object.get(subject, "minor", true) != false
+	]) > 0
+
+	# Items, each named once and with a plan admitting the department and the subjects' kinds.
+	entries := input.items
+	is_array(entries)
+	count(entries) > 0
+	ids := {entry.id | some entry in entries; is_object(entry)}
+	count(ids) == count(entries)
+	kind_set := concat(",", kinds)
+	count([true |
+		some entry in entries
+		plan := plans[entry.id]
+		object.get(plan.departments, department, plan.any_department) == true
+		object.get(plan.kind_sets, kind_set, false) == true
+	]) == count(entries)
+
+	# Fields named explicitly: a non-empty list, each one the purpose needs.
+	named := [entry | some entry in entries; entry.fields != null]
+	count([entry |
+		some entry in named
+		is_array(entry.fields)
+		count(entry.fields) > 0
+		needed := plans[entry.id].needed
+		count([name | some name in entry.fields; object.get(needed, name, false) != true]) == 0
+	]) == count(named)
+
+	count(data.gateway.measures.deny) == 0
+
+	# (object.get rather than plan[key]: a reference with a variable key costs ~9 us in regorus.)
+	entry_key := object.get({"false": "entry", "true": "minor_entry"}, sprintf("%v", [minor]), null)
+	obligations_key := object.get({"false": "obligations", "true": "minor_obligations"}, sprintf("%v", [minor]), null)
+	implicit := {entry.id: object.get(plans[entry.id], entry_key, null) |
+		some entry in entries
+		object.get(entry, "fields", null) == null
+	}
+	explicit := {entry.id: {
+		"fields": sort(names),
+		"obligations": object.filter(object.get(plan, obligations_key, {}), names),
+		"row_filters": plan.entry.row_filters,
+	} |
+		some entry in named
+		plan := plans[entry.id]
+		names := {name | some name in entry.fields}
+	}
+	reasons := (data.gateway.measures.info | {reason |
+		personal
+		some entry in entries
+		some reason in plans[entry.id].statutory_info
+	}) | {reason |
+		minor
+		some entry in entries
+		some reason in plans[entry.id].minor_info
+	}
+} else := {"allow": true, "reasons": _ordered(info), "items": released} if {
 	allow
 } else := {"allow": false, "reasons": _ordered(_refusals), "items": {}}

@@ -106,3 +106,79 @@ test_missing_input_is_refused if {
 	decision := query.decision with data.catalog as fixtures.catalog
 	decision.allow == false
 }
+
+# Requests of every shape the index decides, and some it must leave to the full evaluation.
+_index_cases := [
+	{},
+	{"subjects": [fixtures.adult]},
+	{"subjects": [fixtures.minor]},
+	{"subjects": [fixtures.adult, fixtures.minor, fixtures.individual_business]},
+	{"subjects": [fixtures.individual_business]},
+	{"items": [{"id": "market.admin_penalty", "fields": ["decision_no"]}]},
+	{"items": [{"id": "market.admin_penalty", "fields": ["decision_no", "phone"]}], "subjects": [fixtures.minor]},
+	{"items": [{"id": "market.admin_penalty"}]},
+	{"items": [
+		{"id": "market.admin_penalty", "fields": null},
+		{"id": "market.enterprise_registration", "fields": ["name"]},
+	]},
+	{"items": [{"id": "market.admin_penalty", "fields": null}, {"id": "market.admin_penalty", "fields": null}]},
+	{"items": [{"id": "market.admin_penalty", "fields": []}]},
+	{"items": [{"id": "market.admin_penalty", "fields": ["notes"]}]},
+	{"items": [{"id": "market.admin_penalty", "fields": [""]}]},
+	{"items": [{"id": "market.unknown", "fields": null}]},
+	{"items": []},
+	{"items": "market.admin_penalty"},
+	{"subjects": []},
+	{"subjects": [{"kind": "legal_person"}, "x"]},
+	{"subjects": [{"id_type": "uscc"}]},
+	{"purpose": "credit_evaluation", "subjects": [fixtures.adult]},
+	{"purpose": "credit_evaluation", "subjects": [fixtures.adult], "grant": fixtures.grant},
+	{"purpose": "credit_evaluation"},
+	{"purpose": "disciplinary_measure", "measure": "restrict_procurement"},
+	{"purpose": "disciplinary_measure", "measure": null},
+	{"measure": "restrict_procurement"},
+	{"purpose": "no_such_purpose"},
+	{"purpose": ""},
+	{"legal_basis": ""},
+	{"legal_basis": 7},
+	{"requester": {"client_id": "client-1", "department": "housing"}},
+	{"requester": {"client_id": "client-1"}},
+	{"requester": "licensing"},
+	{"now": "2026-11-22T08:00:00.123456Z"},
+	{"now": "2026-11-22T08:00:00+08:00"},
+	{"now": "1900-01-01T00:00:00Z"},
+	{"now": "yesterday"},
+	{"now": 5},
+	{"catalog_revision": "national@other"},
+]
+
+test_the_index_decides_as_the_full_evaluation if {
+	every changes in _index_cases {
+		fixtures.decide(changes) == fixtures.decide_in_full(changes)
+	}
+}
+
+# The index is really what decides an allowed query: a plan altered in it shows in the decision.
+test_an_allowed_query_is_decided_from_the_index if {
+	altered := json.patch(fixtures.index, [{
+		"op": "replace",
+		"path": "/plans/admin_licensing_review/market.admin_penalty/entry/fields",
+		"value": ["from-the-index"],
+	}])
+	decision := query.decision with input as fixtures.base
+		with data.catalog as fixtures.catalog
+		with data.catalog_index as altered
+	decision.items["market.admin_penalty"].fields == ["from-the-index"]
+}
+
+test_an_index_built_from_other_catalogs_is_not_used if {
+	altered := json.patch(fixtures.index, [
+		{"op": "replace", "path": "/catalog_revision", "value": "national@other"},
+		{"op": "replace", "path": "/plans/admin_licensing_review/market.admin_penalty/entry/fields", "value": []},
+	])
+	decision := query.decision with input as fixtures.base
+		with data.catalog as fixtures.catalog
+		with data.catalog_index as altered
+	decision == fixtures.decide_in_full({})
+	decision.allow == true
+}

@@ -92,7 +92,14 @@ unknown_ids contains id if {
 
 # METADATA
 # title: The catalog entry of the stated purpose, looked up by key as items are
-purpose := national[0] if {
+# description: |
+#   In the catalog index when it was built from the catalogs the request was built against (the
+#   same entry, worked out once at bundle load by gateway.index), else in the catalogs.
+purpose := entry if {
+	index := data.catalog_index
+	input.catalog_revision == index.catalog_revision
+	entry := index.purposes[input.purpose]
+} else := national[0] if {
 	data.gateway.catalog.consistent
 	catalogs := data.catalog
 	national := [entry | some catalog in catalogs; catalog.kind == "national"; entry := catalog.purposes[input.purpose]]

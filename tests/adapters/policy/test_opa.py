@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from gateway.adapters.policy.opa import OpaEngine
-from gateway.adapters.policy.regorus import RegorusEngine
+from gateway.adapters.policy.regorus import RegorusEngine, load_policy_sources
 from gateway.errors import ConfigurationError, PolicyEngineError
 from tests.support.opa_double import RegorusBackedOpaServer, free_port
 from tests.support.policy_inputs import (
@@ -34,7 +34,9 @@ from tests.support.policy_inputs import (
     one_item,
 )
 from tests.support.real_opa import (
+    GoOpaBackedServer,
     ParityKind,
+    go_opa_library,
     missing_real_opa,
     parity_opa_server,
     real_opa_kind,
@@ -244,3 +246,42 @@ def test_close_releases_every_threads_client(double: RegorusBackedOpaServer) -> 
     assert len(engine._clients) == 3
     engine.close()
     assert engine._clients == []
+
+
+def test_the_gateway_sends_its_catalog_index_to_opa_once(
+    catalog_revision: str, regorus_engine: RegorusEngine
+) -> None:
+    if go_opa_library() is None:
+        missing_real_opa("sending the catalog index to OPA's Data API")
+    sources = load_policy_sources(POLICIES_DIR)
+    assert sources.index is not None
+    regorus = regorus_engine
+    document = decision_input(catalog_revision, items=one_item("market.admin_penalty"))
+    with GoOpaBackedServer(POLICIES_DIR, catalog_index=False) as server:
+        assert server.read_data("catalog_index") == (False, None)
+        engine = OpaEngine(server.url, sources.revision, TIMEOUT_S, index=sources.index)
+        try:
+            assert server.read_data("catalog_index") == (True, sources.index)
+            assert engine.evaluate(DECISION, document) == regorus.evaluate(DECISION, document)
+            # A readiness check finds it there and sends nothing again (the library would refuse a
+            # second copy as a merge conflict; a real server's PUT replaces it).
+            assert engine.healthy()
+            assert engine.send_index()
+        finally:
+            engine.close()
+
+
+def test_an_opa_that_takes_no_data_still_decides(
+    double: RegorusBackedOpaServer, catalog_revision: str
+) -> None:
+    # The test double stores no data (404): the index is not sent, and nothing is refused for it.
+    sources = load_policy_sources(POLICIES_DIR)
+    engine = OpaEngine(double.url, sources.revision, TIMEOUT_S, index=sources.index)
+    try:
+        document = decision_input(catalog_revision, items=one_item("market.admin_penalty"))
+        decision = engine.evaluate(DECISION, document)
+        assert isinstance(decision, dict)
+        assert decision["allow"] is True
+        assert engine.healthy()
+    finally:
+        engine.close()

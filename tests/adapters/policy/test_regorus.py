@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -10,7 +11,14 @@ from typing import Any
 
 import pytest
 
-from gateway.adapters.policy.regorus import RegorusEngine, load_policy_sources
+from gateway.adapters.policy.regorus import (
+    INDEX_FRAME,
+    INDEX_KEY,
+    RegorusEngine,
+    canonical_index,
+    load_policy_sources,
+    sources_revision,
+)
 from gateway.domain.catalog import FieldClass, Operator, build_catalog
 from gateway.domain.decision import RowFilter, parse_decision
 from gateway.errors import ConfigurationError, PolicyEngineError
@@ -102,6 +110,51 @@ def test_policy_that_does_not_parse_stops_startup(policies_copy: Path) -> None:
 def test_policy_catalog_revision_matches_the_gateways(catalog_revision: str) -> None:
     documents = load_policy_sources(POLICIES_DIR).data["catalog"]
     assert catalog_revision == build_catalog(documents).revision
+
+
+def test_the_catalog_index_is_derived_at_load_and_loaded_as_data() -> None:
+    sources = load_policy_sources(POLICIES_DIR)
+    assert sources.index is not None
+    assert sources.index["catalog_revision"] == build_catalog(sources.data["catalog"]).revision
+    assert "market.admin_penalty" in sources.index["plans"]["admin_licensing_review"]
+    assert json.loads(sources.data_json)[INDEX_KEY] == sources.index
+    assert INDEX_KEY not in sources.data  # the files' data stays as the files hold it
+
+
+def test_the_catalog_index_digest_is_part_of_the_revision() -> None:
+    sources = load_policy_sources(POLICIES_DIR)
+    assert sources.index is not None
+    files = {rel: (POLICIES_DIR / rel).read_bytes() for rel, _ in sources.modules}
+    files.update({rel: (POLICIES_DIR / rel).read_bytes() for rel in sources.data_files})
+    assert sources_revision(files) != sources.revision
+    files[INDEX_FRAME] = canonical_index(sources.index)
+    assert sources_revision(files) == sources.revision
+
+
+def test_policies_without_an_index_package_load_without_one(tmp_path: Path) -> None:
+    (tmp_path / "p.rego").write_text("package p\n\nx := 1\n")
+    assert load_policy_sources(tmp_path).index is None
+
+
+def test_policy_data_may_not_define_the_catalog_index(policies_copy: Path) -> None:
+    (policies_copy / INDEX_KEY).mkdir()
+    (policies_copy / INDEX_KEY / "data.json").write_text('{"catalog_revision": "x"}')
+    with pytest.raises(ConfigurationError, match=INDEX_KEY):
+        load_policy_sources(policies_copy)
+
+
+def test_catalogs_the_index_cannot_be_built_from_leave_it_out(policies_copy: Path) -> None:
+    # Two local catalogs defining one item differently: the full evaluation fails on every query
+    # (a conflict, so a refusal), and there is no index to decide any of them otherwise.
+    local = policies_copy / "catalog" / "local_zhejiang" / "data.yaml"
+    other = policies_copy / "catalog" / "local_other"
+    other.mkdir()
+    text = local.read_text(encoding="utf-8")
+    (other / "data.yaml").write_text(
+        text.replace("name: 限制消费令信息", "name: 另一个名称", 1), encoding="utf-8"
+    )
+    sources = load_policy_sources(policies_copy)
+    assert sources.index is None
 
 
 # --- revision --------------------------------------------------------------------------------------
