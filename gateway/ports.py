@@ -426,3 +426,11 @@ class ConsoleSessionStore(Protocol):
     def revoke(self, token: str) -> None:
         """End one session (logout)."""
         ...
+
+
+class ListMemberships(Protocol):
+    """The seriously-untrustworthy lists subjects are currently on (clauses (6)-(10)), by commitment."""
+
+    def current_lists(self, commitments: Sequence[str]) -> list[frozenset[str]]:
+        """For each commitment, in order, the ids of the lists its subject is on now (decided, not removed)."""
+        ...

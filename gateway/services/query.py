@@ -18,7 +18,15 @@ from gateway.domain.identifiers import SubjectId
 from gateway.domain.ledger.commitments import SubjectRef, response_digest
 from gateway.domain.ledger.envelope import canonical_json
 from gateway.domain.ledger.records import ItemRelease, Outcome, QueryRecord, RecordedReason, recorded
-from gateway.domain.query import SUBJECT_KEY, QuerySpec, build_policy_input, plan_read
+from gateway.domain.query import (
+    SUBJECT_KEY,
+    QuerySpec,
+    SubjectFacts,
+    build_policy_input,
+    plan_facts_read,
+    plan_read,
+    subject_facts,
+)
 from gateway.errors import (
     CatalogMismatch,
     GatewayError,
@@ -34,6 +42,7 @@ from gateway.ports import (
     Desensitizer,
     GrantLookup,
     Ledger,
+    ListMemberships,
     PolicyEngine,
     Receipt,
     SourceRegistry,
@@ -64,10 +73,16 @@ class QueryOutcome:
     released: dict[str, JSON]  # ``released_document`` as its digest was registered: the body to send
 
 
-def released_document(query_id: str, decision: Decision, results: Sequence[SubjectRows]) -> dict[str, JSON]:
-    """What the ledger's response digest commits to: everything the caller receives but the receipt."""
+def released_document(
+    query_id: str, decision: Decision, results: Sequence[SubjectRows], legal_basis: JSON = None
+) -> dict[str, JSON]:
+    """What the ledger's response digest commits to: everything the caller receives but the receipt.
+
+    ``legal_basis`` is the cited basis as the catalog words it ({code, citation}), clauses (1)(14).
+    """
     return {
         "query_id": query_id,
+        "legal_basis": legal_basis,
         "decision": {
             "allow": decision.allow,
             "reasons": [r.as_dict() for r in decision.reasons],
@@ -92,6 +107,7 @@ class QueryService:
         clock: Clock,
         grants: GrantLookup | None = None,
         max_rows_per_item: int = 1000,
+        lists: ListMemberships | None = None,
     ) -> None:
         self.catalog = catalog
         self.engine = engine
@@ -102,6 +118,7 @@ class QueryService:
         self.clock = clock
         self.grants = grants
         self.max_rows_per_item = max_rows_per_item
+        self.lists = lists
 
     def run(self, caller: Actor, spec: QuerySpec) -> QueryOutcome:
         """Decide, read and desensitize; register the outcome; return data only once registered."""
@@ -125,7 +142,9 @@ class QueryService:
 
         try:
             results, releases = self._read(caller, spec, decision, now)
-            body = released_document(draft.request_id, decision, results)
+            citation = self.catalog.legal_basis_citation(spec.purpose, spec.legal_basis)
+            cited: JSON = {"code": spec.legal_basis, "citation": citation or ""}
+            body = released_document(draft.request_id, decision, results, cited)
             record = draft.record(
                 "allow",
                 recorded(decision.reasons),
@@ -176,6 +195,7 @@ class QueryService:
             catalog_revision=self.catalog.revision,
             commitments=[s.commitment for s in draft.subjects],
             grant=grant,
+            facts=self._facts(spec, [s.commitment for s in draft.subjects]),
         )
         decision = parse_decision(
             self.engine.evaluate(DECISION_ENTRYPOINT, policy_input), draft.policy_revision
@@ -193,6 +213,23 @@ class QueryService:
                 receipt=receipt.as_dict(),
             )
         return decision
+
+    def _facts(self, spec: QuerySpec, commitments: list[str]) -> list[SubjectFacts]:
+        """The subjects' list memberships and prudence facts, read before deciding (clauses (9)(10)(16)).
+
+        One read per requested item that records conduct, of its current records' conduct date and
+        flags only; nothing of it is released or stored, it only becomes facts in the policy input.
+        """
+        lists = self.lists.current_lists(commitments) if self.lists is not None else []
+        if len(lists) != len(commitments):
+            lists = [frozenset() for _ in commitments]
+        rows: list[dict[str, JSON]] = []
+        for requested in spec.items:
+            item = self.catalog.item(requested.item_id)
+            query = plan_facts_read(item, spec.subjects, self.max_rows_per_item) if item else None
+            if item is not None and query is not None:
+                rows.extend(self.sources.source(item.source.database).fetch(query))
+        return subject_facts(spec.subjects, rows, lists)
 
     def _read(
         self, caller: Actor, spec: QuerySpec, decision: Decision, now: datetime

@@ -595,7 +595,7 @@ def grant_query_flow(
     subject = {"id_type": str(debtor.id_type), "value": debtor.value}
     query = {
         "purpose": "credit_evaluation",
-        "legal_basis": "the subject's authorization grant",
+        "legal_basis": "pipl_13_23",
         "items": ["court.dishonest_debtor"],
         "subjects": [subject],
     }

@@ -19,7 +19,7 @@ from tests.support.grants_fixtures import grant_body
 from tests.support.identity import MutableClock, identity_server
 from tests.support.openapi import OpenApiChecker
 
-LICENSING = "《中华人民共和国行政许可法》第三十四条"
+LICENSING = "admin_licensing_law_34"
 PUBLIC = {
     ("get", "/healthz"),
     ("get", "/readyz"),

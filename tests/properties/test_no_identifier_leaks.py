@@ -155,7 +155,7 @@ def client(gateway: Deployment, logs: LogLines) -> Iterator[Client]:
 def _query(gateway: Deployment) -> dict[str, Any]:
     return {
         "purpose": "admin_licensing_review",
-        "legal_basis": "《行政许可法》第三十一条",
+        "legal_basis": "admin_licensing_law_31",
         "items": ["market.admin_penalty"],
         "subjects": [{"id_type": "uscc", "value": gateway.manifest.legal_person.value}],
     }

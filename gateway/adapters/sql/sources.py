@@ -60,7 +60,7 @@ log = logging.getLogger("gateway.sources")
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 MAX_LIMIT = 10_000
 CONNECT_TIMEOUT_S = 5
-CONDITION_OPS = frozenset({"is_null", "on_or_after"})
+CONDITION_OPS = frozenset({"is_null", "on_or_after", "in"})
 STATEMENT_CACHE_SIZE = 256
 _SUBJECTS_PARAM = "gw_subjects"
 
@@ -168,7 +168,7 @@ class _Prepared:
         params: dict[str, Any] = {_SUBJECTS_PARAM: list(query.subjects)}
         for name, condition in zip(self.value_params, query.conditions, strict=True):
             if name is not None:
-                params[name] = condition.value
+                params[name] = list(condition.value) if isinstance(condition.value, tuple) else condition.value
         return params
 
 
@@ -264,6 +264,10 @@ class SqlSource:
                 raise SourceError(f"unknown row condition {condition.op!r}")
             if condition.op == "on_or_after" and not isinstance(condition.value, date):
                 raise SourceError("an on_or_after condition needs a date")
+            if condition.op == "in" and not (
+                isinstance(condition.value, tuple) and all(isinstance(v, str) for v in condition.value)
+            ):
+                raise SourceError("an in condition needs a tuple of strings")
         limit = query.limit
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
             raise SourceError(f"limit must be between 1 and {MAX_LIMIT}")
@@ -317,6 +321,11 @@ class SqlSource:
             if condition.op == "is_null":
                 statement = statement.where(target.is_(None))
                 value_params.append(None)
+            elif condition.op == "in":
+                # NULL is never IN a list: a missing basis document is excluded with a wrong one.
+                name = f"gw_condition_{i}"
+                statement = statement.where(target.in_(bindparam(name, expanding=True)))
+                value_params.append(name)
             else:
                 name = f"gw_condition_{i}"
                 value_type = target.type.coerce_compared_value(operators.ge, condition.value)
