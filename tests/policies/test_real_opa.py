@@ -286,6 +286,35 @@ def decision_corpus(revision: str) -> list[dict[str, Any]]:
                 subjects=[LEGAL_PERSON, ADULT],
             )
         )
+    # Measures against subjects on lists or with prudence facts, by departments the measure names or not,
+    # with a listed legal basis code, a free-text one and a code of another purpose.
+    facts = [
+        {},
+        {"lists": ["market_serious_illegal"]},
+        {"lists": ["another_list"]},
+        {"minor_at_conduct": True},
+        {"force_majeure": True},
+        {"unintentional_minor": True},
+        {"lists": None},
+        {"force_majeure": None},
+    ]
+    for measure, fact, department in itertools.product(
+        [m for m in measures if m is not None], facts, ["development_reform", "market_regulation", "housing"]
+    ):
+        for subject in (LEGAL_PERSON, ADULT):
+            changed = {k: v for k, v in {**subject, **fact}.items() if v is not None}
+            corpus.append(
+                decision_input(
+                    revision,
+                    requester={"client_id": "app", "department": department},
+                    purpose="disciplinary_measure",
+                    measure=measure,
+                    items=[{"id": "market.admin_penalty", "fields": None}],
+                    subjects=[changed],
+                )
+            )
+    for basis in ("admin_licensing_law_34", "admin_licensing_law_31", "随便", "pipl_13_23", "", None, 7):
+        corpus.append(decision_input(revision, legal_basis=basis))
     # Several items at once, with and without a grant covering some of them.
     for first, second in itertools.combinations(items, 2):
         both = [{"id": first, "fields": None}, {"id": second, "fields": None}]
