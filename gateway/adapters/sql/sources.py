@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Engine, MetaData, Select, Table, bindparam, create_engine, event, inspect, select
+from sqlalchemy import Engine, MetaData, Select, Table, bindparam, create_engine, event, func, inspect, select
 from sqlalchemy.dialects.mysql import TINYINT
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, NoSuchTableError, SQLAlchemyError
@@ -219,6 +219,23 @@ class SqlSource:
                     }
                     for row in result
                 ]
+        except SQLAlchemyError as exc:
+            raise self._error(exc) from None
+
+    def count_unaccepted(self, table: str, column: str, accepted: tuple[str, ...]) -> int:
+        """Rows of ``table`` whose ``column`` is NULL or not one of ``accepted`` (clause (2) report)."""
+        _check_identifier(table, "table")
+        _check_identifier(column, "column")
+        try:
+            with self._engine.connect() as conn:
+                target = self._table(conn, table)
+                if column not in target.c:
+                    raise SourceError(f"column {column!r} is not in source table {table!r}")
+                col = target.c[column]
+                missing = col.is_(None)
+                condition = missing | col.not_in(list(accepted)) if accepted else missing | col.is_not(None)
+                statement = select(func.count()).select_from(target).where(condition)
+                return int(conn.execute(statement).scalar_one())
         except SQLAlchemyError as exc:
             raise self._error(exc) from None
 
