@@ -24,6 +24,7 @@ from gateway.adapters.sql.console_sessions import SqlConsoleSessions
 from gateway.adapters.sql.engine import make_engine
 from gateway.adapters.sql.grants import SqlGrantStore
 from gateway.adapters.sql.ledger import SqlLedger
+from gateway.adapters.sql.lists import SqlListStore
 from gateway.adapters.sql.sources import SqlSourceRegistry
 from gateway.adapters.tokens import ExternalIssuer, JwtAuthenticator, TokenIssuer
 from gateway.api.deps import QueryLimits, Services
@@ -36,6 +37,7 @@ from gateway.ports import Clock, PolicyEngine, TextScanner
 from gateway.services.audit import AuditService
 from gateway.services.console_auth import ConsoleAuth
 from gateway.services.grants import GrantService
+from gateway.services.lists import ListService
 from gateway.services.query import DECISION_ENTRYPOINT, QueryService
 from gateway.settings import Settings, load_settings
 
@@ -65,6 +67,7 @@ class Components:
     checks: dict[str, Callable[[], bool]] = field(default_factory=dict)
     console_auth: ConsoleAuth | None = None
     console_views: ConsoleViews | None = None
+    lists: ListService | None = None
 
     @property
     def services(self) -> Services:
@@ -78,6 +81,7 @@ class Components:
             authorization_server=self.authorization_server,
             readiness=self.readiness,
             limits=QueryLimits(max_subjects=self.settings.max_subjects),
+            lists=self.lists,
             console_auth=self.console_auth,
             console_views=self.console_views,
         )
@@ -161,6 +165,10 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
     # bench/desensitize_bench.py); the fast one skips Presidio's per-call overhead on the hot path.
     scanner: TextScanner = PresidioScanner() if settings.text_scanner == "presidio" else FastScanner()
     desensitizer = CatalogDesensitizer(keystore, scanner, clock, algorithm=settings.encryption_algorithm)
+    list_store = SqlListStore(settings.ledger_url, engine=database)
+    lists = ListService(
+        catalog=catalog, store=list_store, engine=engine, ledger=ledger, commit=grants.commitment, clock=clock
+    )
 
     queries = QueryService(
         catalog=catalog,
@@ -172,6 +180,7 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
         clock=clock,
         grants=grants,
         max_rows_per_item=settings.max_rows_per_item,
+        lists=list_store,  # the subjects' current lists, read for every query (clauses (9)(10))
     )
     audit = AuditService(ledger, keystore.secret("commitment"))
     registry = ClientRegistry.from_file(settings.clients_file)
@@ -223,6 +232,7 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
         checks=checks,
         console_auth=console_auth,
         console_views=ConsoleViews(audit),
+        lists=lists,
     )
 
 

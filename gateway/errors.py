@@ -14,7 +14,8 @@ Rego METADATA, not here) through ``problem_code``.
     │   └── CheckpointError           checkpoint_invalid
     ├── VerificationError             verification_failed      422
     ├── NotFound                      not_found                404
-    │   └── GrantNotFound             grant_not_found
+    │   ├── GrantNotFound             grant_not_found
+    │   └── ListEntryNotFound         list_entry_not_found
     ├── Conflict                      conflict                 409
     │   └── GrantAlreadyRevoked       grant_already_revoked
     ├── AuthenticationFailed          invalid_token            401
@@ -36,6 +37,7 @@ Rego METADATA, not here) through ``problem_code``.
     ├── InsufficientScope             insufficient_scope       403
     ├── PolicyDenied                  policy_denied            403  (problem code: the policy's reason)
     ├── GrantRefused                  grant_refused            422  (problem code: the policy's reason)
+    ├── ListingRefused                listing_refused          422  (problem code: the policy's reason)
     ├── InternalError                 internal_error           500
     ├── Unavailable                   unavailable              503
     │   ├── PolicyEngineError         policy_engine_error
@@ -44,6 +46,7 @@ Rego METADATA, not here) through ``problem_code``.
     │   ├── LedgerError               ledger_unavailable
     │   ├── GrantStoreError           grant_store_unavailable
     │   ├── GrantsNotConfigured       grants_unavailable
+    │   ├── ListStoreError            list_store_unavailable
     │   ├── KeyUnavailable            key_unavailable
     │   └── DesensitizationError      desensitization_failed
     │       ├── UnreleasedField       unreleased_field
@@ -150,6 +153,13 @@ class GrantNotFound(NotFound):
 
     code = "grant_not_found"
     title = "Authorization grant not found"
+
+
+class ListEntryNotFound(NotFound):
+    """No list entry has this id."""
+
+    code = "list_entry_not_found"
+    title = "List entry not found"
 
 
 class Conflict(GatewayError):
@@ -318,6 +328,14 @@ class GrantRefused(_PolicyRefusal):
     title = "Authorization grant refused"
 
 
+class ListingRefused(_PolicyRefusal):
+    """A step of the listing procedure was refused (out of order, too early, unanswered objection...)."""
+
+    code = "listing_refused"
+    status = 422
+    title = "Listing step refused"
+
+
 class InternalError(GatewayError):
     """Something unexpected failed; the request is refused and nothing is returned."""
 
@@ -367,6 +385,13 @@ class GrantStoreError(Unavailable):
 
     code = "grant_store_unavailable"
     title = "Grant store unavailable"
+
+
+class ListStoreError(Unavailable):
+    """The list store could not be read or written."""
+
+    code = "list_store_unavailable"
+    title = "List store unavailable"
 
 
 class GrantsNotConfigured(Unavailable):

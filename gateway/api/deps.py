@@ -24,6 +24,7 @@ from gateway.ports import Principal as Principal
 from gateway.services.audit import AuditService
 from gateway.services.console_auth import ConsoleAuth
 from gateway.services.grants import GrantService
+from gateway.services.lists import ListService
 from gateway.services.query import QueryService
 
 
@@ -48,6 +49,7 @@ class Services:
     limits: QueryLimits
     console_auth: ConsoleAuth | None = None
     console_views: object | None = None  # gateway.console.views.ConsoleViews (the console sits above the api)
+    lists: ListService | None = None
 
 
 def services(request: Request) -> Services:
@@ -96,6 +98,13 @@ def query_limits(s: ServicesDep) -> QueryLimits:
     return s.limits
 
 
+def list_service(s: ServicesDep) -> ListService:
+    """The listing procedure's use cases; fail closed when the gateway was built without them."""
+    if s.lists is None:
+        raise ConfigurationError("the gateway was started without the listing procedure")
+    return s.lists
+
+
 def readiness(s: ServicesDep) -> Callable[[], dict[str, bool]]:
     """The readiness checks."""
     return s.readiness
@@ -108,6 +117,7 @@ AuditServiceDep = Annotated[AuditService, Depends(audit_service)]
 AuthenticatorDep = Annotated[Authenticator, Depends(authenticator)]
 AuthorizationServerDep = Annotated[AuthorizationServer, Depends(authorization_server)]
 QueryLimitsDep = Annotated[QueryLimits, Depends(query_limits)]
+ListServiceDep = Annotated[ListService, Depends(list_service)]
 ReadinessDep = Annotated[Callable[[], dict[str, bool]], Depends(readiness)]
 
 
@@ -116,6 +126,7 @@ SCOPES = {
     "grants:read": "read authorization grants",
     "grants:write": "register and revoke authorization grants (includes grants:read)",
     "records:repair": "register credit repairs",
+    "lists:write": "take the steps of the listing procedure for a department's seriously-untrustworthy lists",
     "audit:read": "browse, prove and export the ledger; subject reports",
     "audit:review": "review ledger entries",
     "policy:admin": "administer policies",

@@ -745,7 +745,8 @@ def generate_demo_data(seed: int = DEFAULT_SEED) -> DemoDataset:
             texty, "enterprise with 1 current penalty whose notes embed a resident ID, a phone and an ID typo"
         ),
         minor_at_conduct=_person_subject(
-            grown_up, "18 on the reference date, 16 or 17 at the judgment of its 1 current dishonest-debtor entry"
+            grown_up,
+            "18 on the reference date, 16 or 17 at the judgment of its 1 current dishonest-debtor entry",
         ),
         unintentional=_subject(careless, "enterprise with 1 current penalty flagged unintentional and minor"),
         unaccepted_basis=_subject(

@@ -227,10 +227,14 @@ class _Checker:
 
     def measure(self, path: str, measure: Mapping[str, Any]) -> None:
         if measure.get("severity") not in SEVERITIES:
-            self.report(_join(path, "severity"), f"a measure needs a severity, one of {list(SEVERITIES)}, clause (10)")
+            self.report(
+                _join(path, "severity"), f"a measure needs a severity, one of {list(SEVERITIES)}, clause (10)"
+            )
         follows = measure.get("follows")
         if not isinstance(follows, Mapping):
-            self.report(_join(path, "follows"), "a measure names the lists or items it may follow, clause (10)")
+            self.report(
+                _join(path, "follows"), "a measure names the lists or items it may follow, clause (10)"
+            )
         else:
             count = 0
             for key, known in (("lists", self.list_ids), ("items", self.item_ids)):
@@ -241,15 +245,20 @@ class _Checker:
                 count += len(values)
                 for i, value in enumerate(values):
                     if value not in known:
-                        self.report(f"{_join(_join(path, 'follows'), key)}[{i}]", f"unknown {key[:-1]} {value!r}")
+                        self.report(
+                            f"{_join(_join(path, 'follows'), key)}[{i}]", f"unknown {key[:-1]} {value!r}"
+                        )
             if count == 0:
                 self.report(
                     _join(path, "follows"),
-                    "a measure follows at least one list or item: it must be linked to the conduct, clause (10)",
+                    "a measure follows at least one list or item: it must be linked to the conduct, "
+                    "clause (10)",
                 )
         departments = measure.get("departments")
         if not isinstance(departments, list) or not departments:
-            self.report(_join(path, "departments"), "a measure names the departments that may apply it, clause (9)")
+            self.report(
+                _join(path, "departments"), "a measure names the departments that may apply it, clause (9)"
+            )
         else:
             for i, dep in enumerate(departments):
                 if dep not in self.departments:
@@ -262,7 +271,8 @@ class _Checker:
         if spec.get("field") not in LIST_FIELDS:
             self.report(
                 _join(path, "field"),
-                f"a list may exist only in a field the law establishes, one of {list(LIST_FIELDS)}, clause (6)",
+                f"a list may exist only in a field the law establishes, one of {list(LIST_FIELDS)}, "
+                "clause (6)",
             )
         if spec.get("department") not in self.departments:
             self.report(_join(path, "department"), f"unknown department {spec.get('department')!r}")
@@ -288,7 +298,9 @@ class _Checker:
         removal = spec.get("removal")
         for part in ("conditions", "procedures"):
             if not isinstance(removal, Mapping) or not _text(removal.get(part)):
-                self.report(_join(_join(path, "removal"), part), f"a list states its removal {part}, clause (7)")
+                self.report(
+                    _join(_join(path, "removal"), part), f"a list states its removal {part}, clause (7)"
+                )
         if not _text(spec.get("remedies")):
             self.report(_join(path, "remedies"), "a list states the remedies open to the party, clause (7)")
         self.disclosure(_join(path, "disclosure"), spec.get("disclosure"))
@@ -330,7 +342,9 @@ class _Checker:
         """Check an item's conduct block; return the source columns it names."""
         if conduct is None:
             if documents:
-                self.report(path, "an item whose records rest on basis documents describes the conduct, clause (2)")
+                self.report(
+                    path, "an item whose records rest on basis documents describes the conduct, clause (2)"
+                )
             return ()
         if not isinstance(conduct, Mapping):
             self.report(path, "conduct must be a mapping or null")
@@ -404,7 +418,9 @@ class _Checker:
         if table_columns is not None:
             for column in conduct_columns:
                 if column not in table_columns:
-                    self.report(_join(path, "conduct"), f"column {column!r} does not exist in the source table")
+                    self.report(
+                        _join(path, "conduct"), f"column {column!r} does not exist in the source table"
+                    )
 
     def subject_kinds(self, path: str, kinds: Any) -> None:
         if not isinstance(kinds, list) or not kinds:

@@ -97,7 +97,10 @@ def plan_facts_read(item: CatalogItem, subjects: Sequence[SubjectId], limit: int
     conduct = item.conduct
     if conduct is None:
         return None
-    columns: list[tuple[str, str]] = [(SUBJECT_KEY, item.source.subject_column), (FACT_CONDUCT_ON, conduct.date_column)]
+    columns: list[tuple[str, str]] = [
+        (SUBJECT_KEY, item.source.subject_column),
+        (FACT_CONDUCT_ON, conduct.date_column),
+    ]
     if conduct.force_majeure_column:
         columns.append((FACT_FORCE_MAJEURE, conduct.force_majeure_column))
     if conduct.unintentional_column:
@@ -162,7 +165,9 @@ def build_policy_input(
     measure (a missing fact counts as present).
     """
     today = now.date()
-    extra: list[dict[str, Any]] = [f.as_input() for f in facts] if facts is not None else [{} for _ in spec.subjects]
+    extra: list[dict[str, Any]] = (
+        [f.as_input() for f in facts] if facts is not None else [{} for _ in spec.subjects]
+    )
     return {
         "requester": {"client_id": client_id, "department": department},
         "purpose": spec.purpose,

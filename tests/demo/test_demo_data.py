@@ -289,12 +289,19 @@ def test_manifest_subjects_have_the_records_described(data: DemoDataset) -> None
         assert is_valid_resident_id(subject.value)
 
     (grown,) = by_subject(data, "court", "dishonest_debtors", "subject_id", m.minor_at_conduct.value)
-    born = date(int(m.minor_at_conduct.value[6:10]), int(m.minor_at_conduct.value[10:12]), int(m.minor_at_conduct.value[12:14]))
+    born = date(
+        int(m.minor_at_conduct.value[6:10]),
+        int(m.minor_at_conduct.value[10:12]),
+        int(m.minor_at_conduct.value[12:14]),
+    )
     assert born.replace(year=born.year + 18) <= REFERENCE_DATE  # an adult today
     assert grown["judgment_on"] < born.replace(year=born.year + 18)  # a minor at the conduct
     (careless,) = by_subject(data, "market", "admin_penalties", "uscc", m.unintentional.value)
     assert careless["unintentional_minor"] is True
-    bases = [p["basis_document"] for p in by_subject(data, "market", "admin_penalties", "uscc", m.unaccepted_basis.value)]
+    bases = [
+        p["basis_document"]
+        for p in by_subject(data, "market", "admin_penalties", "uscc", m.unaccepted_basis.value)
+    ]
     assert bases == ["penalty_decision", None, "inspection_notice"]
 
     (texty,) = by_subject(data, "market", "admin_penalties", "uscc", m.free_text_identifiers.value)

@@ -14,9 +14,26 @@ DECISION = "gateway.query.decision"
 NOW = "2026-11-22T08:00:00Z"
 
 # The facts the gateway works out before deciding (gateway.domain.query.SubjectFacts): none apply.
-NO_FACTS: dict[str, Any] = {"lists": [], "minor_at_conduct": False, "force_majeure": False, "unintentional_minor": False}
-LEGAL_PERSON = {"kind": "legal_person", "id_type": "uscc", "minor": False, "commitment": "c-legal", **NO_FACTS}
-ADULT = {"kind": "natural_person", "id_type": "resident_id", "minor": False, "commitment": "c-adult", **NO_FACTS}
+NO_FACTS: dict[str, Any] = {
+    "lists": [],
+    "minor_at_conduct": False,
+    "force_majeure": False,
+    "unintentional_minor": False,
+}
+LEGAL_PERSON = {
+    "kind": "legal_person",
+    "id_type": "uscc",
+    "minor": False,
+    "commitment": "c-legal",
+    **NO_FACTS,
+}
+ADULT = {
+    "kind": "natural_person",
+    "id_type": "resident_id",
+    "minor": False,
+    "commitment": "c-adult",
+    **NO_FACTS,
+}
 MINOR = {
     "kind": "natural_person",
     "id_type": "resident_id",

@@ -168,7 +168,9 @@ class _Prepared:
         params: dict[str, Any] = {_SUBJECTS_PARAM: list(query.subjects)}
         for name, condition in zip(self.value_params, query.conditions, strict=True):
             if name is not None:
-                params[name] = list(condition.value) if isinstance(condition.value, tuple) else condition.value
+                params[name] = (
+                    list(condition.value) if isinstance(condition.value, tuple) else condition.value
+                )
         return params
 
 

@@ -309,6 +309,46 @@ class ConsoleRecord(LedgerRecord):
         }
 
 
+@dataclass(frozen=True, slots=True)
+class ListingRecord(LedgerRecord):
+    """One step of the listing procedure, taken or refused (clauses (6)-(8)).
+
+    ``step`` is propose | notify | object | verify | decide | remove; ``details`` are the step's own
+    statements (the basis document, the notice channel, the verification result, the decision's
+    reason, basis, measures, removal conditions and remedies, the removal cause). The subject is a
+    commitment; the free texts are refused at the API when they hold an identifier.
+    """
+
+    kind: ClassVar[str] = "listing"
+
+    step: str
+    entry_id: str
+    list_id: str
+    subject: SubjectRef
+    client_id: str
+    department: str
+    decision: Outcome
+    reasons: tuple[RecordedReason, ...]
+    policy_revision: str
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Record form."""
+        return {
+            "kind": self.kind,
+            "step": self.step,
+            "entry_id": self.entry_id,
+            "list": self.list_id,
+            "subjects": [self.subject.as_dict()],
+            "client_id": self.client_id,
+            "department": self.department,
+            "decision": self.decision,
+            **_reasons(self.reasons),
+            "policy_revision": self.policy_revision,
+            "details": dict(self.details),
+        }
+
+
 RECORD_TYPES: tuple[type[LedgerRecord], ...] = (
     QueryRecord,
     GrantRecord,
@@ -316,6 +356,7 @@ RECORD_TYPES: tuple[type[LedgerRecord], ...] = (
     ReviewRecord,
     SubjectReportRecord,
     ConsoleRecord,
+    ListingRecord,
 )
 # Every kind the store accepts: those written above, and ``repair`` (see the module docstring).
 KINDS = frozenset({t.kind for t in RECORD_TYPES} | {"repair"})
