@@ -36,6 +36,7 @@ CLIENTS = (
     ("housing", "housing", ("query",)),
     ("consent-desk", "finance", ("query", "grants:write")),
     ("auditor", "audit_office", ("audit:read", "audit:review")),
+    ("market", "market_regulation", ("query", "lists:write")),
 )
 
 
@@ -63,6 +64,11 @@ class Deployment:
             headers={"Authorization": f"Bearer {self.token(client_id)}"},
             timeout=30,
         )
+
+    def post(self, client_id: str | None, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
+        """POST ``path`` as ``client_id`` (None: without a token)."""
+        headers = {} if client_id is None else {"Authorization": f"Bearer {self.token(client_id)}"}
+        return httpx.post(f"{self.base_url}{path}", json=body, headers=headers, timeout=30)
 
     def ledger_records(self) -> list[dict[str, Any]]:
         """Every record in the ledger, read straight from its database."""
