@@ -204,7 +204,8 @@ def test_why_example_is_refused_with_its_clause_and_its_legitimate_version_allow
     assert {"measure_listed", "legal_basis_listed"} <= codes
     assert body["legal_basis"] == {
         "code": MEASURE_BASIS,
-        "citation": "《国务院办公厅关于进一步完善失信约束制度构建诚信建设长效机制的指导意见》（国办发〔2020〕49号）（九）、（十）",
+        "citation": "《国务院办公厅关于进一步完善失信约束制度构建诚信建设长效机制的指导意见》"
+        "（国办发〔2020〕49号）（九）、（十）",
     }
 
 
@@ -223,7 +224,8 @@ def test_age_is_judged_at_the_time_of_the_conduct_not_of_the_query(gateway: Depl
     assert "conduct_prudence" in {r["code"] for r in body["decision"]["reasons"]}
     assert "minor_prudence" not in {r["code"] for r in body["decision"]["reasons"]}
     (rows,) = [r["rows"] for r in body["results"]]
-    assert rows and all(row.get("name") in (None, "") for row in rows)
+    assert rows
+    assert all(row.get("name") in (None, "") for row in rows)
 
 
 def test_a_record_without_an_accepted_basis_document_is_never_shared(gateway: Deployment) -> None:
