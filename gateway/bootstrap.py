@@ -36,6 +36,7 @@ from gateway.logging import configure_logging
 from gateway.ports import Clock, PolicyEngine, TextScanner
 from gateway.services.audit import AuditService
 from gateway.services.console_auth import ConsoleAuth
+from gateway.services.disclosure import DisclosureService
 from gateway.services.grants import GrantService
 from gateway.services.lists import ListService
 from gateway.services.query import DECISION_ENTRYPOINT, QueryService
@@ -68,6 +69,7 @@ class Components:
     console_auth: ConsoleAuth | None = None
     console_views: ConsoleViews | None = None
     lists: ListService | None = None
+    disclosure: DisclosureService | None = None
 
     @property
     def services(self) -> Services:
@@ -82,6 +84,7 @@ class Components:
             readiness=self.readiness,
             limits=QueryLimits(max_subjects=self.settings.max_subjects),
             lists=self.lists,
+            disclosure=self.disclosure,
             console_auth=self.console_auth,
             console_views=self.console_views,
         )
@@ -233,6 +236,15 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
         console_auth=console_auth,
         console_views=ConsoleViews(audit),
         lists=lists,
+        disclosure=DisclosureService(
+            catalog=catalog,
+            engine=engine,
+            sources=sources,
+            desensitizer=desensitizer,
+            ledger=ledger,
+            commit=grants.commitment,
+            clock=clock,
+        ),
     )
 
 

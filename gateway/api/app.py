@@ -11,7 +11,7 @@ from fastapi.openapi.utils import get_openapi
 
 from gateway.api.deps import Services
 from gateway.api.problems import install_problem_handlers
-from gateway.api.routes import audit, auth, catalog, grants, health, lists, queries
+from gateway.api.routes import audit, auth, catalog, disclosure, grants, health, lists, queries
 from gateway.api.schemas.problems import PROBLEM_JSON
 
 
@@ -57,7 +57,7 @@ def create_app(build: Callable[[], Served] | None = None) -> FastAPI:
         redoc_url=None,
     )
     install_problem_handlers(app)
-    for module in (health, catalog, auth, queries, grants, audit, lists):
+    for module in (health, catalog, auth, queries, grants, audit, lists, disclosure):
         app.include_router(module.router)
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]  # FastAPI's documented hook
     return app

@@ -23,6 +23,7 @@ from gateway.ports import AuthorizationServer
 from gateway.ports import Principal as Principal
 from gateway.services.audit import AuditService
 from gateway.services.console_auth import ConsoleAuth
+from gateway.services.disclosure import DisclosureService
 from gateway.services.grants import GrantService
 from gateway.services.lists import ListService
 from gateway.services.query import QueryService
@@ -50,6 +51,7 @@ class Services:
     console_auth: ConsoleAuth | None = None
     console_views: object | None = None  # gateway.console.views.ConsoleViews (the console sits above the api)
     lists: ListService | None = None
+    disclosure: DisclosureService | None = None
 
 
 def services(request: Request) -> Services:
@@ -117,6 +119,16 @@ AuditServiceDep = Annotated[AuditService, Depends(audit_service)]
 AuthenticatorDep = Annotated[Authenticator, Depends(authenticator)]
 AuthorizationServerDep = Annotated[AuthorizationServer, Depends(authorization_server)]
 QueryLimitsDep = Annotated[QueryLimits, Depends(query_limits)]
+
+
+def disclosure_service(s: ServicesDep) -> DisclosureService:
+    """Public disclosure; fail closed when the gateway was built without it."""
+    if s.disclosure is None:
+        raise ConfigurationError("the gateway was started without public disclosure")
+    return s.disclosure
+
+
+DisclosureServiceDep = Annotated[DisclosureService, Depends(disclosure_service)]
 ListServiceDep = Annotated[ListService, Depends(list_service)]
 ReadinessDep = Annotated[Callable[[], dict[str, bool]], Depends(readiness)]
 

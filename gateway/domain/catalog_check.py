@@ -408,6 +408,7 @@ class _Checker:
         if not isinstance(fields, Mapping) or not fields:
             self.report(_join(path, "fields"), "an item needs at least one field")
             fields = {}
+        self.disclosed_fields(_join(path, "disclosure"), item.get("disclosure"), fields)
         mode, scope_purposes = self.share_scope(_join(path, "share_scope"), item.get("share_scope"))
         self.purpose_fields(
             _join(path, "purpose_fields"), item.get("purpose_fields"), fields, mode, scope_purposes
@@ -421,6 +422,17 @@ class _Checker:
                     self.report(
                         _join(path, "conduct"), f"column {column!r} does not exist in the source table"
                     )
+
+    def disclosed_fields(self, path: str, disclosure: Any, fields: Mapping[str, Any]) -> None:
+        if not isinstance(disclosure, Mapping):
+            return
+        names = disclosure.get("fields")
+        if disclosure.get("public") is True and (not isinstance(names, list) or not names):
+            self.report(_join(path, "fields"), "a public item lists the fields it discloses, clause (4)")
+            return
+        for i, name in enumerate(names if isinstance(names, list) else []):
+            if name not in fields:
+                self.report(f"{_join(path, 'fields')}[{i}]", f"the item has no field {name!r}")
 
     def subject_kinds(self, path: str, kinds: Any) -> None:
         if not isinstance(kinds, list) or not kinds:

@@ -359,3 +359,52 @@ def test_an_identifier_in_a_statement_is_refused(gateway: Deployment) -> None:
     response = gateway.post("market", "/v1/lists/entries", body)
     assert response.status_code == 422
     assert m.embedded_resident_id not in response.text
+
+
+def disclosure(gateway: Deployment, item: str, s: DemoSubject) -> httpx.Response:
+    return gateway.post(None, "/public/v1/disclosures", {"item": item, "subject": subject(s)})
+
+
+def test_public_disclosure_serves_only_what_the_catalog_marks_public(gateway: Deployment) -> None:
+    m = gateway.manifest
+    response = disclosure(gateway, "market.admin_penalty", m.legal_person)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert len(body["rows"]) == 2
+    # Only the catalog's public fields: never the violation text or the notes.
+    assert {name for row in body["rows"] for name in row} == {
+        "uscc",
+        "decision_number",
+        "issuer",
+        "decided_on",
+        "penalty",
+        "amount",
+        "basis_document",
+    }
+    record = gateway.ledger_records()[body["receipt"]["index"]]
+    assert (record["client_id"], record["purpose"], record["decision"]) == (
+        "public",
+        "public_disclosure",
+        "allow",
+    )
+    assert m.legal_person.value not in json.dumps(record, ensure_ascii=False)
+
+    refused(disclosure(gateway, "tax.credit_rating", m.legal_person), 403, "item_not_public", "(4)")
+    refused(disclosure(gateway, "market.enterprise_contact", m.legal_person), 403, "item_not_public", "(4)")
+    refused(
+        disclosure(gateway, "court.dishonest_debtor", m.natural_person_debtor),
+        403,
+        "disclosure_personal_information",
+        "(4)",
+    )
+
+
+def test_public_disclosure_stops_at_repair_and_at_the_end_of_the_period(gateway: Deployment) -> None:
+    m = gateway.manifest
+    for repaired_or_old in (m.repaired, m.past_disclosure):
+        response = disclosure(gateway, "market.admin_penalty", repaired_or_old)
+        assert response.status_code == 200, response.text
+        assert response.json()["rows"] == []
+    # The same rows as the department's own publication would show: the accepted-document one only.
+    response = disclosure(gateway, "market.admin_penalty", m.unaccepted_basis)
+    assert [row["basis_document"] for row in response.json()["rows"]] == ["penalty_decision"]

@@ -137,3 +137,23 @@ def entry_response(entry: ListEntry) -> ListEntryResponse:
 def step_response(outcome: StepOutcome) -> ListStepResponse:
     """The wire form of a step taken."""
     return ListStepResponse(entry=entry_response(outcome.entry), receipt=receipt_response(outcome.receipt))
+
+
+class DisclosureRequest(BaseModel):
+    """Which public item, about which legal person."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    item: Annotated[_Code, Field(examples=["market.admin_penalty"])]
+    subject: SubjectRequest
+
+
+class DisclosureResponse(BaseModel):
+    """The disclosed rows, why they may be disclosed, and the ledger receipt."""
+
+    disclosure_id: str
+    item: str
+    reasons: list[dict[str, str]]
+    policy_revision: str
+    rows: list[dict[str, Any]]
+    receipt: ReceiptResponse
