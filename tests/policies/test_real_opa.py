@@ -34,6 +34,7 @@ import pytest
 
 from gateway.adapters.policy.rego_tests import declared_tests, run_policy_tests
 from gateway.adapters.policy.regorus import RegorusEngine, load_policy_sources
+from gateway.domain.lists import STEPS
 from gateway.errors import PolicyEngineError
 from tests.support.policy_inputs import (
     ADULT,
@@ -741,3 +742,88 @@ def test_opa_check_strict() -> None:
         [binary, "check", "--strict", str(POLICIES_DIR)], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def listing_corpus() -> list[dict[str, Any]]:
+    """Listing steps on the shipped catalog: every step from every state, at times around the limits."""
+    notified = "2026-11-01T00:00:00Z"
+    entries: list[Any] = [
+        None,
+        {"status": "proposed", "notified_at": None, "objection_at": None, "objection_verified": False},
+        {"status": "notified", "notified_at": notified, "objection_at": None, "objection_verified": False},
+        {
+            "status": "notified",
+            "notified_at": notified,
+            "objection_at": "2026-11-03T00:00:00Z",
+            "objection_verified": False,
+        },
+        {
+            "status": "notified",
+            "notified_at": notified,
+            "objection_at": "2026-11-03T00:00:00Z",
+            "objection_verified": True,
+        },
+        {"status": "listed", "notified_at": notified, "objection_at": None, "objection_verified": False},
+        {
+            "status": "rejected",
+            "notified_at": notified,
+            "objection_at": "2026-11-03T00:00:00Z",
+            "objection_verified": True,
+        },
+        {},
+        "odd",
+    ]
+    times = [
+        "2026-11-02T00:00:00Z",
+        "2026-11-06T00:00:00Z",
+        "2026-11-06T00:00:01Z",
+        "2026-11-20T00:00:00Z",
+        "x",
+    ]
+    corpus: list[dict[str, Any]] = []
+    for step, entry, now in itertools.product([*STEPS, "leap"], entries, times):
+        for department, basis, measures in (
+            ("market_regulation", "penalty_decision", ["restrict_market_access"]),
+            ("market_regulation", "inspection_notice", ["restrict_high_consumption"]),
+            ("housing", None, []),
+        ):
+            corpus.append(
+                {
+                    "step": step,
+                    "list": "market_serious_illegal",
+                    "requester": {"department": department},
+                    "now": now,
+                    "entry": entry,
+                    "basis_document": {"type": basis},
+                    "measures": measures,
+                }
+            )
+    corpus.append({"step": "propose", "list": "horoscope", "requester": {}, "now": notified, "entry": None})
+    corpus.append({})
+    return corpus
+
+
+def test_listing_verdicts_are_the_same_on_real_opa(opa: DataApiClient, regorus: RegorusEngine) -> None:
+    corpus = listing_corpus()
+    mismatches, order_only, answers = _compare(opa, regorus, "gateway.listing.verdict", corpus)
+    assert not mismatches, "\n".join(mismatches[:5])
+    assert not order_only, "\n".join(order_only[:5])
+    assert {a["allow"] for a in answers} == {True, False}
+    assert len({r["code"] for a in answers for r in a["reasons"]}) >= 9
+
+
+def test_disclosure_decisions_are_the_same_on_real_opa(
+    opa: DataApiClient, regorus: RegorusEngine, revision: str
+) -> None:
+    items = [*sorted(_catalog()["items"]), "market.horoscope"]
+    corpus = [
+        {"item": item, "subject": {"kind": kind}, "now": NOW, "catalog_revision": rev}
+        for item in items
+        for kind in ("legal_person", "natural_person", "individual_business", None)
+        for rev in (revision, "national@1999-01-01")
+    ]
+    corpus += [{}, {"item": 7}, {"item": "market.admin_penalty", "subject": "legal_person"}]
+    mismatches, order_only, answers = _compare(opa, regorus, "gateway.disclosure.decision", corpus)
+    assert not mismatches, "\n".join(mismatches[:5])
+    assert not order_only, "\n".join(order_only[:5])
+    assert {a["allow"] for a in answers} == {True, False}

@@ -67,7 +67,7 @@ def _filter(
     since: Annotated[datetime | None, Query(description="entries logged at or after (RFC 3339)")] = None,
     until: Annotated[datetime | None, Query(description="entries logged before (RFC 3339)")] = None,
     kind: Annotated[
-        Literal["query", "grant", "review", "subject_report", "repair", "console"] | None, Query()
+        Literal["query", "grant", "review", "subject_report", "repair", "console", "listing"] | None, Query()
     ] = None,
     client_id: Name = None,
     department: Name = None,

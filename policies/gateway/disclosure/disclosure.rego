@@ -61,18 +61,48 @@ _source := data.gateway.lib.as_object(object.get(item, "source", null))
 
 _column(key) if data.gateway.lib.text(object.get(_source, key, null))
 
+# METADATA
+# title: Repaired records are not disclosed
+# custom:
+#   kind: exclude_repaired
+#   clause: "(11)"
+_exclude_repaired := {"kind": "exclude_repaired"}
+
+# METADATA
+# title: Entries removed from a list are not disclosed
+# custom:
+#   kind: exclude_removed
+#   clause: "(8)"
+_exclude_removed := {"kind": "exclude_removed"}
+
+# METADATA
+# title: Records past the disclosure period are not disclosed
+# custom:
+#   kind: within_disclosure_period
+#   clause: "(4)"
+_within_period := {"kind": "within_disclosure_period"}
+
+# METADATA
+# title: Records without an accepted basis document are not disclosed
+# custom:
+#   kind: basis_document_accepted
+#   clause: "(2)"
+_basis_accepted := {"kind": "basis_document_accepted"}
+
+_accepted_types := sort([t | some t in data.gateway.lib.as_array(object.get(item, "basis_documents", []))])
+
 _filters := array.concat(
 	array.concat(
-		[{"kind": "exclude_repaired"} | _column("repaired_column")],
-		[{"kind": "exclude_removed"} | _column("removed_column")],
+		[_exclude_repaired | _column("repaired_column")],
+		[_exclude_removed | _column("removed_column")],
 	),
 	array.concat(
-		[{"kind": "within_disclosure_period", "years": years} |
+		[object.union(_within_period, {"years": years}) |
 			_column("decided_column")
 			years := object.get(item, ["disclosure", "period_years"], null)
 			is_number(years)
 		],
-		[{"kind": "basis_document_accepted", "types": sort([t | some t in data.gateway.lib.as_array(object.get(item, "basis_documents", []))])} |
+		[object.union(_basis_accepted, {"types": _accepted_types}) |
 			is_string(object.get(item, ["conduct", "basis_document_column"], null))
 		],
 	),
@@ -107,6 +137,11 @@ deny contains {
 	object.get(item, ["disclosure", "public"], false) != true
 }
 
+# METADATA
+# title: The catalog lists the fields a public item discloses
+# custom:
+#   code: item_not_public
+#   clause: "(4)"
 deny contains {
 	"code": "item_not_public",
 	"clause": "(4)",
@@ -164,6 +199,7 @@ deny contains {
 # title: The disclosure decision
 # entrypoint: true
 # custom:
+#   code: public_disclosure
 #   clause: "(4)"
 decision := {
 	"allow": true,

@@ -75,9 +75,14 @@ deny contains {
 	"message": "the step must be one of the listing procedure's, at a known time",
 	"field": "step",
 } if {
-	not input.step in _steps
+	not object.get(input, "step", null) in _steps
 }
 
+# METADATA
+# title: The same refusal, another case
+# custom:
+#   code: listing_step_unknown
+#   clause: "(8)"
 deny contains {
 	"code": "listing_step_unknown",
 	"clause": "(8)",
@@ -133,6 +138,11 @@ deny contains {
 	_status != null
 }
 
+# METADATA
+# title: The same refusal, another case
+# custom:
+#   code: listing_step_out_of_order
+#   clause: "(8)"
 deny contains {
 	"code": "listing_step_out_of_order",
 	"clause": "(8)",
@@ -144,6 +154,11 @@ deny contains {
 	_status != status
 }
 
+# METADATA
+# title: The same refusal, another case
+# custom:
+#   code: listing_step_out_of_order
+#   clause: "(8)"
 deny contains {
 	"code": "listing_step_out_of_order",
 	"clause": "(8)",
@@ -154,6 +169,11 @@ deny contains {
 	object.get(_entry, "objection_at", null) != null
 }
 
+# METADATA
+# title: The same refusal, another case
+# custom:
+#   code: listing_step_out_of_order
+#   clause: "(8)"
 deny contains {
 	"code": "listing_step_out_of_order",
 	"clause": "(8)",
@@ -164,6 +184,11 @@ deny contains {
 	object.get(_entry, "objection_at", null) == null
 }
 
+# METADATA
+# title: The same refusal, another case
+# custom:
+#   code: listing_step_out_of_order
+#   clause: "(8)"
 deny contains {
 	"code": "listing_step_out_of_order",
 	"clause": "(8)",

@@ -76,7 +76,7 @@ deny contains {
 } if {
 	data.gateway.request.applies_measure
 	departments := data.gateway.lib.as_array(object.get(measure, "departments", []))
-	not input.requester.department in departments
+	not object.get(input, ["requester", "department"], null) in departments
 }
 
 # METADATA
