@@ -459,3 +459,7 @@ class ListStore(Protocol):
     def listed(self, list_id: str) -> list[ListEntry]:
         """Every entry currently on ``list_id``."""
         ...
+
+    def listed_for_subject(self, commitment: str) -> list[ListEntry]:
+        """Every entry the subject with this commitment is currently listed under."""
+        ...

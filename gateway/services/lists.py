@@ -132,6 +132,17 @@ class ListService:
         after = entry.removed(self.clock.now(), cause)
         return self._step("remove", caller, entry, after, {"cause": str(cause)})
 
+    def remove_on_repair(self, caller: Actor, subject_commitment: str) -> list[StepOutcome]:
+        """Take a repaired subject off every list it is on (clause (11)), each removal a ledger entry.
+
+        Meant for the credit-repair use case, called when a repair takes effect: the subject stops
+        counting as listed on the very next query.
+        """
+        return [
+            self.remove(caller, entry.id, RemovalCause.REPAIR)
+            for entry in self.store.listed_for_subject(subject_commitment)
+        ]
+
     def get(self, entry_id: str) -> ListEntry:
         """The entry with this id; ListEntryNotFound otherwise."""
         return self._entry(entry_id)

@@ -153,6 +153,16 @@ class SqlListStore:
             found.setdefault(commitment, set()).add(list_id)
         return [frozenset(found.get(c, ())) for c in commitments]
 
+    def listed_for_subject(self, commitment: str) -> list[ListEntry]:
+        """Every entry the subject with this commitment is currently listed under."""
+        with self._guard("read the entries"), self.engine.connect() as conn:
+            rows = conn.execute(
+                select(_t)
+                .where(_t.c.subject_commitment == commitment, _t.c.status == str(ListingStatus.LISTED))
+                .order_by(_t.c.id)
+            ).all()
+        return [_entry(r) for r in rows]
+
     def listed(self, list_id: str) -> list[ListEntry]:
         """Every entry currently on ``list_id``, oldest decision first (for public disclosure)."""
         with self._guard("read the list"), self.engine.connect() as conn:
