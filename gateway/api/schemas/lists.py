@@ -13,7 +13,7 @@ from gateway.api.schemas.subjects import SubjectRequest
 from gateway.domain.lists import ListEntry
 from gateway.services.lists import StepOutcome
 
-_Code = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[a-z][a-z0-9_.]*$")]
+_Code = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[a-z][a-z0-9_.]*$"), NoIdentifier]
 Text = Annotated[str, Field(min_length=1, max_length=2000), NoIdentifier]
 
 
