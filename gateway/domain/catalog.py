@@ -165,6 +165,11 @@ class ListSpec:
     remedies: str
     disclosure_public: bool
     disclosure_period_years: int | None
+    public: Mapping[str, Any] = field(default_factory=dict)  # the list's catalog entry, as published
+
+    def as_public(self) -> dict[str, Any]:
+        """What the public may know of the list (clause (7): its criteria are published)."""
+        return dict(self.public)
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,6 +299,7 @@ def _list(list_id: str, raw: Mapping[str, Any]) -> ListSpec:
         remedies=str(raw.get("remedies", "")),
         disclosure_public=bool(disclosure.get("public", False)),
         disclosure_period_years=disclosure.get("period_years"),
+        public=dict(raw),
     )
 
 

@@ -408,3 +408,14 @@ def test_public_disclosure_stops_at_repair_and_at_the_end_of_the_period(gateway:
     # The same rows as the department's own publication would show: the accepted-document one only.
     response = disclosure(gateway, "market.admin_penalty", m.unaccepted_basis)
     assert [row["basis_document"] for row in response.json()["rows"]] == ["penalty_decision"]
+
+
+def test_the_catalog_publishes_each_list_with_its_criteria(gateway: Deployment) -> None:
+    published = httpx.get(f"{gateway.base_url}/v1/catalog", timeout=30).json()["lists"][LIST]
+    assert published["field"] == "market_order"
+    assert published["criteria"]["comment_period"] == {"from": "2021-02-01", "to": "2021-03-05"}
+    assert published["criteria"]["published_at"]
+    assert published["removal"]["conditions"]
+    assert published["removal"]["procedures"]
+    assert published["remedies"]
+    assert published["deciding_level"] == "county"
