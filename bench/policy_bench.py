@@ -67,7 +67,7 @@ def printed_query_input(catalog_revision: str) -> dict[str, Any]:
     subject = demo_manifest().legal_person
     spec = QuerySpec(
         purpose="admin_licensing_review",
-        legal_basis="《中华人民共和国行政许可法》第三十一条",
+        legal_basis="admin_licensing_law_31",
         items=(ItemRequest("market.enterprise_registration"), ItemRequest("market.admin_penalty")),
         subjects=(parse_subject(str(subject.id_type), subject.value, today=date(2026, 11, 22)),),
     )

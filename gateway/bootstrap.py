@@ -30,6 +30,7 @@ from gateway.adapters.sql.engine import make_engine
 from gateway.adapters.sql.grant_changes import SqlGrantChanges
 from gateway.adapters.sql.grants import SqlGrantStore
 from gateway.adapters.sql.ledger import SqlLedger
+from gateway.adapters.sql.lists import SqlListStore
 from gateway.adapters.sql.observation import SqlLedgerObservation
 from gateway.adapters.sql.policy_bundles import SqlPolicyStore
 from gateway.adapters.sql.repairs import SqlRepairStore
@@ -58,8 +59,10 @@ from gateway.ports import (
 )
 from gateway.services.audit import AuditService
 from gateway.services.console_auth import ConsoleAuth
+from gateway.services.disclosure import DisclosureService
 from gateway.services.grants import GrantService
 from gateway.services.key_handover import KeyHandoverService
+from gateway.services.lists import ListService
 from gateway.services.notifications import DeliveryPolicy, DeliveryWorker, NotificationService
 from gateway.services.policy_workbench import PolicyWorkbench
 from gateway.services.query import DECISION_ENTRYPOINT, QueryService
@@ -105,6 +108,8 @@ class Components:
     # What the witnesses cosigned (``latest_cosignature_at`` feeds the cosignature-age metric).
     cosignatures: CosignatureStore | None = None
     witnessing: WitnessSubmitter | None = None
+    lists: ListService | None = None
+    disclosure: DisclosureService | None = None
 
     @property
     def services(self) -> Services:
@@ -118,6 +123,8 @@ class Components:
             authorization_server=self.authorization_server,
             readiness=self.readiness,
             limits=QueryLimits(max_subjects=self.settings.max_subjects),
+            lists=self.lists,
+            disclosure=self.disclosure,
             console_auth=self.console_auth,
             console_views=self.console_views,
             refusals=self.refusals,
@@ -312,6 +319,10 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
     worker = DeliveryWorker(notifications)
     worker.start()
     closers.append(worker.stop)
+    list_store = SqlListStore(settings.ledger_url, engine=database)
+    lists = ListService(
+        catalog=catalog, store=list_store, engine=engine, ledger=ledger, commit=grants.commitment, clock=clock
+    )
 
     registry = ReloadingClientRegistry(settings.clients_file)
     metrics = build_metrics(settings, catalog, registry, engine, SqlLedgerObservation(database))
@@ -346,6 +357,7 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
         max_rows_per_item=settings.max_rows_per_item,
         inputs=policy_store,
         repairs=repairs,
+        lists=list_store,  # the subjects' current lists, read for every query (clauses (9)(10))
     )
     if isinstance(engine, PooledPolicyEngine):
         watcher = _bundle_watcher(policy_store, engine, queries)
@@ -429,6 +441,16 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
         notifications=notifications,
         cosignatures=cosignatures,
         witnessing=witnessing,
+        lists=lists,
+        disclosure=DisclosureService(
+            catalog=catalog,
+            engine=engine,
+            sources=sources,
+            desensitizer=desensitizer,
+            ledger=ledger,
+            commit=grants.commitment,
+            clock=clock,
+        ),
     )
 
 

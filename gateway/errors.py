@@ -17,7 +17,8 @@ Rego METADATA, not here) through ``problem_code``.
     ├── NotFound                      not_found                404
     │   ├── GrantNotFound             grant_not_found
     │   ├── PolicyDraftNotFound       policy_draft_not_found
-    │   └── RepairNotFound            repair_not_found
+    │   ├── RepairNotFound            repair_not_found
+    │   └── ListEntryNotFound         list_entry_not_found
     ├── Conflict                      conflict                 409
     │   ├── GrantAlreadyRevoked       grant_already_revoked
     │   ├── PolicyDraftNotReady       policy_draft_not_ready
@@ -44,6 +45,7 @@ Rego METADATA, not here) through ``problem_code``.
     ├── TokenThrottled                token_throttled          429  (Retry-After)
     ├── PolicyDenied                  policy_denied            403  (problem code: the policy's reason)
     ├── GrantRefused                  grant_refused            422  (problem code: the policy's reason)
+    ├── ListingRefused                listing_refused          422  (problem code: the policy's reason)
     ├── InternalError                 internal_error           500
     ├── Unavailable                   unavailable              503
     │   ├── PolicyEngineError         policy_engine_error
@@ -56,6 +58,7 @@ Rego METADATA, not here) through ``problem_code``.
     │   ├── GrantsNotConfigured       grants_unavailable
     │   ├── PolicyStoreError          policy_store_unavailable
     │   ├── WitnessError              witness_unavailable
+    │   ├── ListStoreError            list_store_unavailable
     │   ├── KeyUnavailable            key_unavailable
     │   ├── TokenEndpointBusy         token_endpoint_busy           (Retry-After)
     │   ├── RepairStoreError          repair_store_unavailable
@@ -188,6 +191,13 @@ class RepairNotFound(NotFound):
 
     code = "repair_not_found"
     title = "Repair not found"
+
+
+class ListEntryNotFound(NotFound):
+    """No list entry has this id."""
+
+    code = "list_entry_not_found"
+    title = "List entry not found"
 
 
 class Conflict(GatewayError):
@@ -385,6 +395,14 @@ class GrantRefused(_PolicyRefusal):
     title = "Authorization grant refused"
 
 
+class ListingRefused(_PolicyRefusal):
+    """A step of the listing procedure was refused (out of order, too early, unanswered objection...)."""
+
+    code = "listing_refused"
+    status = 422
+    title = "Listing step refused"
+
+
 class InternalError(GatewayError):
     """Something unexpected failed; the request is refused and nothing is returned."""
 
@@ -447,6 +465,13 @@ class GrantStoreError(Unavailable):
 
     code = "grant_store_unavailable"
     title = "Grant store unavailable"
+
+
+class ListStoreError(Unavailable):
+    """The list store could not be read or written."""
+
+    code = "list_store_unavailable"
+    title = "List store unavailable"
 
 
 class GrantsNotConfigured(Unavailable):

@@ -20,6 +20,7 @@ from gateway.domain.grants import Grant, Revocation
 from gateway.domain.ledger.envelope import StoredEntry
 from gateway.domain.ledger.records import LedgerRecord
 from gateway.domain.ledger.terms import EntryFilter
+from gateway.domain.lists import ListEntry, ListingStatus
 from gateway.domain.policy_bundle import ReplayedDecision
 from gateway.domain.query import Condition as Condition  # re-exported for adapters
 from gateway.domain.query import SourceQuery as SourceQuery
@@ -950,4 +951,40 @@ class CheckpointSource(Protocol):
 
     def consistency_proof(self, first: int, second: int) -> list[bytes]:
         """The RFC 9162 consistency proof between two tree sizes."""
+        ...
+
+
+class ListMemberships(Protocol):
+    """The seriously-untrustworthy lists subjects are currently on (clauses (6)-(10)), by commitment."""
+
+    def current_lists(self, commitments: Sequence[str]) -> list[frozenset[str]]:
+        """Per commitment, in order, the ids of the lists its subject is on now (listed, not removed)."""
+        ...
+
+
+class ListStore(Protocol):
+    """Where list entries and their place in the listing procedure are kept (clauses (6)-(8))."""
+
+    def insert(self, entry: ListEntry) -> None:
+        """Store a new proposal."""
+        ...
+
+    def replace(self, entry: ListEntry, expected: ListingStatus) -> None:
+        """Write ``entry`` over the stored one if that one is still ``expected``; Conflict otherwise."""
+        ...
+
+    def get(self, entry_id: str) -> ListEntry | None:
+        """The entry with this id, or None."""
+        ...
+
+    def current_lists(self, commitments: Sequence[str]) -> list[frozenset[str]]:
+        """For each commitment, the ids of the lists its subject is on now."""
+        ...
+
+    def listed(self, list_id: str) -> list[ListEntry]:
+        """Every entry currently on ``list_id``."""
+        ...
+
+    def listed_for_subject(self, commitment: str) -> list[ListEntry]:
+        """Every entry the subject with this commitment is currently listed under."""
         ...

@@ -44,7 +44,16 @@ from gateway.errors import ConfigurationError
 log = logging.getLogger("gateway.adapters.client_files")
 
 KNOWN_SCOPES = frozenset(
-    {"query", "grants:read", "grants:write", "records:repair", "audit:read", "audit:review", "policy:admin"}
+    {
+        "query",
+        "grants:read",
+        "grants:write",
+        "records:repair",
+        "lists:write",
+        "audit:read",
+        "audit:review",
+        "policy:admin",
+    }
 )
 
 # OWASP's scrypt alternative to N=2^17, r=8, p=1 with a sixth of the memory (16 MiB): N=2^14, r=8, p=5.

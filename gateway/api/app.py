@@ -16,9 +16,11 @@ from gateway.api.routes import (
     audit,
     auth,
     catalog,
+    disclosure,
     grants,
     health,
     keys,
+    lists,
     notifications,
     policy,
     queries,
@@ -72,7 +74,21 @@ def create_app(
     )
     install_problem_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
-    for module in (health, catalog, auth, queries, grants, audit, keys, policy, repairs, notifications):
+    modules = (
+        health,
+        catalog,
+        auth,
+        queries,
+        grants,
+        audit,
+        keys,
+        policy,
+        repairs,
+        notifications,
+        lists,
+        disclosure,
+    )
+    for module in modules:
         app.include_router(module.router)
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]  # FastAPI's documented hook
     return app

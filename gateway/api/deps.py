@@ -23,8 +23,10 @@ from gateway.ports import AuthorizationServer, Metrics
 from gateway.ports import Principal as Principal
 from gateway.services.audit import AuditService
 from gateway.services.console_auth import ConsoleAuth
+from gateway.services.disclosure import DisclosureService
 from gateway.services.grants import GrantService
 from gateway.services.key_handover import KeyHandoverService
+from gateway.services.lists import ListService
 from gateway.services.notifications import NotificationService
 from gateway.services.policy_workbench import PolicyWorkbench
 from gateway.services.query import QueryService
@@ -61,6 +63,8 @@ class Services:
     workbench: PolicyWorkbench | None = None
     repairs: RepairService | None = None
     notifications: NotificationService | None = None
+    lists: ListService | None = None
+    disclosure: DisclosureService | None = None
 
 
 def services(request: Request) -> Services:
@@ -122,33 +126,40 @@ def refusal_registry(s: ServicesDep) -> RefusalRegistry | None:
     return s.refusals
 
 
+async def list_service(s: ServicesDep) -> ListService:
+    """The listing procedure's use cases; fail closed when the gateway was built without them."""
+    if s.lists is None:
+        raise ConfigurationError("the gateway was started without the listing procedure")
+    return s.lists
+
+
 async def readiness(s: ServicesDep) -> Callable[[], dict[str, str | None]]:
     """The readiness checks."""
     return s.readiness
 
 
-def key_handover_service(s: ServicesDep) -> KeyHandoverService:
+async def key_handover_service(s: ServicesDep) -> KeyHandoverService:
     """The field-key hand-over; fail closed when the deployment has none."""
     if s.key_handover is None:
         raise ConfigurationError("the gateway was started without the field-key hand-over")
     return s.key_handover
 
 
-def policy_workbench(s: ServicesDep) -> PolicyWorkbench:
+async def policy_workbench(s: ServicesDep) -> PolicyWorkbench:
     """The policy workbench use cases."""
     if s.workbench is None:
         raise ConfigurationError("the gateway was started without the policy workbench")
     return s.workbench
 
 
-def repair_service(s: ServicesDep) -> RepairService:
+async def repair_service(s: ServicesDep) -> RepairService:
     """The credit repair use cases; fail closed when the gateway was built without them."""
     if s.repairs is None:
         raise ConfigurationError("credit repair is not configured on this gateway")
     return s.repairs
 
 
-def notification_service(s: ServicesDep) -> NotificationService:
+async def notification_service(s: ServicesDep) -> NotificationService:
     """The repair notifications (feed, acknowledgements, webhooks, the outbox)."""
     if s.notifications is None:
         raise ConfigurationError("repair notifications are not configured on this gateway")
@@ -169,11 +180,23 @@ RepairServiceDep = Annotated[RepairService, Depends(repair_service)]
 NotificationServiceDep = Annotated[NotificationService, Depends(notification_service)]
 
 
+async def disclosure_service(s: ServicesDep) -> DisclosureService:
+    """Public disclosure; fail closed when the gateway was built without it."""
+    if s.disclosure is None:
+        raise ConfigurationError("the gateway was started without public disclosure")
+    return s.disclosure
+
+
+DisclosureServiceDep = Annotated[DisclosureService, Depends(disclosure_service)]
+ListServiceDep = Annotated[ListService, Depends(list_service)]
+
+
 SCOPES = {
     "query": "run queries (POST /v1/queries)",
     "grants:read": "read authorization grants",
     "grants:write": "register and revoke authorization grants (includes grants:read)",
     "records:repair": "register credit repairs",
+    "lists:write": "take the steps of the listing procedure for a department's seriously-untrustworthy lists",
     "audit:read": "browse, prove and export the ledger; subject reports",
     "audit:review": "review ledger entries",
     "policy:admin": "administer policies",

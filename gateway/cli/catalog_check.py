@@ -7,6 +7,7 @@ from pathlib import Path
 
 from gateway.adapters.policy.catalog_files import read_catalog_documents
 from gateway.adapters.sql.sources import SqlSource
+from gateway.domain.catalog import build_catalog
 from gateway.domain.catalog_check import CatalogProblem, catalog_file, check_catalog
 from gateway.errors import ConfigurationError, SourceError
 
@@ -45,3 +46,27 @@ def _unreadable(documents: Mapping[str, Mapping[str, object]], database: str, de
             file = catalog_file(name)
             break
     return CatalogProblem(file, f"databases.{database}", f"could not be reflected: {detail}")
+
+
+def count_unaccepted_basis(policies_dir: Path, database_urls: Mapping[str, str]) -> dict[str, dict[str, int]]:
+    """database -> item -> records whose basis document is missing or of a type the item does not accept.
+
+    Such records are never shared (a row filter in SQL, clause (2)); this says how many each source
+    holds so the department can fix them. Call it only on a catalog that passed the check.
+    """
+    documents, _ = read_catalog_documents(policies_dir)
+    catalog = build_catalog(documents)
+    counts: dict[str, dict[str, int]] = {}
+    for item_id in sorted(catalog.items):
+        item = catalog.items[item_id]
+        database = item.source.database
+        if item.conduct is None or database not in database_urls:
+            continue
+        source = SqlSource(database_urls[database], name=database)
+        try:
+            counts.setdefault(database, {})[item_id] = source.count_unaccepted(
+                item.source.table, item.conduct.basis_document_column, tuple(sorted(item.basis_documents))
+            )
+        finally:
+            source.close()
+    return counts

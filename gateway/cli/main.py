@@ -69,6 +69,15 @@ def cmd_catalog_check(args: argparse.Namespace) -> int:
     for p in problems:
         print(f"{p.file}: {p.path}: {p.message}")
     print(f"{len(problems)} problem(s)" if problems else "catalog OK")
+    if urls and not problems:
+        from gateway.cli.catalog_check import count_unaccepted_basis
+
+        for database, items in count_unaccepted_basis(_policies_dir(args.policies), urls).items():
+            for item, count in items.items():
+                print(
+                    f"source {database}: {item}: {count} record(s) with a missing or unaccepted basis "
+                    "document, never shared (clause (2))"
+                )
     return 1 if problems else 0
 
 

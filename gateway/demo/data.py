@@ -198,6 +198,9 @@ class DemoManifest:
     past_disclosure: DemoSubject
     force_majeure: DemoSubject
     free_text_identifiers: DemoSubject
+    minor_at_conduct: DemoSubject
+    unintentional: DemoSubject
+    unaccepted_basis: DemoSubject
     embedded_resident_id: str  # a valid resident ID inside free_text_identifiers' penalty notes
     embedded_phone: str  # a mobile number inside the same notes
     embedded_bad_resident_id: str  # an ID-shaped typo (wrong check character) inside the same notes
@@ -400,6 +403,8 @@ class _Generator:
         removed_on: date | None = None,
         notes: str | None = None,
         plain_notes: bool = False,
+        basis_document: str | None = "penalty_decision",
+        unintentional_minor: bool = False,
     ) -> Row:
         violation, law = self.rng.choice(_MARKET_VIOLATIONS)
         penalty, fined = self.rng.choice(_PENALTIES)
@@ -417,10 +422,11 @@ class _Generator:
             "violation": f"当事人{violation}，违反了{law}的规定",
             "penalty": penalty,
             "amount": amount,
-            "basis_document": "penalty_decision",
+            "basis_document": basis_document,
             "repaired_on": repaired_on,
             "removed_on": removed_on,
             "notes": notes,
+            "unintentional_minor": unintentional_minor,
         }
         self.t.admin_penalties.append(row)
         return row
@@ -452,6 +458,7 @@ class _Generator:
         removed_on: date | None = None,
         force_majeure: bool = False,
         obligation: str | None = None,
+        unintentional_minor: bool = False,
     ) -> Row:
         judged = listed_on - timedelta(days=self.rng.randrange(60, 400))
         basis = self.rng.choices(("judgment", "mediation_statement", "arbitration_award"), (6, 3, 1))[0]
@@ -471,6 +478,7 @@ class _Generator:
             "repaired_on": repaired_on,
             "removed_on": removed_on,
             "force_majeure": force_majeure,
+            "unintentional_minor": unintentional_minor,
         }
         self.t.dishonest_debtors.append(row)
         return row
@@ -684,6 +692,15 @@ def generate_demo_data(seed: int = DEFAULT_SEED) -> DemoDataset:
         obligation="被执行人应支付货款人民币120000元，因受台风灾害影响经营中断未能按期履行",
     )
 
+    # Appended after every other draw, so the subjects above keep their values.
+    grown_up = listed_person(date(2008, 6, 1), date(2026, 3, 1))
+    careless = g.enterprise(legal, g.person(), status="存续")
+    g.penalty(careless, date(2026, 6, 3), plain_notes=True, unintentional_minor=True)
+    undocumented = g.enterprise(legal, g.person(), status="存续")
+    g.penalty(undocumented, date(2026, 4, 7), plain_notes=True)
+    g.penalty(undocumented, date(2026, 5, 11), plain_notes=True, basis_document=None)
+    g.penalty(undocumented, date(2026, 6, 15), plain_notes=True, basis_document="inspection_notice")
+
     rows: dict[str, dict[str, list[Row]]] = {
         MARKET: {"enterprises": g.t.enterprises, "admin_penalties": g.t.admin_penalties},
         COURT: {
@@ -726,6 +743,16 @@ def generate_demo_data(seed: int = DEFAULT_SEED) -> DemoDataset:
         ),
         free_text_identifiers=_subject(
             texty, "enterprise with 1 current penalty whose notes embed a resident ID, a phone and an ID typo"
+        ),
+        minor_at_conduct=_person_subject(
+            grown_up,
+            "18 on the reference date, 16 or 17 at the judgment of its 1 current dishonest-debtor entry",
+        ),
+        unintentional=_subject(careless, "enterprise with 1 current penalty flagged unintentional and minor"),
+        unaccepted_basis=_subject(
+            undocumented,
+            "enterprise with 3 current penalties: 1 on a penalty decision, 1 naming no basis document, "
+            "1 on an inspection notice (not a legally effective document); only the first is shared",
         ),
         embedded_resident_id=agent.resident_id,
         embedded_phone=agent.phone,

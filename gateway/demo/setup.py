@@ -132,7 +132,7 @@ def example_query(demo: Demo) -> dict[str, Any]:
     subject = demo.manifest.legal_person
     return {
         "purpose": "admin_licensing_review",
-        "legal_basis": "《中华人民共和国行政许可法》第三十一条",
+        "legal_basis": "admin_licensing_law_31",
         "items": ["market.enterprise_registration", "market.admin_penalty"],
         "subjects": [{"id_type": str(subject.id_type), "value": subject.value}],
     }

@@ -7,8 +7,16 @@ the others are local supplementary catalogs (``kind: local``). The file layout::
     kind: national | local
     revision: "2026-11-01"          # the catalog's published revision
     departments: {<id>: {name: ...}}                      # who may provide or request
-    purposes: {<code>: {name, statutory_duty: bool, applies_measure: bool, legal_basis}}
-    measures: {<code>: {name, legal_basis}}                # disciplinary measures list, clauses (9)(10)
+    purposes: {<code>: {name, statutory_duty: bool, applies_measure: bool, legal_basis,
+                        legal_bases: {<basis code>: {law, article}}}}   # what a query cites, (1)(14)
+    measures: {<code>: {name, legal_basis,                 # disciplinary measures list, clauses (9)(10)
+                        severity: minor | ordinary | serious,
+                        follows: {lists: [<list id>], items: [<item id>]},   # what it may follow
+                        departments: [<department id>]}}  # who may apply it; nobody else is made to
+    lists: {<list id>: {name, field, department, legal_basis, criteria: {document, published_at: [...],
+                        comment_period: {from, to}}, items, basis_documents, deciding_level,
+                        notice_days, objection_days, verification_days,
+                        removal: {conditions, procedures}, remedies, disclosure}}   # clauses (6)-(8)
     databases: {<id>: {department: <department id>}}       # source databases behind the gateway
     # departments, purposes, measures and items may also carry `name_en`, an English name
     items:
@@ -19,6 +27,12 @@ the others are local supplementary catalogs (``kind: local``). The file layout::
         subject_kinds: [natural_person | legal_person | individual_business, ...]
         basis_documents: [judgment | arbitration_award | penalty_decision | ..., ...]
         serious_list: bool                                 # a seriously-untrustworthy list, clauses (6)-(8)
+        conduct:                                           # null for items that record no conduct
+          severity: minor | ordinary | serious             # clause (10)
+          date_column: <date the conduct happened>         # age at the conduct, clause (16)
+          force_majeure_column: <boolean column> | null    # clause (16)
+          unintentional_column: <boolean column> | null    # unintentional and minor, clause (16)
+          basis_document_column: <column naming the basis document type>   # clause (2)
         share_scope:
           mode: unconditional | conditional | not_shared
           departments: [...]                               # conditional only
@@ -138,6 +152,45 @@ class ShareScope:
     purposes: frozenset[str] = frozenset()
 
 
+SEVERITIES: tuple[str, ...] = ("minor", "ordinary", "serious")
+"""Conduct and measure severities, lightest first (clause (10): a measure no heavier than the conduct)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Conduct:
+    """The conduct an item's records describe: severity, and the columns prudence and (2) read."""
+
+    severity: str
+    date_column: str
+    basis_document_column: str
+    force_majeure_column: str | None = None
+    unintentional_column: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListSpec:
+    """A seriously-untrustworthy list (clauses (6)-(8)): where it may be used and how one is listed."""
+
+    id: str
+    name: str
+    department: str
+    items: frozenset[str]
+    basis_documents: frozenset[str]
+    notice_days: int
+    objection_days: int
+    verification_days: int
+    removal_conditions: str
+    removal_procedures: str
+    remedies: str
+    disclosure_public: bool
+    disclosure_period_years: int | None
+    public: Mapping[str, Any] = field(default_factory=dict)  # the list's catalog entry, as published
+
+    def as_public(self) -> dict[str, Any]:
+        """What the public may know of the list (clause (7): its criteria are published)."""
+        return dict(self.public)
+
+
 @dataclass(frozen=True, slots=True)
 class RepairRule:
     """How an item's records are repaired (clauses (11)(12)), or the provision that forbids it."""
@@ -172,6 +225,7 @@ class CatalogItem:
     purpose_fields: Mapping[str, tuple[str, ...]]
     source: SourceMapping
     fields: Mapping[str, FieldSpec]
+    conduct: Conduct | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +239,7 @@ class Catalog:
     databases: Mapping[str, Mapping[str, Any]]
     items: Mapping[str, CatalogItem] = field(default_factory=dict)
     repairs: Mapping[str, RepairRule] = field(default_factory=dict)
+    lists: Mapping[str, ListSpec] = field(default_factory=dict)
 
     @property
     def revision(self) -> str:
@@ -198,6 +253,14 @@ class Catalog:
     def repair_rule(self, item_id: str) -> RepairRule | None:
         """How records of this item are repaired, or None when the catalog does not say."""
         return self.repairs.get(item_id)
+
+    def legal_basis_citation(self, purpose: str, code: str) -> str | None:
+        """The citation text of basis ``code`` of ``purpose`` (law and article), None when not listed."""
+        bases = (self.purposes.get(purpose) or {}).get("legal_bases") or {}
+        basis = bases.get(code) if isinstance(bases, Mapping) else None
+        if not isinstance(basis, Mapping):
+            return None
+        return f"{basis.get('law', '')}{basis.get('article', '')}"
 
 
 def _field(name: str, raw: Mapping[str, Any]) -> FieldSpec:
@@ -242,6 +305,40 @@ def _item(catalog_name: str, item_id: str, raw: Mapping[str, Any]) -> CatalogIte
             decided_column=src.get("decided_column"),
         ),
         fields={name: _field(name, f) for name, f in (raw.get("fields") or {}).items()},
+        conduct=_conduct(raw.get("conduct")),
+    )
+
+
+def _conduct(raw: Mapping[str, Any] | None) -> Conduct | None:
+    if not raw:
+        return None
+    return Conduct(
+        severity=str(raw["severity"]),
+        date_column=str(raw["date_column"]),
+        basis_document_column=str(raw["basis_document_column"]),
+        force_majeure_column=raw.get("force_majeure_column"),
+        unintentional_column=raw.get("unintentional_column"),
+    )
+
+
+def _list(list_id: str, raw: Mapping[str, Any]) -> ListSpec:
+    removal = raw.get("removal") or {}
+    disclosure = raw.get("disclosure") or {}
+    return ListSpec(
+        id=list_id,
+        name=str(raw["name"]),
+        department=str(raw["department"]),
+        items=frozenset(raw.get("items") or ()),
+        basis_documents=frozenset(raw.get("basis_documents") or ()),
+        notice_days=int(raw["notice_days"]),
+        objection_days=int(raw["objection_days"]),
+        verification_days=int(raw["verification_days"]),
+        removal_conditions=str(removal.get("conditions", "")),
+        removal_procedures=str(removal.get("procedures", "")),
+        remedies=str(raw.get("remedies", "")),
+        disclosure_public=bool(disclosure.get("public", False)),
+        disclosure_period_years=disclosure.get("period_years"),
+        public=dict(raw),
     )
 
 
@@ -274,6 +371,7 @@ def build_catalog(documents: Mapping[str, Mapping[str, Any]]) -> Catalog:
     databases: dict[str, Mapping[str, Any]] = {}
     items: dict[str, CatalogItem] = {}
     repairs: dict[str, RepairRule] = {}
+    lists: dict[str, ListSpec] = {}
     for name in sorted(documents):
         doc = documents[name]
         revisions[name] = str(doc.get("revision", ""))
@@ -285,4 +383,6 @@ def build_catalog(documents: Mapping[str, Mapping[str, Any]]) -> Catalog:
             items[item_id] = _item(name, item_id, raw)
         for item_id, raw in (doc.get("repairs") or {}).items():
             repairs[item_id] = _repair_rule(item_id, raw)
-    return Catalog(revisions, departments, purposes, measures, databases, items, repairs)
+        for list_id, raw in (doc.get("lists") or {}).items():
+            lists[list_id] = _list(list_id, raw)
+    return Catalog(revisions, departments, purposes, measures, databases, items, repairs, lists)

@@ -15,15 +15,38 @@ import re
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
-from gateway.domain.catalog import FieldClass, Operator, RepairMode, ShareMode
+from gateway.domain.catalog import SEVERITIES, FieldClass, Operator, RepairMode, ShareMode
 from gateway.domain.identifiers import SubjectKind
 
 PLAIN_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 ITEM_ID = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
 KINDS = ("national", "local")
-SECTIONS = ("departments", "purposes", "measures", "databases", "items")
+SECTIONS = ("departments", "purposes", "measures", "lists", "databases", "items")
+# The fields clause (6) allows seriously-untrustworthy lists in, and nowhere else.
+LIST_FIELDS = (
+    "health_safety",  # serious harm to people's health and safety of life
+    "market_order",  # serious violation of fair competition and normal social order
+    "legal_obligation",  # refusal to perform legal obligations
+    "judicial_credibility",  # seriously affecting the credibility of judicial and administrative organs
+    "national_defense",  # refusal to perform national defence obligations
+)
+# Clause (8): decided by a department at or above the county level.
+DECIDING_LEVELS = ("county", "city", "province", "national")
+# Clause (2): judgments, arbitration, administrative decisions, and documents laws name.
+DOCUMENT_TYPES = (
+    "judgment",
+    "ruling",
+    "mediation_statement",
+    "arbitration_award",
+    "penalty_decision",
+    "administrative_ruling",
+    "tax_handling_decision",
+    "administrative_decision",
+)
+MIN_COMMENT_DAYS = 30  # clause (7)
 # Field classes that identify a natural person on their own: their default may not be "none".
 # A USCC is exempt: legal persons' codes are public; individual businesses' codes are protected by
 # the policy's subject-kind rules, not by a default.
@@ -74,6 +97,8 @@ class _Checker:
         self.departments: set[str] = set()
         self.purposes: set[str] = set()
         self.databases: dict[str, Any] = {}
+        self.item_ids: set[str] = set()
+        self.list_ids: set[str] = set()
 
     def report(self, path: str, message: str) -> None:
         self.problems.append(CatalogProblem(self.file, path, message))
@@ -92,6 +117,8 @@ class _Checker:
                 self.departments.update(self.section(doc, "departments"))
                 self.purposes.update(self.section(doc, "purposes"))
                 self.databases.update(self.section(doc, "databases"))
+                self.item_ids.update(self.section(doc, "items"))
+                self.list_ids.update(self.section(doc, "lists"))
         for name in names:
             self.file = catalog_file(name)
             self.document(self.documents[name])
@@ -157,6 +184,9 @@ class _Checker:
                 self.report(path, "a measure needs a name")
                 continue
             self.legal_basis(_join(path, "legal_basis"), measure.get("legal_basis"), "measure", "(9)")
+            self.measure(path, measure)
+        for list_id, spec in self.section(doc, "lists").items():
+            self.serious_list(_join("lists", list_id), spec)
         for db_id, db in self.section(doc, "databases").items():
             path = _join("databases", db_id)
             department = db.get("department") if isinstance(db, Mapping) else None
@@ -187,6 +217,160 @@ class _Checker:
             if not isinstance(purpose.get(flag), bool):
                 self.report(_join(path, flag), f"{flag} must be true or false")
         self.legal_basis(_join(path, "legal_basis"), purpose.get("legal_basis"), "purpose", "(14)")
+        bases = purpose.get("legal_bases")
+        if not isinstance(bases, Mapping) or not bases:
+            self.report(
+                _join(path, "legal_bases"),
+                "a purpose lists the legal bases a query may cite, by code, clauses (1)(14)",
+            )
+            return
+        for code, basis in bases.items():
+            entry = _join(_join(path, "legal_bases"), code)
+            if not isinstance(code, str) or not PLAIN_IDENTIFIER.fullmatch(code):
+                self.report(entry, "a legal basis code is a plain identifier")
+            self.legal_basis(entry, basis, "purpose", "(14)")
+
+    def measure(self, path: str, measure: Mapping[str, Any]) -> None:
+        if measure.get("severity") not in SEVERITIES:
+            self.report(
+                _join(path, "severity"), f"a measure needs a severity, one of {list(SEVERITIES)}, clause (10)"
+            )
+        follows = measure.get("follows")
+        if not isinstance(follows, Mapping):
+            self.report(
+                _join(path, "follows"), "a measure names the lists or items it may follow, clause (10)"
+            )
+        else:
+            count = 0
+            for key, known in (("lists", self.list_ids), ("items", self.item_ids)):
+                values = follows.get(key) or []
+                if not isinstance(values, list):
+                    self.report(_join(_join(path, "follows"), key), f"{key} must be a list")
+                    continue
+                count += len(values)
+                for i, value in enumerate(values):
+                    if value not in known:
+                        self.report(
+                            f"{_join(_join(path, 'follows'), key)}[{i}]", f"unknown {key[:-1]} {value!r}"
+                        )
+            if count == 0:
+                self.report(
+                    _join(path, "follows"),
+                    "a measure follows at least one list or item: it must be linked to the conduct, "
+                    "clause (10)",
+                )
+        departments = measure.get("departments")
+        if not isinstance(departments, list) or not departments:
+            self.report(
+                _join(path, "departments"), "a measure names the departments that may apply it, clause (9)"
+            )
+        else:
+            for i, dep in enumerate(departments):
+                if dep not in self.departments:
+                    self.report(f"{_join(path, 'departments')}[{i}]", f"unknown department {dep!r}")
+
+    def serious_list(self, path: str, spec: Any) -> None:
+        if not isinstance(spec, Mapping) or not _text(spec.get("name")):
+            self.report(path, "a list needs a name")
+            return
+        if spec.get("field") not in LIST_FIELDS:
+            self.report(
+                _join(path, "field"),
+                f"a list may exist only in a field the law establishes, one of {list(LIST_FIELDS)}, "
+                "clause (6)",
+            )
+        if spec.get("department") not in self.departments:
+            self.report(_join(path, "department"), f"unknown department {spec.get('department')!r}")
+        self.legal_basis(_join(path, "legal_basis"), spec.get("legal_basis"), "list", "(6)")
+        self.criteria(_join(path, "criteria"), spec.get("criteria"))
+        items = spec.get("items")
+        if not isinstance(items, list) or not items:
+            self.report(_join(path, "items"), "a list names the catalog items its listings rest on")
+        else:
+            for i, item in enumerate(items):
+                if item not in self.item_ids:
+                    self.report(f"{_join(path, 'items')}[{i}]", f"unknown item {item!r}")
+        self.document_types(_join(path, "basis_documents"), spec.get("basis_documents"), required=True)
+        if spec.get("deciding_level") not in DECIDING_LEVELS:
+            self.report(
+                _join(path, "deciding_level"),
+                f"a list is decided at or above the county level, one of {list(DECIDING_LEVELS)}, clause (8)",
+            )
+        for key in ("notice_days", "objection_days", "verification_days"):
+            days = spec.get(key)
+            if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+                self.report(_join(path, key), f"{key} must be a positive whole number of days, clause (8)")
+        removal = spec.get("removal")
+        for part in ("conditions", "procedures"):
+            if not isinstance(removal, Mapping) or not _text(removal.get(part)):
+                self.report(
+                    _join(_join(path, "removal"), part), f"a list states its removal {part}, clause (7)"
+                )
+        if not _text(spec.get("remedies")):
+            self.report(_join(path, "remedies"), "a list states the remedies open to the party, clause (7)")
+        self.disclosure(_join(path, "disclosure"), spec.get("disclosure"))
+
+    def criteria(self, path: str, criteria: Any) -> None:
+        if not isinstance(criteria, Mapping):
+            self.report(path, "a list needs its published identification criteria, clause (7)")
+            return
+        if not _text(criteria.get("document")):
+            self.report(_join(path, "document"), "the criteria name the document that sets them, clause (7)")
+        published = criteria.get("published_at")
+        if not isinstance(published, list) or not published or not all(_text(p) for p in published):
+            self.report(_join(path, "published_at"), "the criteria say where they are published, clause (7)")
+        period = criteria.get("comment_period")
+        dates: list[date] = []
+        for key in ("from", "to"):
+            value = period.get(key) if isinstance(period, Mapping) else None
+            try:
+                dates.append(date.fromisoformat(str(value)))
+            except ValueError:
+                self.report(_join(_join(path, "comment_period"), key), "a date, YYYY-MM-DD (quote it)")
+        if len(dates) == 2 and (dates[1] - dates[0]).days < MIN_COMMENT_DAYS:
+            self.report(
+                _join(path, "comment_period"),
+                f"the public comment period is shorter than {MIN_COMMENT_DAYS} days, clause (7)",
+            )
+
+    def document_types(self, path: str, documents: Any, *, required: bool) -> None:
+        if not isinstance(documents, list) or not all(_text(d) for d in documents):
+            self.report(path, "basis_documents must be a list of document types")
+            return
+        if required and not documents:
+            self.report(path, "name the legally effective documents it rests on, clause (2)")
+        for i, doc in enumerate(documents):
+            if doc not in DOCUMENT_TYPES:
+                self.report(f"{path}[{i}]", f"{doc!r} is not a legally effective document type, clause (2)")
+
+    def conduct(self, path: str, conduct: Any, documents: Any) -> tuple[str, ...]:
+        """Check an item's conduct block; return the source columns it names."""
+        if conduct is None:
+            if documents:
+                self.report(
+                    path, "an item whose records rest on basis documents describes the conduct, clause (2)"
+                )
+            return ()
+        if not isinstance(conduct, Mapping):
+            self.report(path, "conduct must be a mapping or null")
+            return ()
+        if conduct.get("severity") not in SEVERITIES:
+            self.report(_join(path, "severity"), f"severity must be one of {list(SEVERITIES)}, clause (10)")
+        columns: list[str] = []
+        for key in ("date_column", "basis_document_column", "force_majeure_column", "unintentional_column"):
+            value = conduct.get(key)
+            if value is None and key in ("force_majeure_column", "unintentional_column"):
+                continue
+            if not isinstance(value, str) or not PLAIN_IDENTIFIER.fullmatch(value):
+                self.report(_join(path, key), f"{key} must be a plain SQL identifier")
+                continue
+            columns.append(value)
+        if not documents:
+            self.report(
+                _join(path, "basis_document_column"),
+                "a record of conduct names the legally effective document types it accepts, clause (2)",
+            )
+        return tuple(columns)
 
     def legal_basis(self, path: str, basis: Any, what: str, clause: str) -> None:
         if not isinstance(basis, Mapping) or not (_text(basis.get("law")) or _text(basis.get("article"))):
@@ -221,11 +405,15 @@ class _Checker:
                 "a serious-untrustworthiness list must name the legally effective documents it rests on, "
                 "clauses (2)(6)",
             )
+        elif documents:
+            self.document_types(_join(path, "basis_documents"), documents, required=False)
+        conduct_columns = self.conduct(_join(path, "conduct"), item.get("conduct"), documents)
         self.disclosure(_join(path, "disclosure"), item.get("disclosure"))
         fields = item.get("fields")
         if not isinstance(fields, Mapping) or not fields:
             self.report(_join(path, "fields"), "an item needs at least one field")
             fields = {}
+        self.disclosed_fields(_join(path, "disclosure"), item.get("disclosure"), fields)
         mode, scope_purposes = self.share_scope(_join(path, "share_scope"), item.get("share_scope"))
         self.purpose_fields(
             _join(path, "purpose_fields"), item.get("purpose_fields"), fields, mode, scope_purposes
@@ -233,6 +421,23 @@ class _Checker:
         table_columns = self.source(_join(path, "source"), item.get("source"), item.get("department"))
         for name, spec in fields.items():
             self.field(_join(_join(path, "fields"), name), spec, table_columns)
+        if table_columns is not None:
+            for column in conduct_columns:
+                if column not in table_columns:
+                    self.report(
+                        _join(path, "conduct"), f"column {column!r} does not exist in the source table"
+                    )
+
+    def disclosed_fields(self, path: str, disclosure: Any, fields: Mapping[str, Any]) -> None:
+        if not isinstance(disclosure, Mapping):
+            return
+        names = disclosure.get("fields")
+        if disclosure.get("public") is True and (not isinstance(names, list) or not names):
+            self.report(_join(path, "fields"), "a public item lists the fields it discloses, clause (4)")
+            return
+        for i, name in enumerate(names if isinstance(names, list) else []):
+            if name not in fields:
+                self.report(f"{_join(path, 'fields')}[{i}]", f"the item has no field {name!r}")
 
     def subject_kinds(self, path: str, kinds: Any) -> None:
         if not isinstance(kinds, list) or not kinds:

@@ -34,7 +34,9 @@ from typing import Any
 from gateway.domain.catalog import FieldClass, Operator
 from gateway.errors import PolicyEngineError
 
-ROW_FILTER_KINDS = frozenset({"exclude_repaired", "exclude_removed", "within_disclosure_period"})
+ROW_FILTER_KINDS = frozenset(
+    {"exclude_repaired", "exclude_removed", "within_disclosure_period", "basis_document_accepted"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +73,7 @@ class RowFilter:
 
     kind: str
     years: int | None = None
+    types: tuple[str, ...] = ()  # basis_document_accepted: the document types the item accepts
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +133,16 @@ def _row_filter(raw: Any) -> RowFilter:
         not isinstance(years, int) or isinstance(years, bool) or years < 0
     ):
         raise _fail("within_disclosure_period needs a non-negative integer 'years'")
-    return RowFilter(kind=raw["kind"], years=years if isinstance(years, int) else None)
+    types = raw.get("types", [])
+    if raw["kind"] == "basis_document_accepted" and (
+        not isinstance(types, list) or not all(isinstance(t, str) for t in types)
+    ):
+        raise _fail("basis_document_accepted needs a list of document types 'types'")
+    return RowFilter(
+        kind=raw["kind"],
+        years=years if isinstance(years, int) else None,
+        types=tuple(types) if raw["kind"] == "basis_document_accepted" else (),
+    )
 
 
 def _item(item_id: str, raw: Any) -> ItemDecision:

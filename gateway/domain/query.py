@@ -12,7 +12,7 @@ from typing import Any
 
 from gateway.domain.catalog import CatalogItem
 from gateway.domain.decision import ItemDecision
-from gateway.domain.identifiers import SubjectId
+from gateway.domain.identifiers import SubjectId, age_on
 from gateway.domain.times import rfc3339
 
 
@@ -38,11 +38,11 @@ class QuerySpec:
 
 @dataclass(frozen=True, slots=True)
 class Condition:
-    """A row condition a source applies in SQL: ``column IS NULL`` or ``column >= value``."""
+    """A row condition a source applies in SQL: ``IS NULL``, ``>= value`` or ``IN (values)``."""
 
     column: str
-    op: str  # "is_null" | "on_or_after"
-    value: date | None = None
+    op: str  # "is_null" | "on_or_after" | "in"
+    value: date | tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +68,92 @@ RECORD_KEY = "_record"
 """Reserved row key under which a source returns a repairable item's record key, never released."""
 
 
+@dataclass(frozen=True, slots=True)
+class SubjectFacts:
+    """What the records and the lists say of one subject, for measures and prudence (clauses (9)(10)(16)).
+
+    Never an identifier: the birth date only as ``minor_at_conduct``, lists by their catalog id.
+    """
+
+    lists: frozenset[str] = frozenset()
+    minor_at_conduct: bool = False
+    force_majeure: bool = False
+    unintentional_minor: bool = False
+
+    def as_input(self) -> dict[str, Any]:
+        """The keys this adds to the subject's entry in the policy input."""
+        return {
+            "lists": sorted(self.lists),
+            "minor_at_conduct": self.minor_at_conduct,
+            "force_majeure": self.force_majeure,
+            "unintentional_minor": self.unintentional_minor,
+        }
+
+
+FACT_CONDUCT_ON = "conduct_on"
+FACT_FORCE_MAJEURE = "force_majeure"
+FACT_UNINTENTIONAL = "unintentional_minor"
+
+
+def plan_facts_read(item: CatalogItem, subjects: Sequence[SubjectId], limit: int) -> SourceQuery | None:
+    """The statement reading the prudence facts of an item's current records, or None when it records none.
+
+    Current means not repaired and not removed: a repaired record no longer counts against anyone.
+    """
+    conduct = item.conduct
+    if conduct is None:
+        return None
+    columns: list[tuple[str, str]] = [
+        (SUBJECT_KEY, item.source.subject_column),
+        (FACT_CONDUCT_ON, conduct.date_column),
+    ]
+    if conduct.force_majeure_column:
+        columns.append((FACT_FORCE_MAJEURE, conduct.force_majeure_column))
+    if conduct.unintentional_column:
+        columns.append((FACT_UNINTENTIONAL, conduct.unintentional_column))
+    conditions = [
+        Condition(column, "is_null")
+        for column in (item.source.repaired_column, item.source.removed_column)
+        if column
+    ]
+    return SourceQuery(
+        database=item.source.database,
+        table=item.source.table,
+        subject_column=item.source.subject_column,
+        subjects=tuple(dict.fromkeys(s.value for s in subjects)),
+        columns=tuple(columns),
+        conditions=tuple(conditions),
+        limit=limit,
+    )
+
+
+def subject_facts(
+    subjects: Sequence[SubjectId], rows: Sequence[Mapping[str, Any]], lists: Sequence[frozenset[str]]
+) -> list[SubjectFacts]:
+    """Each subject's facts from the fact rows of every item (keyed by ``SUBJECT_KEY``) and its lists.
+
+    A conduct date that cannot be read counts as conduct while a minor for a natural person: the
+    measure is refused rather than applied on an unknown age.
+    """
+    out: list[SubjectFacts] = []
+    for subject, on_lists in zip(subjects, lists, strict=True):
+        minor = force = unintentional = False
+        for row in rows:
+            if str(row.get(SUBJECT_KEY, "")).upper() != subject.value:
+                continue
+            force = force or row.get(FACT_FORCE_MAJEURE) is True
+            unintentional = unintentional or row.get(FACT_UNINTENTIONAL) is True
+            if subject.birth_date is not None:
+                try:
+                    conduct_on = date.fromisoformat(str(row.get(FACT_CONDUCT_ON))[:10])
+                except ValueError:
+                    minor = True
+                    continue
+                minor = minor or age_on(subject.birth_date, conduct_on) < 18
+        out.append(SubjectFacts(on_lists, minor, force, unintentional))
+    return out
+
+
 def build_policy_input(
     spec: QuerySpec,
     *,
@@ -77,9 +163,17 @@ def build_policy_input(
     catalog_revision: str,
     commitments: Sequence[str],
     grant: Mapping[str, Any] | None,
+    facts: Sequence[SubjectFacts] | None = None,
 ) -> dict[str, Any]:
-    """The input document for ``data.gateway.query.decision``: everything the decision depends on."""
+    """The input document for ``data.gateway.query.decision``: everything the decision depends on.
+
+    Without ``facts`` the subjects carry no list or prudence facts, and the policy refuses any
+    measure (a missing fact counts as present).
+    """
     today = now.date()
+    extra: list[dict[str, Any]] = (
+        [f.as_input() for f in facts] if facts is not None else [{} for _ in spec.subjects]
+    )
     return {
         "requester": {"client_id": client_id, "department": department},
         "purpose": spec.purpose,
@@ -94,8 +188,9 @@ def build_policy_input(
                 "id_type": str(s.id_type),
                 "minor": s.is_minor(today),
                 "commitment": commitment,
+                **more,
             }
-            for s, commitment in zip(spec.subjects, commitments, strict=True)
+            for s, commitment, more in zip(spec.subjects, commitments, extra, strict=True)
         ],
         "grant": None if grant is None else dict(grant),
         "now": rfc3339(now),
@@ -136,6 +231,11 @@ def plan_read(
         elif row_filter.kind == "within_disclosure_period" and item.source.decided_column:
             cutoff = _years_before(today, row_filter.years or 0)
             conditions.append(Condition(item.source.decided_column, "on_or_after", cutoff))
+        elif row_filter.kind == "basis_document_accepted":
+            if item.conduct is None:
+                # The policy asks for a filter the catalog cannot apply: refuse rather than share.
+                raise ValueError("basis_document_accepted on an item that records no conduct")
+            conditions.append(Condition(item.conduct.basis_document_column, "in", row_filter.types))
     columns = tuple((name, item.fields[name].column) for name in decision.fields)
     keyed = ((RECORD_KEY, record_key_column),) if record_key_column else ()
     return SourceQuery(

@@ -27,7 +27,16 @@ from gateway.domain.ledger.commitments import SubjectRef, response_digest
 from gateway.domain.ledger.envelope import canonical_json
 from gateway.domain.ledger.records import ItemRelease, Outcome, QueryRecord, RecordedReason, recorded
 from gateway.domain.policy_bundle import kept_input
-from gateway.domain.query import RECORD_KEY, SUBJECT_KEY, QuerySpec, build_policy_input, plan_read
+from gateway.domain.query import (
+    RECORD_KEY,
+    SUBJECT_KEY,
+    QuerySpec,
+    SubjectFacts,
+    build_policy_input,
+    plan_facts_read,
+    plan_read,
+    subject_facts,
+)
 from gateway.domain.repairs import RepairEffect, apply_effects
 from gateway.errors import (
     CatalogMismatch,
@@ -44,6 +53,7 @@ from gateway.ports import (
     Desensitizer,
     GrantLookup,
     Ledger,
+    ListMemberships,
     Metrics,
     PinnablePolicyEngine,
     PolicyEngine,
@@ -98,10 +108,16 @@ class PreparedQuery:
     kept: tuple[str, str] | None = None  # the policy input kept for replay: (canonical text, digest)
 
 
-def released_document(query_id: str, decision: Decision, results: Sequence[SubjectRows]) -> dict[str, JSON]:
-    """What the ledger's response digest commits to: everything the caller receives but the receipt."""
+def released_document(
+    query_id: str, decision: Decision, results: Sequence[SubjectRows], legal_basis: JSON = None
+) -> dict[str, JSON]:
+    """What the ledger's response digest commits to: everything the caller receives but the receipt.
+
+    ``legal_basis`` is the cited basis as the catalog words it ({code, citation}), clauses (1)(14).
+    """
     return {
         "query_id": query_id,
+        "legal_basis": legal_basis,
         "decision": {
             "allow": decision.allow,
             "reasons": [r.as_dict() for r in decision.reasons],
@@ -129,6 +145,7 @@ class QueryService:
         max_rows_per_item: int = 1000,
         inputs: PolicyInputStore | None = None,
         repairs: RepairView | None = None,
+        lists: ListMemberships | None = None,
     ) -> None:
         self.catalog = catalog
         self.engine = engine
@@ -142,6 +159,7 @@ class QueryService:
         self.max_rows_per_item = max_rows_per_item
         self.inputs = inputs
         self.repairs = repairs
+        self.lists = lists
 
     def run(self, caller: Actor, spec: QuerySpec) -> QueryOutcome:
         """Decide, read and desensitize; register the outcome; return data only once registered."""
@@ -189,7 +207,9 @@ class QueryService:
             results, releases = self._desensitize(
                 caller, spec, decision, rows, effects, draft.record_commitments
             )
-            body = released_document(draft.request_id, decision, results)
+            citation = self.catalog.legal_basis_citation(spec.purpose, spec.legal_basis)
+            cited: JSON = {"code": spec.legal_basis, "citation": citation or ""}
+            body = released_document(draft.request_id, decision, results, cited)
             record = draft.record(
                 "allow",
                 recorded(decision.reasons),
@@ -287,6 +307,7 @@ class QueryService:
             catalog_revision=self.catalog.revision,
             commitments=[s.commitment for s in draft.subjects],
             grant=grant,
+            facts=self._facts(spec, [s.commitment for s in draft.subjects]),
         )
         if self.inputs is not None:
             draft.keep(policy_input)
@@ -302,6 +323,23 @@ class QueryService:
             return {}
         items = [it.item_id for it in spec.items]
         return self.repairs.effects_for(items, [s.commitment for s in draft.subjects])
+
+    def _facts(self, spec: QuerySpec, commitments: list[str]) -> list[SubjectFacts]:
+        """The subjects' list memberships and prudence facts, read before deciding (clauses (9)(10)(16)).
+
+        One read per requested item that records conduct, of its current records' conduct date and
+        flags only; nothing of it is released or stored, it only becomes facts in the policy input.
+        """
+        lists = self.lists.current_lists(commitments) if self.lists is not None else []
+        if len(lists) != len(commitments):
+            lists = [frozenset() for _ in commitments]
+        rows: list[dict[str, JSON]] = []
+        for requested in spec.items:
+            item = self.catalog.item(requested.item_id)
+            query = plan_facts_read(item, spec.subjects, self.max_rows_per_item) if item else None
+            if item is not None and query is not None:
+                rows.extend(self.sources.source(item.source.database).fetch(query))
+        return subject_facts(spec.subjects, rows, lists)
 
     def _read(
         self,

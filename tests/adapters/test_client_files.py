@@ -199,6 +199,7 @@ def test_known_scopes() -> None:
         "grants:read",
         "grants:write",
         "records:repair",
+        "lists:write",
         "audit:read",
         "audit:review",
         "policy:admin",

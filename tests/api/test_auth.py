@@ -311,6 +311,7 @@ def test_authorization_server_metadata(server: IdentityServer) -> None:
         "grants:read",
         "grants:write",
         "records:repair",
+        "lists:write",
         "audit:read",
         "audit:review",
         "policy:admin",

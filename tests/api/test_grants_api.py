@@ -622,7 +622,7 @@ def grant_query_flow(
     subject = {"id_type": str(debtor.id_type), "value": debtor.value}
     query = {
         "purpose": "credit_evaluation",
-        "legal_basis": "the subject's authorization grant",
+        "legal_basis": "pipl_13_23",
         "items": ["court.dishonest_debtor"],
         "subjects": [subject],
     }
@@ -692,7 +692,7 @@ def query_flow(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def test_query_under_a_grant_returns_data_and_after_revocation_is_refused(query_flow: dict[str, Any]) -> None:
     allowed, revoked, refused = query_flow["allowed"], query_flow["revoked"], query_flow["refused"]
     assert allowed.status_code == 200, allowed.text
-    assert [r["code"] for r in allowed.json()["decision"]["reasons"]] == ["grant"]
+    assert [r["code"] for r in allowed.json()["decision"]["reasons"]] == ["legal_basis_listed", "grant"]
     rows = [row for result in allowed.json()["results"] for row in result["rows"]]
     assert rows, "the query under the grant returned no data"
     assert revoked.status_code == 200, revoked.text

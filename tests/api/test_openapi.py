@@ -4,6 +4,7 @@ a real deployment sends (successes and problem+json errors alike) validate again
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -22,12 +23,13 @@ from tests.support.identity import MutableClock, identity_server
 from tests.support.openapi import OpenApiChecker
 from tests.support.repairs import apply_body, query_body, record_key
 
-LICENSING = "《中华人民共和国行政许可法》第三十四条"
+LICENSING = "admin_licensing_law_34"
 PUBLIC = {
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/v1/catalog"),
     ("get", "/v1/catalog/items/{item_id}"),
+    ("post", "/public/v1/disclosures"),
 }
 OAUTH = {
     ("post", "/oauth/token"),
@@ -156,6 +158,50 @@ def test_a_deployment_answers_as_documented(checker: OpenApiChecker, gateway: De
         http.post(f"/v1/grants/{grant_id}/revoke", headers=as_("consent-desk")),
         http.post(f"/v1/grants/{grant_id}/revoke", headers=as_("consent-desk")),
     ]
+    market = as_("market")
+    basis = {
+        "type": "penalty_decision",
+        "number": "杭西市监处罚〔2026〕7号",
+        "issuer": "西湖区市场监督管理局",
+    }
+    proposal = {
+        "list": "market_serious_illegal",
+        "subject": {"id_type": "uscc", "value": m.legal_person.value},
+        "basis_document": {**basis, "issued_on": "2026-07-02"},
+    }
+    proposed = http.post("/v1/lists/entries", json=proposal, headers=market)
+    entry = f"/v1/lists/entries/{proposed.json()['entry']['id']}"
+    decision = {
+        "reason": "拒不履行",
+        "basis": "第九条",
+        "measures": ["restrict_market_access"],
+        "removal_conditions": "满三年",
+        "remedies": "行政复议",
+    }
+    responses += [
+        proposed,
+        http.get(entry, headers=market),
+        http.get("/v1/lists/entries/nothing", headers=market),
+        http.post(f"{entry}/decision", json=decision, headers=market),
+        http.post(f"{entry}/notice", json={"channel": "mail"}, headers=market),
+        http.post(f"{entry}/objection", headers=market),
+        http.post(f"{entry}/verification", json={"upheld": False, "result": "异议不成立"}, headers=market),
+    ]
+    gateway.clock.current += timedelta(days=6)
+    market = as_("market")  # a token of the moved clock's time
+    responses += [
+        http.post(f"{entry}/decision", json=decision, headers=market),
+        http.post(f"{entry}/removal", json={"cause": "decision"}, headers=market),
+        http.post(
+            "/public/v1/disclosures",
+            json={"item": "market.admin_penalty", "subject": query["subjects"][0]},
+        ),
+        http.post(
+            "/public/v1/disclosures",
+            json={"item": "tax.credit_rating", "subject": query["subjects"][0]},
+        ),
+    ]
+    gateway.clock.current -= timedelta(days=6)
     auditor = as_("auditor")
     responses += [
         http.get("/v1/ledger/entries", params={"limit": 2}, headers=auditor),

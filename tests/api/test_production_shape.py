@@ -20,7 +20,7 @@ from tests.support.ledger import migrate_database
 
 pytestmark = [pytest.mark.postgres, pytest.mark.mariadb]
 
-LICENSING = "《中华人民共和国行政许可法》第三十四条"
+LICENSING = "admin_licensing_law_34"
 
 
 @pytest.fixture
@@ -51,7 +51,7 @@ def _queries(gw: Deployment) -> list[dict[str, Any]]:
         },
         {
             "purpose": "credit_supervision",
-            "legal_basis": "《优化营商环境条例》第五十三条",
+            "legal_basis": "business_environment_53",
             "items": ["court.dishonest_debtor"],
             "subjects": [
                 {"id_type": "resident_id", "value": m.natural_person_debtor.value},

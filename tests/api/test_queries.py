@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from gateway.domain.identifiers import is_valid_resident_id
 from tests.support.gateway_app import Deployment, deployment_settings, running_gateway
 
-LICENSING = "《中华人民共和国行政许可法》第三十四条"
+LICENSING = "admin_licensing_law_34"
 
 
 @pytest.fixture(scope="module")

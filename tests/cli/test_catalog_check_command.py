@@ -53,3 +53,13 @@ def test_an_unreadable_database_is_reported_not_raised(tmp_path: Path) -> None:
     assert ("catalog/national/data.yaml", "databases.market") in at
     assert ("catalog/national/data.yaml", "databases.court") in at
     assert ("catalog/national/data.yaml", "items.tax.credit_rating.source.database") in at
+
+
+def test_records_without_an_accepted_basis_document_are_counted_per_source(demo: DemoDatabases) -> None:
+    from gateway.cli.catalog_check import count_unaccepted_basis
+
+    counts = count_unaccepted_basis(POLICIES, demo.urls)
+    # The demo's one subject with a penalty naming no basis document and one on an inspection notice.
+    assert counts["market"] == {"market.admin_penalty": 2}
+    assert counts["court"] == {"court.dishonest_debtor": 0, "local.court.consumption_restriction": 0}
+    assert counts["tax"] == {"tax.major_violation": 0}

@@ -24,7 +24,7 @@ from tests.support.console import ConsoleSite, Person, next_step
 from tests.support.gateway_app import deployment_settings, running_gateway
 
 CHROMIUM = Path("/usr/bin/chromium")
-LICENSING = "《中华人民共和国行政许可法》第三十四条"
+LICENSING = "admin_licensing_law_34"
 
 if not CHROMIUM.exists():
     if REQUIRE_SERVERS:

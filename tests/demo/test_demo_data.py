@@ -239,7 +239,7 @@ def by_subject(data: DemoDataset, database: str, table: str, column: str, value:
 def test_manifest_subjects_have_the_records_described(data: DemoDataset) -> None:
     m = data.manifest
     assert m.reference_date == REFERENCE_DATE
-    assert len(set(s.value for s in m.subjects().values())) == len(m.subjects()) == 12
+    assert len(set(s.value for s in m.subjects().values())) == len(m.subjects()) == 15
 
     legal = m.legal_person.value
     assert m.legal_person.kind is SubjectKind.LEGAL_PERSON
@@ -283,6 +283,22 @@ def test_manifest_subjects_have_the_records_described(data: DemoDataset) -> None
         assert entry["listed_on"] >= date(2024, 11, 22)  # within the two-year listing period
         assert subject.kind is SubjectKind.NATURAL_PERSON
         assert is_valid_resident_id(subject.value)
+
+    (grown,) = by_subject(data, "court", "dishonest_debtors", "subject_id", m.minor_at_conduct.value)
+    born = date(
+        int(m.minor_at_conduct.value[6:10]),
+        int(m.minor_at_conduct.value[10:12]),
+        int(m.minor_at_conduct.value[12:14]),
+    )
+    assert born.replace(year=born.year + 18) <= REFERENCE_DATE  # an adult today
+    assert grown["judgment_on"] < born.replace(year=born.year + 18)  # a minor at the conduct
+    (careless,) = by_subject(data, "market", "admin_penalties", "uscc", m.unintentional.value)
+    assert careless["unintentional_minor"] is True
+    bases = [
+        p["basis_document"]
+        for p in by_subject(data, "market", "admin_penalties", "uscc", m.unaccepted_basis.value)
+    ]
+    assert bases == ["penalty_decision", None, "inspection_notice"]
 
     (texty,) = by_subject(data, "market", "admin_penalties", "uscc", m.free_text_identifiers.value)
     notes = texty["notes"]

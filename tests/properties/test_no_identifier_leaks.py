@@ -155,7 +155,7 @@ def client(gateway: Deployment, logs: LogLines) -> Iterator[Client]:
 def _query(gateway: Deployment) -> dict[str, Any]:
     return {
         "purpose": "admin_licensing_review",
-        "legal_basis": "《行政许可法》第三十一条",
+        "legal_basis": "admin_licensing_law_31",
         "items": ["market.admin_penalty"],
         "subjects": [{"id_type": "uscc", "value": gateway.manifest.legal_person.value}],
     }
@@ -327,6 +327,32 @@ def _repair(gateway: Deployment) -> dict[str, Any]:
     }
 
 
+LISTING_FIELDS = (
+    "list",
+    "basis_document.type",
+    "basis_document.number",
+    "basis_document.issuer",
+    "decision.reason",
+    "decision.basis",
+    "decision.removal_conditions",
+    "decision.remedies",
+    "verification.result",
+)
+
+
+def _proposal(gateway: Deployment) -> dict[str, Any]:
+    return {
+        "list": "market_serious_illegal",
+        "subject": {"id_type": "uscc", "value": gateway.manifest.legal_person.value},
+        "basis_document": {
+            "type": "penalty_decision",
+            "number": "杭西市监处罚〔2026〕5号",
+            "issuer": "西湖区市场监督管理局",
+            "issued_on": "2026-07-02",
+        },
+    }
+
+
 @SETTINGS
 @given(identifier=identifiers, form=forms, field=st.sampled_from(REPAIR_FIELDS))
 def test_repairs(client: Client, identifier: str, form: str, field: str) -> None:
@@ -341,6 +367,36 @@ def test_repairs(client: Client, identifier: str, form: str, field: str) -> None
         "/v1/repairs", params={"status": written[:16]}, headers=client.headers("market-desk")
     )
     _check_response(identifier, notifications)
+
+
+@SETTINGS
+@given(identifier=identifiers, form=forms, field=st.sampled_from(LISTING_FIELDS))
+def test_listing_steps(client: Client, identifier: str, form: str, field: str) -> None:
+    written = FORMS[form](identifier)
+    headers = client.headers("market")
+    SENT.append(identifier)
+    body = _proposal(client.gateway)
+    if not field.startswith(("decision.", "verification.")):
+        _set(body, field, _as_code(written) if field in ("list", "basis_document.type") else written)
+        response = client.http.post("/v1/lists/entries", json=body, headers=headers)
+        _check_response(identifier, response)
+        assert response.status_code == 422, response.text
+        return
+    created = client.http.post("/v1/lists/entries", json=body, headers=headers)
+    assert created.status_code == 201, created.text
+    entry = f"/v1/lists/entries/{created.json()['entry']['id']}"
+    assert client.http.post(f"{entry}/notice", json={"channel": "mail"}, headers=headers).status_code == 200
+    step, key = field.split(".")
+    texts = {"reason": "理由", "basis": "依据", "removal_conditions": "条件", "remedies": "救济"}
+    payload: dict[str, Any] = (
+        {**texts, "measures": ["restrict_market_access"], key: f"经核实{written}"}
+        if step == "decision"
+        else {"upheld": False, "result": f"经核实{written}"}
+    )
+    response = client.http.post(f"{entry}/{step}", json=payload, headers=headers)
+    _check_response(identifier, response)
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "identifier_in_text", response.text
 
 
 def test_nothing_sent_reached_the_ledger_an_export_or_a_log(client: Client, logs: LogLines) -> None:

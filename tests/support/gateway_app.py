@@ -42,6 +42,7 @@ CLIENTS = (
     ("market-desk", "market_regulation", ("records:repair",)),
     ("court-desk", "court", ("records:repair",)),
     ("tax-desk", "taxation", ("records:repair",)),
+    ("market", "market_regulation", ("query", "lists:write")),
 )
 
 
@@ -69,6 +70,11 @@ class Deployment:
             headers={"Authorization": f"Bearer {self.token(client_id)}"},
             timeout=30,
         )
+
+    def post(self, client_id: str | None, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
+        """POST ``path`` as ``client_id`` (None: without a token)."""
+        headers = {} if client_id is None else {"Authorization": f"Bearer {self.token(client_id)}"}
+        return httpx.post(f"{self.base_url}{path}", json=body, headers=headers, timeout=30)
 
     def ledger_records(self) -> list[dict[str, Any]]:
         """Every record in the ledger, read straight from its database."""

@@ -13,18 +13,61 @@ POLICIES_DIR = Path(__file__).resolve().parents[2] / "policies"
 DECISION = "gateway.query.decision"
 NOW = "2026-11-22T08:00:00Z"
 
-LEGAL_PERSON = {"kind": "legal_person", "id_type": "uscc", "minor": False, "commitment": "c-legal"}
-ADULT = {"kind": "natural_person", "id_type": "resident_id", "minor": False, "commitment": "c-adult"}
-MINOR = {"kind": "natural_person", "id_type": "resident_id", "minor": True, "commitment": "c-minor"}
-INDIVIDUAL_BUSINESS = {"kind": "individual_business", "id_type": "uscc", "minor": False, "commitment": "c-ib"}
+# The facts the gateway works out before deciding (gateway.domain.query.SubjectFacts): none apply.
+NO_FACTS: dict[str, Any] = {
+    "lists": [],
+    "minor_at_conduct": False,
+    "force_majeure": False,
+    "unintentional_minor": False,
+}
+LEGAL_PERSON = {
+    "kind": "legal_person",
+    "id_type": "uscc",
+    "minor": False,
+    "commitment": "c-legal",
+    **NO_FACTS,
+}
+ADULT = {
+    "kind": "natural_person",
+    "id_type": "resident_id",
+    "minor": False,
+    "commitment": "c-adult",
+    **NO_FACTS,
+}
+MINOR = {
+    "kind": "natural_person",
+    "id_type": "resident_id",
+    "minor": True,
+    "commitment": "c-minor",
+    **NO_FACTS,
+    "minor_at_conduct": True,
+}
+INDIVIDUAL_BUSINESS = {
+    "kind": "individual_business",
+    "id_type": "uscc",
+    "minor": False,
+    "commitment": "c-ib",
+    **NO_FACTS,
+}
+# A legal basis code the shipped catalog lists for each purpose (clauses (1)(14)).
+PURPOSE_BASES = {
+    "admin_licensing_review": "admin_licensing_law_34",
+    "public_procurement_review": "procurement_law_22",
+    "credit_supervision": "business_environment_53",
+    "disciplinary_measure": "guofa_2020_49_9_10",
+    "credit_evaluation": "pipl_13_23",
+}
 
 
 def decision_input(revision: str, /, **changes: Any) -> dict[str, Any]:
-    """The baseline input with top-level keys replaced by ``changes``."""
+    """The baseline input with top-level keys replaced by ``changes``.
+
+    A changed purpose brings a legal basis code the catalog lists for it, unless one is given.
+    """
     document: dict[str, Any] = {
         "requester": {"client_id": "housing-app", "department": "housing"},
         "purpose": "admin_licensing_review",
-        "legal_basis": "《中华人民共和国行政许可法》第三十四条",
+        "legal_basis": "admin_licensing_law_34",
         "measure": None,
         "items": [{"id": "court.dishonest_debtor", "fields": None}],
         "subjects": [LEGAL_PERSON],
@@ -32,6 +75,9 @@ def decision_input(revision: str, /, **changes: Any) -> dict[str, Any]:
         "now": NOW,
         "catalog_revision": revision,
     }
+    purpose = changes.get("purpose")
+    if "legal_basis" not in changes and isinstance(purpose, str) and purpose in PURPOSE_BASES:
+        document["legal_basis"] = PURPOSE_BASES[purpose]
     document.update(changes)
     return document
 
@@ -123,5 +169,67 @@ REFUSALS: list[tuple[str, dict[str, Any], str, str | None]] = [
         {"purpose": "credit_evaluation", "subjects": [ADULT]},
         "personal_information_needs_duty_or_grant",
         "court.dishonest_debtor",
+    ),
+    ("legal_basis_not_listed", {"legal_basis": "随便"}, "legal_basis_not_listed", None),
+    (
+        "measure_department_not_listed",
+        {"purpose": "disciplinary_measure", "measure": "restrict_financing"},
+        "measure_department_not_listed",
+        None,
+    ),
+    (
+        "measure_not_linked",
+        {
+            "purpose": "disciplinary_measure",
+            "measure": "restrict_market_access",
+            "requester": {"client_id": "dr", "department": "development_reform"},
+            "items": one_item("market.admin_penalty"),
+        },
+        "measure_not_linked",
+        None,
+    ),
+    (
+        "measure_too_severe",
+        {
+            "purpose": "disciplinary_measure",
+            "measure": "restrict_financing",
+            "requester": {"client_id": "dr", "department": "development_reform"},
+            "items": one_item("market.admin_penalty"),
+        },
+        "measure_too_severe",
+        None,
+    ),
+    (
+        "measure_against_minor",
+        {
+            "purpose": "disciplinary_measure",
+            "measure": "restrict_high_consumption",
+            "requester": {"client_id": "dr", "department": "development_reform"},
+            "subjects": [{**ADULT, "minor_at_conduct": True}],
+        },
+        "measure_against_minor",
+        None,
+    ),
+    (
+        "measure_against_force_majeure",
+        {
+            "purpose": "disciplinary_measure",
+            "measure": "restrict_high_consumption",
+            "requester": {"client_id": "dr", "department": "development_reform"},
+            "subjects": [{**ADULT, "force_majeure": True}],
+        },
+        "measure_against_force_majeure",
+        None,
+    ),
+    (
+        "measure_against_unintentional_minor",
+        {
+            "purpose": "disciplinary_measure",
+            "measure": "restrict_high_consumption",
+            "requester": {"client_id": "dr", "department": "development_reform"},
+            "subjects": [{**LEGAL_PERSON, "unintentional_minor": True}],
+        },
+        "measure_against_unintentional_minor",
+        None,
     ),
 ]

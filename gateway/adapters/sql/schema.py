@@ -328,3 +328,33 @@ notification_webhooks = sa.Table(
     sa.Column("key_id", sa.String(32), nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
 )
+
+# --- seriously-untrustworthy list entries (clauses (6)-(8)) ---
+
+list_entries = sa.Table(
+    "list_entries",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("list_id", sa.String(100), nullable=False),
+    sa.Column("subject_commitment", sa.String(200), nullable=False),  # never the identifier
+    sa.Column("id_type", sa.String(16), nullable=False),
+    sa.Column("subject_kind", sa.String(24), nullable=False),
+    sa.Column("department", sa.String(200), nullable=False),
+    sa.Column("basis_type", sa.String(40), nullable=False),
+    sa.Column("basis_number", sa.String(100), nullable=False),
+    sa.Column("basis_issuer", sa.String(200), nullable=False),
+    sa.Column("basis_issued_on", sa.Date, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("proposed_at", UtcDateTime, nullable=False),
+    sa.Column("notified_at", UtcDateTime, nullable=True),
+    sa.Column("notice_channel", sa.String(32), nullable=True),
+    sa.Column("objection_at", UtcDateTime, nullable=True),
+    sa.Column("verified_at", UtcDateTime, nullable=True),
+    sa.Column("objection_upheld", sa.Boolean, nullable=True),
+    sa.Column("verification_result", sa.Text, nullable=True),
+    sa.Column("decided_at", UtcDateTime, nullable=True),
+    sa.Column("decision", sa.JSON, nullable=True),  # reason, basis, measures, removal_conditions, remedies
+    sa.Column("removed_at", UtcDateTime, nullable=True),
+    sa.Column("removal_cause", sa.String(16), nullable=True),
+    sa.Index("ix_list_entries_subject_status", "subject_commitment", "status"),
+)

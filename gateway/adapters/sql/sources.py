@@ -53,7 +53,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Engine, MetaData, Select, Table, bindparam, create_engine, event, inspect, select
+from sqlalchemy import Engine, MetaData, Select, Table, bindparam, create_engine, event, func, inspect, select
 from sqlalchemy.dialects.mysql import TINYINT
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, NoSuchTableError, SQLAlchemyError
@@ -75,7 +75,7 @@ _DEADLINE = "gw_statement_deadline"
 # What the drivers report when the database cut a statement off at its timeout.
 _PG_QUERY_CANCELED = "57014"
 _MYSQL_TIMEOUTS = frozenset({1969, 3024})  # MariaDB max_statement_time, MySQL max_execution_time
-CONDITION_OPS = frozenset({"is_null", "on_or_after"})
+CONDITION_OPS = frozenset({"is_null", "on_or_after", "in"})
 STATEMENT_CACHE_SIZE = 256
 _SUBJECTS_PARAM = "gw_subjects"
 _EXCLUDED_PARAM = "gw_excluded_keys"
@@ -227,7 +227,9 @@ class _Prepared:
             params[_EXCLUDED_PARAM] = _typed_keys(query.excluded_keys, self.key_type)
         for name, condition in zip(self.value_params, query.conditions, strict=True):
             if name is not None:
-                params[name] = condition.value
+                params[name] = (
+                    list(condition.value) if isinstance(condition.value, tuple) else condition.value
+                )
         return params
 
 
@@ -292,6 +294,23 @@ class SqlSource:
         except SQLAlchemyError as exc:
             raise self._error(exc) from None
 
+    def count_unaccepted(self, table: str, column: str, accepted: tuple[str, ...]) -> int:
+        """Rows of ``table`` whose ``column`` is NULL or not one of ``accepted`` (clause (2) report)."""
+        _check_identifier(table, "table")
+        _check_identifier(column, "column")
+        try:
+            with self._engine.connect() as conn:
+                target = self._table(conn, table)
+                if column not in target.c:
+                    raise SourceError(f"column {column!r} is not in source table {table!r}")
+                col = target.c[column]
+                missing = col.is_(None)
+                condition = missing | col.not_in(list(accepted)) if accepted else missing | col.is_not(None)
+                statement = select(func.count()).select_from(target).where(condition)
+                return int(conn.execute(statement).scalar_one())
+        except SQLAlchemyError as exc:
+            raise self._error(exc) from None
+
     def columns(self) -> dict[str, set[str]]:
         """Every table of the source and its column names (used to check the catalog's mappings)."""
         try:
@@ -338,6 +357,10 @@ class SqlSource:
                 raise SourceError(f"unknown row condition {condition.op!r}")
             if condition.op == "on_or_after" and not isinstance(condition.value, date):
                 raise SourceError("an on_or_after condition needs a date")
+            if condition.op == "in" and not (
+                isinstance(condition.value, tuple) and all(isinstance(v, str) for v in condition.value)
+            ):
+                raise SourceError("an in condition needs a tuple of strings")
         limit = query.limit
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
             raise SourceError(f"limit must be between 1 and {MAX_LIMIT}")
@@ -391,6 +414,11 @@ class SqlSource:
             if condition.op == "is_null":
                 statement = statement.where(target.is_(None))
                 value_params.append(None)
+            elif condition.op == "in":
+                # NULL is never IN a list: a missing basis document is excluded with a wrong one.
+                name = f"gw_condition_{i}"
+                statement = statement.where(target.in_(bindparam(name, expanding=True)))
+                value_params.append(name)
             else:
                 name = f"gw_condition_{i}"
                 value_type = target.type.coerce_compared_value(operators.ge, condition.value)

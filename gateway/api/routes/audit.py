@@ -82,6 +82,7 @@ def _filter(
             "invalid",
             "notification",
             "policy",
+            "listing",
         ]
         | None,
         Query(),

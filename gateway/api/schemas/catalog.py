@@ -66,6 +66,9 @@ class CatalogResponse(BaseModel):
     departments: dict[str, dict[str, Any]]
     purposes: dict[str, dict[str, Any]]
     measures: dict[str, dict[str, Any]]
+    # The seriously-untrustworthy lists: field, basis, published criteria, comment period, removal
+    # conditions and procedures, remedies, deciding level, time limits (clauses (6)-(8)).
+    lists: dict[str, dict[str, Any]]
     items: list[CatalogItemResponse]
 
 
@@ -106,5 +109,6 @@ def catalog_response(catalog: Catalog) -> CatalogResponse:
         departments={k: dict(v) for k, v in catalog.departments.items()},
         purposes={k: dict(v) for k, v in catalog.purposes.items()},
         measures={k: dict(v) for k, v in catalog.measures.items()},
+        lists={k: v.as_public() for k, v in catalog.lists.items()},
         items=[catalog_item_response(i) for i in sorted(catalog.items.values(), key=lambda i: i.id)],
     )

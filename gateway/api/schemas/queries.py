@@ -65,10 +65,18 @@ class SubjectRowsResponse(BaseModel):
     rows: list[dict[str, Any]]
 
 
+class LegalBasisCitedResponse(BaseModel):
+    """The legal basis the query cited: its catalog code and the catalog's citation text."""
+
+    code: str
+    citation: str
+
+
 class QueryResponse(BaseModel):
     """Desensitized results, the decision's reasons and the ledger receipt."""
 
     query_id: str
+    legal_basis: LegalBasisCitedResponse
     decision: DecisionResponse
     results: list[SubjectRowsResponse]
     receipt: ReceiptResponse

@@ -31,7 +31,7 @@ Grant registrations and refusals, revocations (both of kind ``grant``, told apar
 reviews (``review``), subject reports (``subject_report``), requests refused before any use case
 ran (``invalid``: the endpoint, the requester, the code and the field path, never a value), credit
 repairs (``repair``: apply, accept, refuse) and repair notifications (``notification``: issued,
-delivered, acknowledged) follow.
+delivered, acknowledged) and the steps of the listing procedure (``listing``) follow.
 """
 
 from __future__ import annotations
@@ -541,6 +541,46 @@ class NotificationRecord(LedgerRecord):
         }
 
 
+@dataclass(frozen=True, slots=True)
+class ListingRecord(LedgerRecord):
+    """One step of the listing procedure, taken or refused (clauses (6)-(8)).
+
+    ``step`` is propose | notify | object | verify | decide | remove; ``details`` are the step's own
+    statements (the basis document, the notice channel, the verification result, the decision's
+    reason, basis, measures, removal conditions and remedies, the removal cause). The subject is a
+    commitment; the free texts are refused at the API when they hold an identifier.
+    """
+
+    kind: ClassVar[str] = "listing"
+
+    step: str
+    entry_id: str
+    list_id: str
+    subject: SubjectRef
+    client_id: str
+    department: str
+    decision: Outcome
+    reasons: tuple[RecordedReason, ...]
+    policy_revision: str
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Record form."""
+        return {
+            "kind": self.kind,
+            "step": self.step,
+            "entry_id": self.entry_id,
+            "list": self.list_id,
+            "subjects": [self.subject.as_dict()],
+            "client_id": self.client_id,
+            "department": self.department,
+            "decision": self.decision,
+            **_reasons(self.reasons),
+            "policy_revision": self.policy_revision,
+            "details": dict(self.details),
+        }
+
+
 RECORD_TYPES: tuple[type[LedgerRecord], ...] = (
     QueryRecord,
     GrantRecord,
@@ -554,6 +594,7 @@ RECORD_TYPES: tuple[type[LedgerRecord], ...] = (
     PolicyChangeRecord,
     RepairRecord,
     NotificationRecord,
+    ListingRecord,
 )
-# Every kind the store accepts: those written above, and ``repair`` (see the module docstring).
-KINDS = frozenset({t.kind for t in RECORD_TYPES} | {"repair"})
+# Every kind the store accepts: exactly those written above.
+KINDS = frozenset(t.kind for t in RECORD_TYPES)

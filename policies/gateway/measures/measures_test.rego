@@ -62,5 +62,49 @@ test_applied_measure_is_reported if {
 
 test_no_measure_is_reported_without_one if {
 	information := measures.info with input as fixtures.base with data.catalog as fixtures.catalog
-	count(information) == 0
+	every reason in information {
+		reason.code != "measure_listed"
+	}
+}
+
+_with_subject(changes, facts) := object.union(changes, {"subjects": [object.union(fixtures.base.subjects[0], facts)]})
+
+test_department_the_list_names_may_apply_the_measure if {
+	count(_refusals(_measure_request("restrict_procurement"))) == 0
+}
+
+test_department_the_list_does_not_name_is_refused if {
+	changes := object.union(_measure_request("restrict_procurement"), {"requester": {"client_id": "c", "department": "licensing"}})
+	_refused(changes, "measure_department_not_listed")
+}
+
+test_measure_following_no_read_item_nor_list_is_refused if {
+	changes := object.union(_measure_request("restrict_procurement"), {"items": [{"id": "market.admin_penalty", "fields": null}]})
+	_refused(changes, "measure_not_linked")
+}
+
+test_measure_following_a_list_the_subject_is_on_is_accepted if {
+	changes := object.union(_measure_request("restrict_procurement"), {"items": [{"id": "market.admin_penalty", "fields": null}]})
+	refusals := _refusals(_with_subject(changes, {"lists": ["fixture_list"]}))
+	every reason in refusals {
+		not reason.code in {"measure_not_linked", "measure_too_severe"}
+	}
+}
+
+test_measure_following_a_list_the_subject_is_not_on_is_refused if {
+	changes := object.union(_measure_request("restrict_procurement"), {"items": [{"id": "market.admin_penalty", "fields": null}]})
+	_refused(_with_subject(changes, {"lists": ["another_list"]}), "measure_not_linked")
+}
+
+test_measure_heavier_than_the_conduct_is_refused if {
+	heavy := json.patch(fixtures.catalog, [{"op": "replace", "path": "/national/items/court.dishonest_debtor/conduct/severity", "value": "minor"}])
+	refusals := measures.deny with input as fixtures.request(_measure_request("restrict_procurement")) with data.catalog as heavy
+	some reason in refusals
+	reason.code == "measure_too_severe"
+}
+
+test_measure_as_heavy_as_the_conduct_is_accepted if {
+	same := json.patch(fixtures.catalog, [{"op": "replace", "path": "/national/items/court.dishonest_debtor/conduct/severity", "value": "ordinary"}])
+	refusals := measures.deny with input as fixtures.request(_measure_request("restrict_procurement")) with data.catalog as same
+	count(refusals) == 0
 }

@@ -3,7 +3,8 @@
 # description: |
 #   Every released field carries an obligation: the catalog's default operator for the field and
 #   its personal-information class (clause (4): disclosed personal information is desensitized).
-#   When a subject of the query is a minor (clause (16): prudence with minors), every personal
+#   When a subject of the query is a minor, or a record concerns conduct handled with prudence
+#   (clause (16), gateway.prudence.stricter), every personal
 #   field of every released item is suppressed, except the subject identifier (class resident_id or
 #   subject_id), which is masked so rows can still be told apart; an operator stricter than the
 #   minor's default is kept. The stricter treatment applies to the whole item, not only to the
@@ -55,7 +56,7 @@ obligation(spec, minor) := {"operator": _operator(spec, minor), "class": spec.cl
 #   Without a minor (the usual case) a field's obligation is its catalog default, worked out inline:
 #   each function call costs more in regorus than the lookup itself.
 for_item[id] := obligations if {
-	not data.gateway.request.minor_subject
+	not data.gateway.prudence.stricter
 	items := data.gateway.request.items
 	some id, names in data.gateway.request.fields
 	specs := items[id].fields
@@ -67,7 +68,7 @@ for_item[id] := obligations if {
 }
 
 for_item[id] := {name: obligation(specs[name], true) | some name in names} if {
-	data.gateway.request.minor_subject
+	data.gateway.prudence.stricter
 	items := data.gateway.request.items
 	some id, names in data.gateway.request.fields
 	specs := items[id].fields

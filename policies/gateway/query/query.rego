@@ -174,6 +174,17 @@ decision := {"allow": true, "reasons": _ordered(reasons), "items": object.union(
 		object.get(subject, "minor", true) != false
 	]) > 0
 
+	# A record of conduct handled with prudence (clause (16), gateway.prudence) takes the full
+	# evaluation below: its obligations are the stricter ones, which the plans do not hold.
+	count([subject |
+		some subject in subjects
+		true in {
+			object.get(subject, "minor_at_conduct", false),
+			object.get(subject, "force_majeure", false),
+			object.get(subject, "unintentional_minor", false),
+		}
+	]) == 0
+
 	# Items, each named once and with a plan admitting the department and the subjects' kinds.
 	entries := input.items
 	is_array(entries)

@@ -11,7 +11,12 @@ import data.gateway.query
 test_allowed_decision_is_complete if {
 	fixtures.decide({}) == {
 		"allow": true,
-		"reasons": [],
+		"reasons": [{
+			"code": "legal_basis_listed",
+			"clause": "(14)",
+			"message": "the legal basis is one the catalog lists for the purpose",
+			"field": "legal_basis",
+		}],
 		"items": {"market.admin_penalty": {
 			"fields": ["decision_no", "name", "phone", "subject_id"],
 			"obligations": {
@@ -38,7 +43,7 @@ test_refused_decision_gives_its_reasons if {
 
 test_allowed_decision_gives_information if {
 	decision := fixtures.decide({"subjects": [fixtures.minor]})
-	fixtures.codes(decision) == {"statutory_duty", "minor_prudence"}
+	fixtures.codes(decision) == {"statutory_duty", "minor_prudence", "conduct_prudence", "legal_basis_listed"}
 }
 
 test_most_fundamental_reason_comes_first if {

@@ -55,3 +55,19 @@ test_item_without_source_has_no_filters if {
 	filters := row_filters.for_item with input as fixtures.base with data.catalog as bad
 	not filters["market.admin_penalty"]
 }
+
+test_records_without_an_accepted_basis_document_are_excluded if {
+	catalog := json.patch(fixtures.catalog, [
+		{"op": "add", "path": "/national/items/market.admin_penalty/conduct", "value": {"severity": "ordinary", "basis_document_column": "basis"}},
+		{"op": "add", "path": "/national/items/market.admin_penalty/basis_documents", "value": ["penalty_decision", "judgment"]},
+	])
+	filters := row_filters.for_item["market.admin_penalty"] with input as fixtures.base with data.catalog as catalog
+	filters[count(filters) - 1] == {"kind": "basis_document_accepted", "types": ["judgment", "penalty_decision"]}
+}
+
+test_item_recording_no_conduct_has_no_basis_filter if {
+	filters := row_filters.for_item["market.admin_penalty"] with input as fixtures.base with data.catalog as fixtures.catalog
+	every f in filters {
+		f.kind != "basis_document_accepted"
+	}
+}

@@ -220,6 +220,7 @@ def test_statutory_review_is_allowed(engine: RegorusEngine, catalog_revision: st
         RowFilter("exclude_repaired"),
         RowFilter("exclude_removed"),
         RowFilter("within_disclosure_period", 2),
+        RowFilter("basis_document_accepted", types=("arbitration_award", "judgment", "mediation_statement")),
     )
 
 
@@ -257,7 +258,7 @@ def test_grant_releases_personal_information_without_statutory_duty(
     document = decision_input(catalog_revision, purpose="credit_evaluation", subjects=[ADULT], grant=grant)
     decision = parse_decision(_decide(engine, document), engine.revision)
     assert decision.allow
-    assert [r.code for r in decision.reasons] == ["grant"]
+    assert [r.code for r in decision.reasons] == ["legal_basis_listed", "grant"]
 
 
 def test_revoked_grant_is_refused_with_its_reason(engine: RegorusEngine, catalog_revision: str) -> None:
@@ -291,7 +292,10 @@ def test_adult_keeps_default_obligations(engine: RegorusEngine, catalog_revision
 
 def test_listed_measure_is_allowed(engine: RegorusEngine, catalog_revision: str) -> None:
     document = decision_input(
-        catalog_revision, purpose="disciplinary_measure", measure="restrict_high_consumption"
+        catalog_revision,
+        purpose="disciplinary_measure",
+        measure="restrict_high_consumption",
+        requester={"client_id": "dr", "department": "development_reform"},
     )
     decision = parse_decision(_decide(engine, document), engine.revision)
     assert decision.allow
@@ -309,6 +313,7 @@ def test_local_item_is_decided_from_the_local_catalog(engine: RegorusEngine, cat
     assert decision.allow
     assert decision.items["local.court.consumption_restriction"].row_filters == (
         RowFilter("exclude_removed"),
+        RowFilter("basis_document_accepted", types=("ruling",)),
     )
 
 

@@ -244,7 +244,7 @@ def test_a_gateway_on_a_forged_tail_is_not_ready_and_registers_nothing(tmp_path:
         subject = gw.manifest.legal_person
         body = {
             "purpose": "admin_licensing_review",
-            "legal_basis": "《中华人民共和国行政许可法》第三十一条",
+            "legal_basis": "admin_licensing_law_31",
             "items": ["market.enterprise_registration"],
             "subjects": [{"id_type": "uscc", "value": subject.value}],
         }

@@ -27,6 +27,7 @@ from gateway.domain.ledger.records import (
     ItemRelease,
     KeyHandoverRecord,
     LedgerRecord,
+    ListingRecord,
     NotificationRecord,
     Outcome,
     PolicyChangeRecord,
@@ -292,6 +293,37 @@ CASES: dict[str, Callable[[], LedgerRecord]] = {
         wrapping="X25519-HKDF-SHA256-AES-256-GCM",
         recipient_key="sha256:" + "cd" * 32,
     ),
+    # As services/lists.py writes a decision taken and one refused before the notice period.
+    "listing_decide": lambda: ListingRecord(
+        step="decide",
+        entry_id="0123456789abcdef0123456789abcdef",
+        list_id="market_serious_illegal",
+        subject=_ref(),
+        client_id="market-app",
+        department="market_regulation",
+        decision="allow",
+        reasons=(),
+        policy_revision=POLICY,
+        details={
+            "reason": "拒不履行行政处罚决定",
+            "basis": "《市场监督管理严重违法失信名单管理办法》第九条",
+            "measures": ["restrict_market_access"],
+            "removal_conditions": "满三年且未再违法",
+            "remedies": "行政复议、行政诉讼",
+        },
+    ),
+    "listing_refused": lambda: ListingRecord(
+        step="decide",
+        entry_id="0123456789abcdef0123456789abcdef",
+        list_id="market_serious_illegal",
+        subject=_ref(),
+        client_id="market-app",
+        department="market_regulation",
+        decision="deny",
+        reasons=(RecordedReason("listing_before_notice_period", "(8)", field="step"),),
+        policy_revision=POLICY,
+        details={"measures": []},
+    ),
 }
 
 
@@ -533,6 +565,41 @@ GOLDEN = {
         '"key_id":"fk:0123456789abcdef0123456789abcdef","kind":"key_handover","recipient_key":"sha256:'
         'cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd","wrapping":"X25519-HKDF-SH'
         'A256-AES-256-GCM"}'
+    ),
+    "listing_decide": (
+        '{"client_id":"market-app","decision":"al'
+        'low","department":"market_regulation","d'
+        'etails":{"basis":"《市场监督管理严重违法失信名单管理办法》第九'
+        '条","measures":["restrict_market_access"]'
+        ',"reason":"拒不履行行政处罚决定","remedies":"行政复议、'
+        '行政诉讼","removal_conditions":"满三年且未再违法"},"'
+        'entry_id":"0123456789abcdef0123456789abc'
+        'def","kind":"listing","list":"market_ser'
+        'ious_illegal","policy_revision":"sha256:'
+        "abababababababababababababababababababab"
+        'abababababababababababab","reason_codes"'
+        ':[],"reasons":[],"step":"decide","subjec'
+        'ts":[{"commitment":"9480648aa5a293e72a79'
+        "26da0d23dc6f318db8b9959ae79b306b2d9cb7ca"
+        '38bf","id_type":"resident_id","subject_k'
+        'ind":"natural_person"}]}'
+    ),
+    "listing_refused": (
+        '{"client_id":"market-app","decision":"de'
+        'ny","department":"market_regulation","de'
+        'tails":{"measures":[]},"entry_id":"01234'
+        '56789abcdef0123456789abcdef","kind":"lis'
+        'ting","list":"market_serious_illegal","p'
+        'olicy_revision":"sha256:abababababababab'
+        "abababababababababababababababababababab"
+        'abababab","reason_codes":["listing_befor'
+        'e_notice_period"],"reasons":[{"clause":"'
+        '(8)","code":"listing_before_notice_perio'
+        'd","field":"step"}],"step":"decide","sub'
+        'jects":[{"commitment":"9480648aa5a293e72'
+        "a7926da0d23dc6f318db8b9959ae79b306b2d9cb"
+        '7ca38bf","id_type":"resident_id","subjec'
+        't_kind":"natural_person"}]}'
     ),
 }
 
