@@ -289,6 +289,10 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
     desensitizer = CatalogDesensitizer(keystore, scanner, clock, algorithm=settings.encryption_algorithm)
     # Credit repair shares the gateway database with every worker and replica: a repair read on one
     # is read on all, on the very next query. The outbox worker runs in every serving process.
+    list_store = SqlListStore(settings.ledger_url, engine=database)
+    lists = ListService(
+        catalog=catalog, store=list_store, engine=engine, ledger=ledger, commit=grants.commitment, clock=clock
+    )
     repair_store = SqlRepairStore(settings.ledger_url, engine=database)
     repairs = RepairService(
         catalog=catalog,
@@ -298,6 +302,7 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
         clock=clock,
         entries=ledger,
         settle_s=settings.repair_settle_s,
+        listings=lists,  # a repaired subject leaves the lists of the repaired item at once (clause (11))
     )
     webhook_sender = HttpWebhookSender()
     closers.append(webhook_sender.close)
@@ -319,10 +324,6 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
     worker = DeliveryWorker(notifications)
     worker.start()
     closers.append(worker.stop)
-    list_store = SqlListStore(settings.ledger_url, engine=database)
-    lists = ListService(
-        catalog=catalog, store=list_store, engine=engine, ledger=ledger, commit=grants.commitment, clock=clock
-    )
 
     registry = ReloadingClientRegistry(settings.clients_file)
     metrics = build_metrics(settings, catalog, registry, engine, SqlLedgerObservation(database))

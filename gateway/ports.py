@@ -852,6 +852,16 @@ class RepairStore(Protocol):
         ...
 
 
+class RepairedListings(Protocol):
+    """What a repair taking effect does to the lists (``ListService`` implements it, clause (11))."""
+
+    def remove_on_repair(
+        self, caller: Actor, subject_commitment: str, item: str | None = None
+    ) -> Sequence[object]:
+        """Take the subject off the lists ``item``'s records found; each removal a ledger entry."""
+        ...
+
+
 class RepairView(Protocol):
     """What the query path reads of repairs (``RepairService`` implements it)."""
 

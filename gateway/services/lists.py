@@ -132,16 +132,23 @@ class ListService:
         after = entry.removed(self.clock.now(), cause)
         return self._step("remove", caller, entry, after, {"cause": str(cause)})
 
-    def remove_on_repair(self, caller: Actor, subject_commitment: str) -> list[StepOutcome]:
-        """Take a repaired subject off every list it is on (clause (11)), each removal a ledger entry.
+    def remove_on_repair(
+        self, caller: Actor, subject_commitment: str, item: str | None = None
+    ) -> list[StepOutcome]:
+        """Take a repaired subject off the lists it is on (clause (11)), each removal a ledger entry.
 
-        Meant for the credit-repair use case, called when a repair takes effect: the subject stops
-        counting as listed on the very next query.
+        Called by the credit-repair use case when a repair takes effect: the subject stops counting
+        as listed on the very next query. With ``item``, only the lists that item's records found.
         """
         return [
             self.remove(caller, entry.id, RemovalCause.REPAIR)
             for entry in self.store.listed_for_subject(subject_commitment)
+            if item is None or item in self._list_items(entry.list_id)
         ]
+
+    def _list_items(self, list_id: str) -> frozenset[str]:
+        spec = self.catalog.lists.get(list_id)
+        return spec.items if spec is not None else frozenset()
 
     def get(self, entry_id: str) -> ListEntry:
         """The entry with this id; ListEntryNotFound otherwise."""

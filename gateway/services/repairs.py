@@ -46,7 +46,16 @@ from gateway.errors import (
     NotFound,
     RepairNotFound,
 )
-from gateway.ports import Actor, Clock, KeyStore, Ledger, Receipt, ReceiptSearch, RepairStore
+from gateway.ports import (
+    Actor,
+    Clock,
+    KeyStore,
+    Ledger,
+    Receipt,
+    ReceiptSearch,
+    RepairedListings,
+    RepairStore,
+)
 from gateway.services.registration import register
 
 log = logging.getLogger("gateway.repairs")
@@ -76,8 +85,10 @@ class RepairService:
         clock: Clock,
         entries: ReceiptSearch,
         settle_s: float = 60.0,
+        listings: RepairedListings | None = None,
     ) -> None:
         self.entries = entries
+        self.listings = listings
         self.catalog = catalog
         self.store = store
         self.ledger = ledger
@@ -182,7 +193,11 @@ class RepairService:
         repair = self._own(actor, repair_id)
         now = self.clock.now()
         settle = now + timedelta(seconds=self.settle_s)
-        return self.store.accept(repair.id, now, settle, now + timedelta(seconds=INLINE_LEASE_S))
+        accepted = self.store.accept(repair.id, now, settle, now + timedelta(seconds=INLINE_LEASE_S))
+        if self.listings is not None:
+            # The list removal takes effect with the repair; each removal is its own ledger entry.
+            self.listings.remove_on_repair(actor, repair.subject_commitment, repair.item)
+        return accepted
 
     def decision_record(self, repair: Repair) -> RepairRecord:
         """The accept entry of an effective repair (built by the outbox task that registers it)."""
