@@ -22,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from gateway.adapters.policy.catalog_files import load_catalog  # noqa: E402
 from gateway.adapters.policy.regorus import RegorusEngine  # noqa: E402
 from gateway.adapters.policy.workbench import PolicyWorkbenchLab, read_bundle  # noqa: E402
 from gateway.demo.data import demo_manifest  # noqa: E402
@@ -42,10 +43,13 @@ def inputs(n: int, catalog_revision: str) -> list[tuple[int, str]]:
     subject = demo_manifest().legal_person
     parsed = parse_subject(str(subject.id_type), subject.value, today=date(2026, 11, 22))
     mix = itertools.cycle(itertools.product(DEPARTMENTS, PURPOSES, ITEMS))
+    # Each purpose's first legal basis, by its catalog code (a query cites a code, clause (14)).
+    purposes = load_catalog(ROOT / "policies").purposes
+    bases = {p: next(iter(purposes[p]["legal_bases"])) for p in PURPOSES}
     out = []
     for i in range(n):
         department, purpose, item = next(mix)
-        spec = QuerySpec(purpose, "《中华人民共和国行政许可法》第三十四条", (ItemRequest(item),), (parsed,))
+        spec = QuerySpec(purpose, bases[purpose], (ItemRequest(item),), (parsed,))
         document = build_policy_input(
             spec,
             client_id=f"{department}-app",

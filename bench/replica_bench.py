@@ -128,7 +128,7 @@ def main() -> int:
         subject = demo_manifest().legal_person
         body = {
             "purpose": "admin_licensing_review",
-            "legal_basis": "《中华人民共和国行政许可法》第三十一条",
+            "legal_basis": "admin_licensing_law_34",
             "items": ["market.enterprise_registration", "market.admin_penalty"],
             "subjects": [{"id_type": str(subject.id_type), "value": subject.value}],
         }

@@ -116,7 +116,7 @@ def test_three_replicas_one_log_through_a_kill(tmp_path: Path, ledger_url: str) 
     subject = demo_manifest().legal_person.value
     body = {
         "purpose": "admin_licensing_review",
-        "legal_basis": "《中华人民共和国行政许可法》第三十一条",
+        "legal_basis": "admin_licensing_law_34",
         "items": ["market.admin_penalty"],
         "subjects": [{"id_type": "uscc", "value": subject}],
     }

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from tests.support.gateway_app import Deployment, deployment_settings, running_gateway
 from tests.support.grants_fixtures import grant_body
 
-LICENSING = "《中华人民共和国行政许可法》第三十四条"
+LICENSING = "admin_licensing_law_34"
 LIMIT = 4096
 
 

@@ -17,6 +17,7 @@ import pytest
 
 from gateway.demo.data import DemoSubject
 from tests.support.gateway_app import Deployment, deployment_settings, running_gateway
+from tests.support.repairs import apply, call
 
 MEASURE_BASIS = "guofa_2020_49_9_10"
 LIST = "market_serious_illegal"
@@ -419,3 +420,27 @@ def test_the_catalog_publishes_each_list_with_its_criteria(gateway: Deployment) 
     assert published["removal"]["procedures"]
     assert published["remedies"]
     assert published["deciding_level"] == "county"
+
+
+def test_an_accepted_repair_takes_the_subject_off_the_lists_of_the_repaired_item(gateway: Deployment) -> None:
+    firm = gateway.manifest.legal_person
+    created = gateway.post("market", "/v1/lists/entries", proposal(firm))
+    assert created.status_code == 201, created.text
+    entry_id = created.json()["entry"]["id"]
+    assert step(gateway, entry_id, "notice", {"channel": "mail"}).status_code == 200
+    gateway.clock.current += timedelta(days=6)
+    assert step(gateway, entry_id, "decision", DECISION).status_code == 200
+    query = measure_query("restrict_market_access", "market.admin_penalty", firm)
+    assert gateway.query("platform", query).status_code == 200
+
+    applied = apply(gateway, "market.admin_penalty", "17", firm)
+    assert applied.status_code == 201, applied.text
+    repair_id = applied.json()["repair"]["id"]
+    accepted = call(gateway, "POST", f"/v1/repairs/{repair_id}/accept", "market-desk")
+    assert accepted.status_code == 200, accepted.text
+
+    # The very next query no longer finds the subject on the list; the removal is its own entry.
+    refused(gateway.query("platform", query), 403, "measure_not_linked", "(10)")
+    listing = [r for r in gateway.ledger_records() if r["kind"] == "listing" and r["entry_id"] == entry_id]
+    assert [(r["step"], r["decision"]) for r in listing][-1] == ("remove", "allow")
+    assert listing[-1]["details"]["cause"] == "repair"

@@ -17,7 +17,7 @@ from tests.support.gateway_app import ROOT, deployment_settings
 from tests.support.metrics import samples
 from tests.support.served import ServedGateway, bearer, served_gateway, write_config
 
-LICENSING = "《中华人民共和国行政许可法》第三十一条"
+LICENSING = "admin_licensing_law_34"
 ALLOWED = 5
 DENIED_ITEM = 3  # an item no catalog lists
 DENIED_PURPOSE = 2  # a purpose no catalog lists: counted as purpose "other"

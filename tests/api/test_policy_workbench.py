@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from gateway.adapters.policy.workbench import read_bundle
 from tests.support.gateway_app import ROOT, Deployment, deployment_settings, running_gateway
 
-LICENSING = "《中华人民共和国行政许可法》第三十四条"
+LICENSING = "admin_licensing_law_34"
 CATALOG = "catalog/national/data.yaml"
 # tax.credit_rating is not shared with the housing department (clause (3)): the draft shares it.
 HOUSING_LINE = (

@@ -23,7 +23,7 @@ from tests.support.grants_fixtures import grant_body
 
 ID = "110105199003073410"  # checksum-valid resident ID
 SPACED = "110105 19900307 3410"  # the same, as a person might type it
-LICENSING = "《行政许可法》第三十一条"
+LICENSING = "admin_licensing_law_34"
 
 
 @pytest.fixture(scope="module")

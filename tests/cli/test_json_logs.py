@@ -22,7 +22,7 @@ def test_every_line_is_json_and_access_lines_carry_the_template_only(tmp_path: P
     with served_gateway(config, workers=2, log_dir=tmp_path / "logs") as gw:
         body = {
             "purpose": "admin_licensing_review",
-            "legal_basis": "《中华人民共和国行政许可法》第三十一条",
+            "legal_basis": "admin_licensing_law_34",
             "items": ["market.admin_penalty"],
             "subjects": [{"id_type": "uscc", "value": subject}],
         }

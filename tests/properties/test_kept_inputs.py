@@ -25,7 +25,7 @@ from tests.properties.test_no_identifier_leaks import FORMS
 from tests.support.gateway_app import Deployment, deployment_settings, running_gateway
 from tests.support.pii import resident_id, uscc
 
-LICENSING = "《中华人民共和国行政许可法》第三十四条"
+LICENSING = "admin_licensing_law_34"
 SETTINGS = settings(
     max_examples=40,
     deadline=None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import http.server
@@ -17,10 +18,10 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
+from gateway.adapters.policy.catalog_files import load_catalog
 from gateway.demo.data import DemoSubject
-from tests.support.gateway_app import Deployment
+from tests.support.gateway_app import ROOT, Deployment
 
-LICENSING = "《中华人民共和国行政许可法》第三十四条"
 # item -> (source database, table, subject column, released field that names the record, purpose)
 RECORDS = {
     "market.admin_penalty": (
@@ -68,11 +69,17 @@ def call(gw: Deployment, method: str, path: str, client: str, body: Any = None) 
     )
 
 
+@functools.cache
+def legal_basis(purpose: str) -> str:
+    """The code of the purpose's first legal basis in the demo catalog (a query cites a code)."""
+    return str(next(iter(load_catalog(ROOT / "policies").purposes[purpose]["legal_bases"])))
+
+
 def query_body(item: str, subject: DemoSubject) -> dict[str, Any]:
     """A query of one item about one subject, for the purpose the item is shared for."""
     return {
         "purpose": RECORDS[item][4],
-        "legal_basis": LICENSING,
+        "legal_basis": legal_basis(RECORDS[item][4]),
         "items": [item],
         "subjects": [{"id_type": str(subject.id_type), "value": subject.value}],
     }
