@@ -152,7 +152,7 @@ def auditor(chromium: Browser) -> tuple[Any, Person]:
 
 def _verdict(page: Any) -> str:
     """Wait for the in-browser check to finish; its verdict, with the checks when it failed."""
-    page.wait_for_selector("#verdict:not([data-verdict=pending])")
+    page.wait_for_selector("#verdict:not([data-verdict=pending]):not([data-verdict=idle])")
     verdict = str(page.get_attribute("#verdict", "data-verdict"))
     return verdict if verdict == "ok" else f"{verdict}: {page.inner_text('#checks')}"
 

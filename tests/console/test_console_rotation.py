@@ -73,5 +73,5 @@ def test_consistency_across_a_ledger_key_rotation_verifies_in_the_browser(rotate
     page.select_option("#first", value=signed_with_old_key)
     page.select_option("#second", value=newest)  # signed with the new key
     page.click("#check")
-    page.wait_for_selector("#verdict:not([data-verdict=pending])")
+    page.wait_for_selector("#verdict:not([data-verdict=pending]):not([data-verdict=idle])")
     assert page.get_attribute("#verdict", "data-verdict") == "ok", page.inner_text("#checks")
