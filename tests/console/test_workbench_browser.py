@@ -165,7 +165,8 @@ def test_check_try_replay_approve_activate_and_roll_back_in_the_console(site: Si
     assert "+      departments: [development_reform, housing," in page.inner_text("#diff")
     assert "尚不能启用" in page.inner_text("#blocking")
 
-    page.click("#run-checks")
+    # The checks compile on both engines and run every Rego test with coverage: slow on a busy machine.
+    page.click("#run-checks", timeout=180_000)
     page.wait_for_load_state()
     assert "0 项失败" in page.inner_text("#tests-summary")
     assert "regorus: ok" in page.inner_text("#compile")
@@ -184,7 +185,7 @@ def test_check_try_replay_approve_activate_and_roll_back_in_the_console(site: Si
     site.check(page, "w03-what-if")
 
     page.fill("#last", "10000")
-    page.click("#run-replay")
+    page.click("#run-replay", timeout=180_000)
     page.wait_for_load_state()
     assert page.inner_text("#replay-total") == "8"
     assert page.inner_text("#replay-changed") == "4"
