@@ -54,6 +54,7 @@ from gateway.ports import (
     CosignatureStore,
     Metrics,
     PolicyEngine,
+    RepairObservation,
     TextScanner,
     WitnessClient,
 )
@@ -240,6 +241,7 @@ def build_metrics(
     registry: ReloadingClientRegistry,
     engine: PolicyEngine,
     ledger: SqlLedgerObservation,
+    repairs: RepairObservation,
 ) -> PrometheusMetrics:
     """Metrics whose labels may only take the catalog's, the clients file's and the policies' codes."""
     vocabulary = LabelVocabulary(
@@ -247,7 +249,7 @@ def build_metrics(
         purposes=frozenset(catalog.purposes),
         reasons=policy_reason_codes(settings.policies_dir) | {cls.code for cls in error_classes()},
     )
-    return PrometheusMetrics(vocabulary, revision=lambda: engine.revision, ledger=ledger)
+    return PrometheusMetrics(vocabulary, revision=lambda: engine.revision, ledger=ledger, repairs=repairs)
 
 
 def build_components(settings: Settings, clock: Clock | None = None) -> Components:
@@ -326,7 +328,7 @@ def build_components(settings: Settings, clock: Clock | None = None) -> Componen
     closers.append(worker.stop)
 
     registry = ReloadingClientRegistry(settings.clients_file)
-    metrics = build_metrics(settings, catalog, registry, engine, SqlLedgerObservation(database))
+    metrics = build_metrics(settings, catalog, registry, engine, SqlLedgerObservation(database), repairs)
     policy_store = SqlPolicyStore(settings.ledger_url, engine=database)
     workbench = PolicyWorkbench(
         store=policy_store,

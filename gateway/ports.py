@@ -862,6 +862,14 @@ class RepairedListings(Protocol):
         ...
 
 
+class RepairObservation(Protocol):
+    """What the repair gauge reads at scrape time (``RepairService`` implements it)."""
+
+    def overdue_count(self) -> int:
+        """Applications undecided past their time limit (clause (12))."""
+        ...
+
+
 class RepairView(Protocol):
     """What the query path reads of repairs (``RepairService`` implements it)."""
 

@@ -38,7 +38,7 @@ from prometheus_client.registry import Collector
 
 from gateway.adapters.token_throttle import REASONS as THROTTLE_REASONS
 from gateway.domain.detector import might_hold_identifier
-from gateway.ports import LedgerObservation
+from gateway.ports import LedgerObservation, RepairObservation
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 RUN_PREFIX = "gateway-run-"
@@ -107,10 +107,12 @@ class _LiveCollector(Collector):
         ledger: LedgerObservation | None,
         revision: Callable[[], str],
         now: Callable[[], float],
+        repairs: RepairObservation | None = None,
     ) -> None:
         self._ledger = ledger
         self._revision = revision
         self._now = now
+        self._repairs = repairs
 
     def collect(self) -> Iterable[Metric]:
         info = GaugeMetricFamily(
@@ -120,6 +122,7 @@ class _LiveCollector(Collector):
         )
         info.add_metric([self._revision()], 1.0)
         yield info
+        yield from self._repair_gauges()
         if self._ledger is None:
             return
         try:
@@ -145,6 +148,20 @@ class _LiveCollector(Collector):
                 value=max(0.0, now - cosigned_at),
             )
 
+    def _repair_gauges(self) -> Iterable[Metric]:
+        if self._repairs is None:
+            return
+        try:
+            overdue = self._repairs.overdue_count()
+        except Exception as exc:
+            log.warning("repair gauges unavailable", extra={"error_type": type(exc).__name__})
+            return
+        yield GaugeMetricFamily(
+            "gateway_repairs_overdue",
+            "Credit repair applications undecided past their time limit (clause (12)).",
+            value=overdue,
+        )
+
 
 class PrometheusMetrics:
     """The ``Metrics`` port on prometheus-client; multiprocess when ``PROMETHEUS_MULTIPROC_DIR`` is set."""
@@ -157,6 +174,7 @@ class PrometheusMetrics:
         ledger: LedgerObservation | None = None,
         now: Callable[[], float] = time.time,
         multiproc_dir: str | None = None,
+        repairs: RepairObservation | None = None,
     ) -> None:
         self.vocabulary = vocabulary
         self.multiproc_dir = multiproc_dir if multiproc_dir is not None else os.environ.get(MULTIPROC_ENV)
@@ -199,7 +217,7 @@ class PrometheusMetrics:
             )
         else:
             self._exposed = own
-        self._exposed.register(_LiveCollector(ledger, revision, now))
+        self._exposed.register(_LiveCollector(ledger, revision, now, repairs))
 
     @contextmanager
     def _timed(self, name: str) -> Iterator[None]:

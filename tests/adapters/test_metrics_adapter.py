@@ -47,9 +47,19 @@ class NoLedger:
         return None
 
 
+class TwoOverdue:
+    def overdue_count(self) -> int:
+        return 2
+
+
 def metrics() -> PrometheusMetrics:
     return PrometheusMetrics(
-        VOCABULARY, revision=lambda: "sha256:abc", ledger=NoLedger(), now=lambda: 1_030.0, multiproc_dir=""
+        VOCABULARY,
+        revision=lambda: "sha256:abc",
+        ledger=NoLedger(),
+        now=lambda: 1_030.0,
+        multiproc_dir="",
+        repairs=TwoOverdue(),
     )
 
 
@@ -133,6 +143,7 @@ def test_stages_are_timed_even_when_they_fail_and_gauges_read_at_scrape_time() -
     assert s[("gateway_token_throttled_total", (("reason", "address"),))] == 1
     assert s[("gateway_token_throttled_total", (("reason", "other"),))] == 1
     assert s[("gateway_ledger_size", ())] == 7
+    assert s[("gateway_repairs_overdue", ())] == 2
     assert s[("gateway_checkpoint_age_seconds", ())] == 30
     assert s[("gateway_policy_revision_info", (("revision", "sha256:abc"),))] == 1
     assert not any(name == "gateway_witness_cosignature_age_seconds" for name, _ in s)

@@ -310,6 +310,7 @@ def test_values_outside_the_schema_are_refused(override: dict[str, Any], expecte
         (("config", "issuer"), "config.issuer is required"),
         (("config", "ledgerOrigin"), "config.ledgerOrigin is required"),
         (("witness", "keys", "existingSecret"), "witness.keys.existingSecret is required"),
+        (("witness", "vkey"), "witness.vkey is required"),
     ],
 )
 def test_required_values_are_named_when_missing(path: tuple[str, ...], message: str) -> None:
@@ -494,3 +495,27 @@ def test_dashboard_config_map_ships_the_file_unchanged() -> None:
     (cm,) = [m for m in manifests if m["metadata"]["name"] == "cg-credit-gateway-dashboard"]
     assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
     assert json.loads(cm["data"]["credit-gateway.json"]) == json.loads(DASHBOARD.read_text(encoding="utf-8"))
+
+
+def test_the_witness_and_the_gateway_are_configured_for_each_other() -> None:
+    from gateway.domain.transparency.witness import parse_vkey
+    from gateway.settings import Settings, WitnessServerSettings
+
+    values = hc.operator_values()
+    maps = {m["metadata"]["name"]: m for m in hc.render(values) if m["kind"] == "ConfigMap"}
+    witness = WitnessServerSettings(
+        **yaml.safe_load(maps["cg-credit-gateway-witness"]["data"]["witness.yaml"])
+    )
+    # It witnesses this release's ledger, whose public key its Secret holds beside its own key.
+    assert [(log.origin, str(log.public_key)) for log in witness.logs] == [
+        (values["config"]["ledgerOrigin"], "ledger.pub.pem")
+    ]
+    gateway = Settings(**yaml.safe_load(maps["cg-credit-gateway"]["data"]["gateway.yaml"]))
+    (submitted,) = gateway.witnesses
+    assert submitted.url == "http://cg-credit-gateway-witness:8080"
+    assert parse_vkey(submitted.vkey)[0] == witness.name == "witness.credit-gateway.example/w1"
+    without = hc.render(hc.deep_merge(values, {"witness": {"enabled": False}}))
+    config = next(
+        m for m in without if m["kind"] == "ConfigMap" and m["metadata"]["name"] == "cg-credit-gateway"
+    )
+    assert "witnesses" not in yaml.safe_load(config["data"]["gateway.yaml"])

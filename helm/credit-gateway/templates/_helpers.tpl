@@ -109,7 +109,7 @@ seccompProfile:
 
 {{/* Settings keys the chart owns: config.extra may not override them. */}}
 {{- define "credit-gateway.ownedSettings" -}}
-environment policies_dir keys_dir clients_file ledger_url ledger_origin sources policy_engine opa_url opa_timeout_s issuer audience token_lifetime_s external_issuers text_scanner encryption_algorithm max_subjects max_rows_per_item log_level
+environment policies_dir keys_dir clients_file ledger_url ledger_origin sources policy_engine opa_url opa_timeout_s issuer audience token_lifetime_s external_issuers text_scanner encryption_algorithm max_subjects max_rows_per_item log_level witnesses
 {{- end -}}
 
 {{/* gateway.yaml. Ledger and source URLs are not in it: they come from Secrets as GATEWAY_* variables. */}}
@@ -148,7 +148,24 @@ environment policies_dir keys_dir clients_file ledger_url ledger_origin sources 
   "max_rows_per_item" $c.maxRowsPerItem
   "log_level" $c.logLevel
 -}}
+{{- if .Values.witness.enabled -}}
+{{- $w := .Values.witness -}}
+{{- $url := printf "http://%s:%v" (include "credit-gateway.witnessName" .) $w.port -}}
+{{- $vkey := required "witness.vkey is required when the witness is enabled (gateway witness init prints it)" $w.vkey -}}
+{{- $_ := set $settings "witnesses" (list (dict "url" $url "vkey" $vkey)) -}}
+{{- end -}}
 {{- toYaml (merge $settings (deepCopy $c.extra)) -}}
+{{- end -}}
+
+{{/* witness.yaml: its name and the one log it witnesses (this release's ledger), then its own config. */}}
+{{- define "credit-gateway.witnessConfig" -}}
+{{- $w := .Values.witness -}}
+{{- $origin := required "config.ledgerOrigin is required" .Values.config.ledgerOrigin -}}
+{{- $settings := dict
+  "name" (default (printf "witness.%s" (include "credit-gateway.fullname" .)) $w.name)
+  "logs" (list (dict "origin" $origin "public_key" "ledger.pub.pem"))
+-}}
+{{- toYaml (merge $settings (deepCopy $w.config)) -}}
 {{- end -}}
 
 {{/* Environment of every container running the gateway image against the ledger. */}}
