@@ -21,10 +21,10 @@ from datetime import datetime
 
 from gateway.domain.catalog import Catalog
 from gateway.domain.decision import Decision, Reason, parse_decision
-from gateway.domain.detector import contains_identifier
 from gateway.domain.identifiers import SubjectId
 from gateway.domain.ledger.commitments import SubjectRef, response_digest
 from gateway.domain.ledger.envelope import canonical_json
+from gateway.domain.ledger.guard import record_holds_identifier
 from gateway.domain.ledger.records import ItemRelease, Outcome, QueryRecord, RecordedReason, recorded
 from gateway.domain.policy_bundle import kept_input
 from gateway.domain.query import (
@@ -490,7 +490,9 @@ class _Draft:
     def keep(self, policy_input: dict[str, JSON]) -> None:
         """Keep the policy input, unless it holds an identifier (it never should: refuse the query)."""
         text, digest = kept_input(policy_input)
-        if contains_identifier(text, skip_digests=True):
+        # The ledger's guard: the same verdict as the whole-text detector, reading only the pieces
+        # that can hold an identifier (this runs on every query).
+        if record_holds_identifier(policy_input, text):
             raise InternalError("the policy input would keep a personal identifier")
         self.kept = (text, digest)
 
