@@ -13,6 +13,7 @@ each can be measured on its own.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -446,7 +447,10 @@ class QueryService:
         failure = "the query could not be registered; nothing was returned"
         with self.metrics.stage("register"):  # the wait for the group commit, on the event loop
             receipt = await register_soon(self.ledger, record, log=log, failure=failure)
-        self._keep_input(receipt, kept)
+        if kept is not None and self.inputs is not None:
+            # A database write: never on the event loop. Awaited, so a replay right after the answer
+            # finds it (a lost input only leaves that one decision out of replays; it is logged).
+            await asyncio.to_thread(self._keep_input, receipt, kept)
         return receipt
 
     def _count(self, prepared: PreparedQuery, decision: str, reason: str) -> None:
