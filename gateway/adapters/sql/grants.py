@@ -17,12 +17,12 @@ from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.engine import Engine, Row
 
 from gateway.adapters.sql import migrate
-from gateway.adapters.sql.engine import make_engine, write_connection
+from gateway.adapters.sql.engine import write_connection
 from gateway.adapters.sql.errors import map_sql_errors
 from gateway.adapters.sql.schema import authorization_grants
 from gateway.domain.grants import ConsentEvidence, Grant, GrantTerms, Revocation, RevokeReason
 from gateway.domain.identifiers import IdType, SubjectKind
-from gateway.errors import GatewayError, GrantAlreadyRevoked, GrantNotFound, GrantStoreError
+from gateway.errors import GrantAlreadyRevoked, GrantNotFound, GrantStoreError
 
 _t = authorization_grants
 
@@ -99,12 +99,7 @@ class SqlGrantStore:
     """GrantStore on the gateway database; the schema comes from the migrations."""
 
     def __init__(self, url: str, *, schema: str | None = None, engine: Engine | None = None) -> None:
-        self.engine: Engine = engine if engine is not None else make_engine(url, schema=schema)
-        try:
-            migrate.require_current(self.engine)
-        except GatewayError:
-            self.engine.dispose()
-            raise
+        self.engine: Engine = migrate.migrated_engine(url, schema=schema, engine=engine)
 
     def close(self) -> None:
         """Release the connection pool."""

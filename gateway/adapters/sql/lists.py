@@ -15,11 +15,11 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine, Row
 
 from gateway.adapters.sql import migrate
-from gateway.adapters.sql.engine import make_engine, write_connection
+from gateway.adapters.sql.engine import write_connection
 from gateway.adapters.sql.errors import map_sql_errors
 from gateway.adapters.sql.schema import list_entries
 from gateway.domain.lists import BasisDocument, ListEntry, ListingDecision, ListingStatus, RemovalCause
-from gateway.errors import Conflict, GatewayError, ListStoreError
+from gateway.errors import Conflict, ListStoreError
 
 _t = list_entries
 
@@ -99,12 +99,7 @@ class SqlListStore:
     """ListStore and ListMemberships on the gateway database; the schema comes from the migrations."""
 
     def __init__(self, url: str, *, schema: str | None = None, engine: Engine | None = None) -> None:
-        self.engine: Engine = engine if engine is not None else make_engine(url, schema=schema)
-        try:
-            migrate.require_current(self.engine)
-        except GatewayError:
-            self.engine.dispose()
-            raise
+        self.engine: Engine = migrate.migrated_engine(url, schema=schema, engine=engine)
 
     def close(self) -> None:
         """Release the connection pool."""

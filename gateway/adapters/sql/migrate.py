@@ -19,9 +19,9 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
-from gateway.adapters.sql.engine import is_sqlite, schema_of, write_connection
+from gateway.adapters.sql.engine import is_sqlite, make_engine, schema_of, write_connection
 from gateway.adapters.sql.errors import map_sql_errors
-from gateway.errors import ConfigurationError, LedgerError
+from gateway.errors import ConfigurationError, GatewayError, LedgerError
 
 log = logging.getLogger("gateway.sql")
 
@@ -146,3 +146,17 @@ def prepare_for_serving(engine: Engine) -> None:
         upgrade(engine)
     else:
         require_current(engine)
+
+
+def migrated_engine(url: str, *, schema: str | None = None, engine: Engine | None = None) -> Engine:
+    """``engine`` (shared by the stores of one deployment), or a new one for ``url``, holding the
+    schema this gateway needs; a store's constructor refuses anything else. A new engine is
+    disposed when refused; a shared one belongs to its owner."""
+    found = engine if engine is not None else make_engine(url, schema=schema)
+    try:
+        require_current(found)
+    except GatewayError:
+        if engine is None:
+            found.dispose()
+        raise
+    return found

@@ -19,10 +19,10 @@ from sqlalchemy.engine import Engine, Row
 from sqlalchemy.exc import IntegrityError
 
 from gateway.adapters.sql import migrate
-from gateway.adapters.sql.engine import make_engine, write_connection
+from gateway.adapters.sql.engine import write_connection
 from gateway.adapters.sql.errors import map_sql_errors
 from gateway.adapters.sql.schema import policy_active, policy_bundles, policy_history, policy_inputs
-from gateway.errors import GatewayError, PolicyStoreError
+from gateway.errors import PolicyStoreError
 from gateway.ports import PolicyBundle, PolicyHistoryEntry
 
 _ACTIVE_ROW = 1
@@ -58,14 +58,8 @@ class SqlPolicyStore:
     """PolicyBundleStore and PolicyInputStore on the gateway database (schema from the migrations)."""
 
     def __init__(self, url: str, *, schema: str | None = None, engine: Engine | None = None) -> None:
-        self.engine: Engine = engine if engine is not None else make_engine(url, schema=schema)
+        self.engine: Engine = migrate.migrated_engine(url, schema=schema, engine=engine)
         self._owned = engine is None
-        try:
-            migrate.require_current(self.engine)
-        except GatewayError:
-            if self._owned:
-                self.engine.dispose()
-            raise
 
     def close(self) -> None:
         """Release the connection pool, if this store made it."""

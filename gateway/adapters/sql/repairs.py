@@ -19,7 +19,7 @@ from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine, Row
 
 from gateway.adapters.sql import migrate
-from gateway.adapters.sql.engine import make_engine, write_connection
+from gateway.adapters.sql.engine import write_connection
 from gateway.adapters.sql.errors import map_sql_errors
 from gateway.adapters.sql.schema import notification_webhooks, repair_notifications, repair_outbox, repairs
 from gateway.domain.catalog import RepairMode
@@ -35,7 +35,7 @@ from gateway.domain.repairs import (
     TaskKind,
     Webhook,
 )
-from gateway.errors import GatewayError, RepairAlreadyDecided, RepairNotFound, RepairStoreError
+from gateway.errors import RepairAlreadyDecided, RepairNotFound, RepairStoreError
 
 _r = repairs
 _n = repair_notifications
@@ -129,12 +129,7 @@ class SqlRepairStore:
     """RepairStore on the gateway database; the schema comes from the migrations."""
 
     def __init__(self, url: str, *, schema: str | None = None, engine: Engine | None = None) -> None:
-        self.engine: Engine = engine if engine is not None else make_engine(url, schema=schema)
-        try:
-            migrate.require_current(self.engine)
-        except GatewayError:
-            self.engine.dispose()
-            raise
+        self.engine: Engine = migrate.migrated_engine(url, schema=schema, engine=engine)
 
     def close(self) -> None:
         """Release the connection pool."""
